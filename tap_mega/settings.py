@@ -1,0 +1,124 @@
+"""Checks on settings that JSON Schema alone words badly or cannot express.
+
+Every problem is one line that names the setting, so a user reading a scheduler's
+log knows what to fix without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import typing as t
+import uuid
+from urllib.parse import urlparse
+
+from jsonschema import Draft7Validator
+
+from tap_mega.client import MegaError
+from tap_mega.timestamps import InvalidTimestampError, parse_timestamp
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+ENV_HINTS = {"token": "TAP_MEGA_TOKEN", "customer_id": "TAP_MEGA_CUSTOMER_ID"}
+SECRET_SETTINGS = frozenset({"token"})
+
+
+class SettingsError(MegaError):
+    """Invalid settings; the first problem is the one-line message.
+
+    Not the SDK's ConfigValidationError: the SDK's CLI swallows that into log lines,
+    where ours reaches `tap-mega: error:` like every other failure.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        """Keep every problem, lead with the first."""
+        super().__init__(f"invalid settings: {problems[0]}")
+        self.problems = problems
+
+
+def find_problems(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
+    """Every problem with `config`, most basic first (missing, then type, then meaning)."""
+    problems = list(missing_required(config, schema))
+    if problems:
+        return problems
+    problems = list(schema_violations(config, schema))
+    if problems:
+        return problems
+    return list(meaning_problems(config))
+
+
+def missing_required(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
+    """Required settings that are absent or empty."""
+    for name in schema.get("required", []):
+        if config.get(name) in {None, ""}:
+            hint = f" (or the environment variable {ENV_HINTS[name]})" if name in ENV_HINTS else ""
+            yield f"setting `{name}` is required: set it in the config{hint}"
+
+
+def schema_violations(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
+    """Type and range errors, worded per setting and never echoing a secret."""
+    for error in sorted(Draft7Validator(schema).iter_errors(dict(config)), key=str):
+        name = str(error.path[0]) if error.path else "config"
+        if name in SECRET_SETTINGS:
+            yield f"setting `{name}` is invalid: it must be a non-empty string"
+        else:
+            yield f"setting `{name}` is invalid: {error.message}"
+
+
+def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
+    """Checks of meaning: a UUID, a timestamp, a URL that may carry the token."""
+    for name in ("customer_id", "stage_id"):
+        value = config.get(name)
+        if value not in {None, ""} and not is_uuid(str(value)):
+            yield f"setting `{name}` must be a UUID, got {value!r}"
+    start_date = config.get("start_date")
+    if start_date not in {None, ""}:
+        try:
+            parse_timestamp(str(start_date))
+        except InvalidTimestampError:
+            yield f"setting `start_date` must be an ISO-8601 date-time, got {start_date!r}"
+    if (problem := api_url_problem(config.get("api_url"))) is not None:
+        yield problem
+
+
+def is_uuid(value: str) -> bool:
+    """Whether `value` is a UUID in any of its usual spellings."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def api_url_problem(value: t.Any) -> str | None:
+    """Refuse a URL that would send the token in clear text.
+
+    Plain http is allowed only to loopback addresses, where the emulator runs.
+    """
+    if value in {None, ""}:
+        return None
+    parsed = urlparse(str(value))
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        return f"setting `api_url` must be an http(s) URL, got {value!r}"
+    if parsed.scheme == "http" and not is_loopback(parsed.hostname):
+        return (
+            f"setting `api_url` must use https (the token would travel in clear "
+            f"text); plain http is only allowed to loopback addresses, got {value!r}"
+        )
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine: localhost or a loopback address."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def unknown_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
+    """Names in `config` that no setting declares: usually a typo worth a warning."""
+    known = set(schema.get("properties", {}))
+    return sorted(name for name in config if name not in known)

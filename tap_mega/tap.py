@@ -1,0 +1,119 @@
+"""tap-mega: the settings schema and the stream list."""
+
+from __future__ import annotations
+
+import copy
+import typing as t
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+
+from tap_mega import settings
+from tap_mega.streams import LeadsStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Stream
+
+
+class TapMega(Tap):
+    """Singer tap for MEGA (gomega.ai) CRM leads."""
+
+    name = "tap-mega"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "token",
+            th.StringType(min_length=1),
+            required=True,
+            secret=True,
+            title="Token",
+            description="MEGA personal access token (`mega_...`) with the "
+            "public_api:leads:read scope.",
+        ),
+        th.Property(
+            "customer_id",
+            th.StringType,
+            required=True,
+            title="Customer ID",
+            description="Customer UUID, sent as `x-customer-id`; must be the token's.",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default="https://app.gomega.ai",
+            title="API URL",
+            description="Base URL of the MEGA API; https, or http to a loopback "
+            "address (the bundled emulator).",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start date",
+            description="Earliest `updated_at` to extract (ISO-8601). "
+            "Default: everything.",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=100),
+            default=100,
+            title="Page size",
+            description="Leads per request, 1 to 100. Keep 100: the request budget "
+            "is the scarce resource.",
+        ),
+        th.Property(
+            "include_custom_fields",
+            th.BooleanType,
+            default=True,
+            title="Include custom fields",
+            description="Ask for and emit each lead's `custom_fields` object.",
+        ),
+        th.Property(
+            "status",
+            th.StringType,
+            title="Status filter",
+            description="Only leads with this status (active, won, lost, nurture, "
+            "archived).",
+        ),
+        th.Property(
+            "stage_id",
+            th.StringType,
+            title="Stage filter",
+            description="Only leads in this pipeline stage (UUID; `stageId` on the "
+            "wire).",
+        ),
+        th.Property(
+            "lead_line",
+            th.StringType,
+            allowed_values=["buyer", "seller"],
+            title="Lead line filter",
+            description="Only buyer or seller leads.",
+        ),
+        th.Property(
+            "search",
+            th.StringType,
+            title="Search filter",
+            description="Free text over name, email and phone.",
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType(exclusive_minimum=0),
+            default=60,
+            title="Request timeout",
+            description="Seconds to wait for each response before retrying.",
+        ),
+    ).to_dict()
+
+    def discover_streams(self) -> list[Stream]:
+        """The one stream MEGA exposes for reading."""
+        return [LeadsStream(self)]
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Check settings before any request, one line per problem naming the setting."""
+        schema = copy.deepcopy(self.config_jsonschema)
+        self.append_builtin_config(schema)
+        problems = settings.find_problems(self.config, schema)
+        if problems and raise_errors:
+            raise settings.SettingsError(problems)
+        for name in settings.unknown_settings(self.config, schema):
+            self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
+        return problems

@@ -1,0 +1,66 @@
+"""One canonical text form for instants, because the SDK compares bookmarks as strings.
+
+MEGA sends `2026-07-01T18:20:00.000Z`, but nothing promises that every response
+(or a state file written by hand) uses that precision and offset. Two spellings of
+one instant, or a `+02:00` offset, would make string comparison lie, so every
+timestamp that can reach a bookmark goes through `normalize_timestamp` first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+
+CANONICAL_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class InvalidTimestampError(ValueError):
+    """Raised for text that is not an ISO-8601 instant."""
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """Parse ISO-8601 text into an aware UTC datetime.
+
+    A value without an offset is taken as UTC: MEGA documents every timestamp as
+    UTC, so that is the only reading that cannot shift an instant.
+    """
+    if not isinstance(value, str):
+        msg = f"{value!r} is not an ISO-8601 date-time"
+        raise InvalidTimestampError(msg)
+    if value.endswith("Z"):
+        # MEGA's own spelling: the C parser takes it in well under a microsecond,
+        # which matters on the per-record path.
+        try:
+            return dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            pass
+    try:
+        parsed = pendulum.parse(value)
+    except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError) as exc:
+        msg = f"{value!r} is not an ISO-8601 date-time"
+        raise InvalidTimestampError(msg) from exc
+    if isinstance(parsed, dt.datetime):
+        moment = parsed
+    elif isinstance(parsed, dt.date):
+        moment = dt.datetime.combine(parsed, dt.time())
+    else:
+        msg = f"{value!r} is not an ISO-8601 date-time"
+        raise InvalidTimestampError(msg)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    utc = moment.astimezone(dt.timezone.utc)
+    return dt.datetime(
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
+        utc.microsecond, tzinfo=dt.timezone.utc,
+    )
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    """Render an aware datetime in the canonical UTC form (microseconds, `Z`)."""
+    return value.astimezone(dt.timezone.utc).strftime(CANONICAL_FORMAT)
+
+
+def normalize_timestamp(value: str) -> str:
+    """Return the canonical spelling of an ISO-8601 instant."""
+    return format_timestamp(parse_timestamp(value))
