@@ -1,0 +1,203 @@
+"""Failures as a user meets them: exit codes, one-line messages, retries, no secrets."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from tap_mega.testing.emulator import Fault
+
+from tap_mega.client import MegaStream
+from tests.conftest import bookmark, run_cli, run_sync, tap_config
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+    from tap_mega.testing.emulator import MegaEmulator
+
+OTHER_TOKEN = "mega_" + "ab" * 32
+OTHER_CUSTOMER = "00000000-0000-4000-8000-000000000001"
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("tap-mega: error:")]
+
+
+def assert_one_line_failure(result: t.Any, *fragments: str) -> str:
+    assert result.returncode == 1, result.stderr
+    [line] = error_lines(result.stderr)
+    for fragment in fragments:
+        assert fragment in line
+    assert "Traceback" not in result.stderr
+    return t.cast("str", line)
+
+
+def test_wrong_token_is_401_with_advice(emulator: MegaEmulator, tmp_path: Path) -> None:
+    result = run_cli(tap_config(emulator, token=OTHER_TOKEN), tmp_path)
+
+    assert_one_line_failure(result, "401", "`token`")
+    assert OTHER_TOKEN not in result.stdout + result.stderr
+    assert emulator.request_count == 1
+
+
+def test_other_customer_is_403_with_advice(emulator: MegaEmulator, tmp_path: Path) -> None:
+    result = run_cli(tap_config(emulator, customer_id=OTHER_CUSTOMER), tmp_path)
+
+    assert_one_line_failure(result, "403", "`customer_id`", "public_api:leads:read")
+    assert emulator.request_count == 1
+
+
+def test_missing_scope_is_403(make_emulator: t.Callable[..., MegaEmulator],
+                              tmp_path: Path) -> None:
+    emulator = make_emulator(n_leads=5, scopes=("public_api:leads:write",))
+
+    result = run_cli(tap_config(emulator), tmp_path)
+
+    assert_one_line_failure(result, "403", "public_api:leads:read")
+
+
+def test_400_ends_the_run_with_the_api_message(emulator: MegaEmulator,
+                                              tmp_path: Path) -> None:
+    result = run_cli(tap_config(emulator, status="bogus"), tmp_path)
+
+    line = assert_one_line_failure(result, "400", "invalid_request_error")
+    assert "status" in line
+    assert emulator.request_count == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        ({"token": ""}, "token"),
+        ({"customer_id": "not-a-uuid"}, "customer_id"),
+        ({"start_date": "last tuesday"}, "start_date"),
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": 101}, "page_size"),
+        ({"page_size": "ten"}, "page_size"),
+        ({"stage_id": "stage-1"}, "stage_id"),
+        ({"lead_line": "renter"}, "lead_line"),
+        ({"request_timeout": 0}, "request_timeout"),
+        ({"api_url": "http://example.com"}, "api_url"),
+        ({"api_url": "ftp://127.0.0.1"}, "api_url"),
+    ],
+)
+def test_bad_setting_fails_before_any_request(
+    emulator: MegaEmulator, tmp_path: Path, overrides: dict[str, t.Any], setting: str
+) -> None:
+    result = run_cli(tap_config(emulator, **overrides), tmp_path)
+
+    assert_one_line_failure(result, f"`{setting}`")
+    assert emulator.request_count == 0
+    assert emulator.token not in result.stderr
+
+
+def test_missing_token_names_the_environment_variable(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    config = tap_config(emulator)
+    del config["token"]
+
+    result = run_cli(config, tmp_path)
+
+    assert_one_line_failure(result, "`token`", "TAP_MEGA_TOKEN")
+
+
+def test_settings_from_the_environment(emulator: MegaEmulator, tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TAP_MEGA_TOKEN": emulator.token,
+        "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
+        "TAP_MEGA_API_URL": emulator.url,
+        "TAP_MEGA_PAGE_SIZE": "50",
+    }
+
+    result = run_cli({}, tmp_path, "--config", "ENV", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert len(result.result.records) == len(emulator.leads)
+    assert emulator.requests[0].params["limit"] == "50"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("status", at_request=2, count=2, status=503),
+        Fault("status", at_request=2, status=500, html=True),
+        Fault("status", at_request=1, status=502, html=True),
+        Fault("drop", at_request=2, count=2),
+        Fault("slow", at_request=2, seconds=3),
+    ],
+    ids=["503-twice", "500-html", "502-first", "dropped", "timeout"],
+)
+def test_transient_failures_are_retried_and_nothing_is_lost(
+    emulator: MegaEmulator, fault: Fault
+) -> None:
+    emulator.add_fault(fault)
+
+    result = run_sync(tap_config(emulator, page_size=50, request_timeout=1))
+
+    assert sorted(set(result.ids)) == sorted(lead["id"] for lead in emulator.leads)
+    assert emulator.request_count > 5
+
+
+def test_persistent_5xx_gives_up_with_one_line(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    emulator.add_fault(Fault("status", at_request=2, count=100, status=503))
+
+    result = run_cli(tap_config(emulator, page_size=50), tmp_path, timeout=600)
+
+    assert_one_line_failure(result, "503", "retries")
+    assert emulator.request_count == 1 + 8
+    # The first page was delivered and checkpointed.
+    assert len(result.result.records) == 50
+    assert bookmark(result.result.final_state)["replication_key_value"]
+
+
+def test_429_waits_retry_after_and_does_not_count_as_a_try(
+    emulator: MegaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(MegaStream, "sleep", lambda _self, seconds: waits.append(seconds))
+    # More 429s than the retry budget has tries: all must be absorbed.
+    emulator.add_fault(Fault("rate_limit", at_request=2, count=10, retry_after=7))
+
+    result = run_sync(tap_config(emulator, page_size=50))
+
+    assert sorted(result.ids) == sorted(lead["id"] for lead in emulator.leads)
+    rate_waits = [wait for wait in waits if wait >= 7]
+    assert len(rate_waits) == 10
+    assert all(7 <= wait <= 8 for wait in rate_waits)
+
+
+@pytest.mark.parametrize(
+    ("fault", "fragment"),
+    [
+        (Fault("malformed", at_request=2), "not JSON"),
+        (Fault("bad_shape", at_request=2), "not the documented shape"),
+        (Fault("body", at_request=1, body={"leads": [], "total": 3}), "next_cursor"),
+    ],
+    ids=["malformed", "bad-shape", "missing-keys"],
+)
+def test_undocumented_200_is_an_error_not_an_empty_page(
+    emulator: MegaEmulator, tmp_path: Path, fault: Fault, fragment: str
+) -> None:
+    emulator.add_fault(fault)
+
+    result = run_cli(tap_config(emulator, page_size=50), tmp_path)
+
+    assert_one_line_failure(result, fragment)
+
+
+def test_token_never_appears_at_debug_level(emulator: MegaEmulator, tmp_path: Path) -> None:
+    emulator.add_fault(Fault("status", at_request=2, status=503))
+    emulator.add_fault(Fault("rate_limit", at_request=4, retry_after=1))
+    env = {"PATH": "/usr/bin:/bin", "TAP_MEGA_LOGLEVEL": "DEBUG"}
+
+    result = run_cli(tap_config(emulator, page_size=50), tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG" in result.stderr
+    assert emulator.token not in result.stdout
+    assert emulator.token not in result.stderr
+    assert emulator.token.removeprefix("mega_") not in result.stderr
