@@ -12,7 +12,9 @@ import requests
 from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
 
 from tap_mega.client import MegaError
+from tap_mega.redaction import redact, redacted_traceback
 from tap_mega.tap import TapMega
+from tap_mega.termination import GUARD, Terminated
 
 EXIT_FAILURE = 1
 
@@ -32,15 +34,30 @@ def failure_line(exc: BaseException) -> str | None:
     return None
 
 
-def main() -> None:
-    """Run the tap; a known failure becomes one line on stderr and exit code 1."""
+def main(argv: list[str] | None = None) -> None:
+    """Run the tap; a failure becomes one line on stderr and a non-zero exit.
+
+    Known failures exit 1; SIGTERM/SIGINT exit 128 + the signal number (143,
+    130) after the last STATE, as shells report a killed process; an unexpected
+    bug exits 1 with its traceback, the token redacted from it.
+    """
     try:
-        code = TapMega.cli.main(standalone_mode=False)
+        code = TapMega.cli.main(args=argv, standalone_mode=False)
+        GUARD.raise_if_pending()
+    except Terminated as exc:
+        sys.stderr.write(
+            f"tap-mega: error: {exc}: stopped; the last STATE written is where "
+            "the next run resumes\n"
+        )
+        sys.exit(exc.exit_code)
     except Exception as exc:
         line = failure_line(exc)
+        if line is None and sys.excepthook is not sys.__excepthook__:
+            raise  # the SDK's excepthook logs it, through the redacting log records
         if line is None:
-            raise
-        sys.stderr.write(f"tap-mega: error: {line}\n")
+            sys.stderr.write(redacted_traceback(exc))
+        else:
+            sys.stderr.write(f"tap-mega: error: {redact(line)}\n")
         sys.exit(EXIT_FAILURE)
     sys.exit(code if isinstance(code, int) else 0)
 

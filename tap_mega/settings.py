@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from jsonschema import Draft7Validator
 
 from tap_mega.client import MegaError
+from tap_mega.lookback import LookbackError, parse_lookback
 from tap_mega.timestamps import InvalidTimestampError, parse_timestamp
 
 if t.TYPE_CHECKING:
@@ -66,7 +67,7 @@ def schema_violations(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> 
 
 
 def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
-    """Checks of meaning: a UUID, a timestamp, a URL that may carry the token."""
+    """Checks of meaning: a UUID, a timestamp, a URL that may carry the token, a duration."""
     for name in ("customer_id", "stage_id"):
         value = config.get(name)
         if value not in {None, ""} and not is_uuid(str(value)):
@@ -79,6 +80,10 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
             yield f"setting `start_date` must be an ISO-8601 date-time, got {start_date!r}"
     if (problem := api_url_problem(config.get("api_url"))) is not None:
         yield problem
+    try:
+        parse_lookback(config.get("lookback_window"))
+    except LookbackError as exc:
+        yield str(exc)
 
 
 def is_uuid(value: str) -> bool:

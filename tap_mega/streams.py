@@ -8,6 +8,8 @@ import typing as t
 from singer_sdk import typing as th
 
 from tap_mega.client import MegaResponseError, MegaStream
+from tap_mega.lookback import incremental_start, parse_lookback
+from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
     InvalidTimestampError,
     format_timestamp,
@@ -90,16 +92,36 @@ class LeadsStream(MegaStream):
         return
 
     def starting_instant(self, context: Context | None) -> dt.datetime | None:
-        """The later of the bookmark and `start_date`; None means everything."""
-        candidates = [
-            parse_timestamp(str(value))
-            for value in (
-                self.stream_state_bookmark(context),
-                self.config.get("start_date"),
-            )
-            if value
-        ]
-        return max(candidates, default=None)
+        """The bookmark minus `lookback_window`, never before `start_date`; None: everything."""
+        bookmark = self.stream_state_bookmark(context)
+        start_date = self.config.get("start_date")
+        return incremental_start(
+            parse_timestamp(bookmark) if bookmark else None,
+            parse_timestamp(str(start_date)) if start_date else None,
+            parse_lookback(self.config.get("lookback_window")),
+        )
+
+    def _increment_stream_state(
+        self,
+        latest_record: dict[str, t.Any],
+        *,
+        context: Context | None = None,
+    ) -> None:
+        """Advance the bookmark, but never below the bookmark this run started from.
+
+        The lookback re-reads leads older than the incoming bookmark, which the
+        SDK's sort check would reject (and which must not move the bookmark
+        back). So the bookmark stays at the incoming value until the walk passes
+        it, then follows the last lead emitted. Every STATE written mid-sync is
+        thus resumable: a run resumed from it starts `lookback_window` before it
+        again, so at worst it re-emits leads (delivery is at least once, keyed on
+        `id`), never skips one. Order within the run is still checked, in
+        `checked_updated_at`.
+        """
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        if bookmark and str(latest_record[self.replication_key]) < str(bookmark):
+            return
+        super()._increment_stream_state(latest_record, context=context)
 
     def stream_state_bookmark(self, context: Context | None) -> str | None:
         """The bookmark from incoming state, rewritten in canonical form.
@@ -157,21 +179,37 @@ class LeadsStream(MegaStream):
             try:
                 while not paginator.finished:
                     prepared = self._prepare_request(context=context, page=paginator)
-                    response = send(prepared, context)
+                    with GUARD.interruptible():
+                        response = send(prepared, context)
                     request_counter.increment()
                     for lead in self.read_page(response).leads:
-                        last_updated_at = self.checked_updated_at(lead, last_updated_at)
+                        last_updated_at = self.checked_updated_at(
+                            lead, last_updated_at, context
+                        )
                         yield lead
+                        # The SDK has written the RECORD and moved the bookmark:
+                        # a held SIGTERM may stop the run here.
+                        GUARD.raise_if_pending()
                     paginator.advance(response)
                     self._write_state_message()
-            except Exception:
+            except (Exception, Terminated):
                 # The bookmark is the last lead emitted: flushing it now saves the
                 # next run from re-reading what this one already delivered.
                 self._write_state_message()
                 raise
 
-    def checked_updated_at(self, lead: dict[str, t.Any], previous: str | None) -> str:
-        """Normalise a lead's `updated_at` in place, refusing leads we cannot bookmark."""
+    def checked_updated_at(
+        self,
+        lead: dict[str, t.Any],
+        previous: str | None,
+        context: Context | None = None,
+    ) -> str:
+        """Normalise a lead's `updated_at` in place, refusing leads we cannot bookmark.
+
+        A lead older than the last one emitted is not emitted; the bookmark is
+        moved back to it first, so the STATE flushed on the way out still points
+        at or before every lead not delivered.
+        """
         lead_id = lead.get("id")
         if not isinstance(lead_id, str) or not lead_id:
             msg = f"MEGA returned a lead without an id (updated_at={lead.get('updated_at')!r})"
@@ -183,6 +221,7 @@ class LeadsStream(MegaStream):
             msg = f"MEGA returned lead {lead_id} with an unusable updated_at: {raw!r}"
             raise MegaResponseError(msg) from exc
         if previous is not None and updated_at < previous:
+            self.move_bookmark_back(updated_at, context)
             msg = (
                 f"MEGA returned lead {lead_id} out of order: updated_at {updated_at} "
                 f"after {previous} in an ascending walk"
@@ -190,3 +229,10 @@ class LeadsStream(MegaStream):
             raise MegaResponseError(msg)
         lead["updated_at"] = updated_at
         return updated_at
+
+    def move_bookmark_back(self, value: str, context: Context | None) -> None:
+        """Lower the bookmark to `value` (never raise it): re-reading beats skipping."""
+        state = self.get_context_state(context)
+        current = state.get("replication_key_value")
+        if current and value < str(current):
+            state["replication_key_value"] = value

@@ -9,9 +9,14 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 
 from tap_mega import settings
+from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
+from tap_mega.redaction import register_secret
 from tap_mega.streams import LeadsStream
+from tap_mega.termination import GUARD
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk import Stream
 
 
@@ -95,6 +100,15 @@ class TapMega(Tap):
             description="Free text over name, email and phone.",
         ),
         th.Property(
+            "lookback_window",
+            th.CustomType({"type": ["string", "number"]}),
+            default=DEFAULT_LOOKBACK_SECONDS,
+            title="Lookback window",
+            description="How far before the bookmark each incremental run starts "
+            "(seconds, or an ISO-8601 duration such as PT5M), to catch changes "
+            "committed late with an earlier `updated_at`. 0 turns it off.",
+        ),
+        th.Property(
             "request_timeout",
             th.NumberType(exclusive_minimum=0),
             default=60,
@@ -109,6 +123,7 @@ class TapMega(Tap):
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check settings before any request, one line per problem naming the setting."""
+        register_secret(self.config.get("token"))
         schema = copy.deepcopy(self.config_jsonschema)
         self.append_builtin_config(schema)
         problems = settings.find_problems(self.config, schema)
@@ -117,3 +132,7 @@ class TapMega(Tap):
         for name in settings.unknown_settings(self.config, schema):
             self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
         return problems
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+        """Stop at a safe point and exit non-zero (the SDK exits 0); see termination.py."""
+        GUARD.handle(signum)

@@ -113,11 +113,12 @@ def test_requests_follow_the_documented_incremental_poll(emulator: MegaEmulator)
 
 
 def test_second_run_starts_at_the_bookmark(emulator: MegaEmulator) -> None:
-    first = run_sync(tap_config(emulator))
+    # Without lookback (tests/test_lookback.py covers the default).
+    first = run_sync(tap_config(emulator, lookback_window=0))
     mark = bookmark(first.final_state)["replication_key_value"]
     before = emulator.request_count
 
-    second = run_sync(tap_config(emulator), state=first.final_state)
+    second = run_sync(tap_config(emulator, lookback_window=0), state=first.final_state)
 
     [request] = emulator.requests[before:]
     assert parse_timestamp(request.params["updated_since"]) == parse_timestamp(mark)
@@ -127,7 +128,7 @@ def test_second_run_starts_at_the_bookmark(emulator: MegaEmulator) -> None:
 
 
 def test_replaying_any_mid_sync_state_loses_nothing(emulator: MegaEmulator) -> None:
-    config = tap_config(emulator, page_size=30)
+    config = tap_config(emulator, page_size=30, lookback_window=0)
     full = run_sync(config)
     everything = set(full.ids)
     # A run killed right after STATE k delivered exactly the records before it.
