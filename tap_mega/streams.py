@@ -236,3 +236,4 @@ class LeadsStream(MegaStream):
         current = state.get("replication_key_value")
         if current and value < str(current):
             state["replication_key_value"] = value
+            self.state_manager.is_flushed = False

@@ -1,0 +1,91 @@
+"""Pages that break the contract end the run with one line and a state that loses nothing."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from tests.conftest import run_cli, tap_config
+from tests.scripted import assert_nothing_lost, leads_in, page, script_pages, sorted_leads
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+    from tap_mega.testing.emulator import MegaEmulator
+
+LEADS = sorted_leads(30)
+A, B, C = LEADS[:10], LEADS[10:20], LEADS[20:30]
+
+
+def without(lead: dict[str, t.Any], key: str) -> dict[str, t.Any]:
+    return {k: v for k, v in lead.items() if k != key}
+
+
+def with_value(lead: dict[str, t.Any], key: str, value: t.Any) -> dict[str, t.Any]:
+    return {**lead, key: value}
+
+
+def body_without(body: dict[str, t.Any], key: str) -> dict[str, t.Any]:
+    return {k: v for k, v in body.items() if k != key}
+
+
+SCRIPTS: dict[str, tuple[list[dict[str, t.Any]], str]] = {
+    "cursor-loop-ABA": (
+        [page(A, "cur-A"), page(B, "cur-B"), page(C, "cur-A")],
+        "next_cursor already followed",
+    ),
+    "cursor-repeats-at-once": (
+        [page(A, "cur-A"), page(B, "cur-A")],
+        "next_cursor already followed",
+    ),
+    "page-without-leads": (
+        [page(A, "cur-A"), body_without(page(B, "cur-B"), "leads")],
+        "leads",
+    ),
+    "page-without-next_cursor": (
+        [page(A, "cur-A"), body_without(page(B, None), "next_cursor")],
+        "next_cursor",
+    ),
+    "lead-without-id": (
+        [page(A, "cur-A"), page([*B[:4], without(B[4], "id"), *B[5:]], None)],
+        "without an id",
+    ),
+    "lead-without-updated_at": (
+        [page(A, "cur-A"), page([*B[:4], without(B[4], "updated_at"), *B[5:]], None)],
+        "unusable updated_at",
+    ),
+    "lead-with-garbage-updated_at": (
+        [page(A, "cur-A"), page([*B[:4], with_value(B[4], "updated_at", "soon"), *B[5:]], None)],
+        "unusable updated_at",
+    ),
+    "backwards-within-a-page": (
+        [page(A, "cur-A"), page([*B[:4], with_value(B[4], "updated_at", A[0]["updated_at"]),
+                                 *B[5:]], None)],
+        "out of order",
+    ),
+    "backwards-across-pages": (
+        [page(B, "cur-B"), page(A, None)],
+        "out of order",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SCRIPTS))
+def test_contract_breach_is_one_line_and_loses_nothing(
+    make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path, name: str
+) -> None:
+    bodies, fragment = SCRIPTS[name]
+    emulator = make_emulator(leads=[])
+    script_pages(emulator, bodies)
+
+    result = run_cli(tap_config(emulator), tmp_path)
+
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("tap-mega: error:")]
+    assert len(lines) == 1
+    assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.result.states, "the state reached must be flushed on the way out"
+    assert_nothing_lost(result.result, leads_in(bodies))
+    assert emulator.request_count == len(bodies), "no request after the breach"
