@@ -111,6 +111,26 @@ def run_cli(
     return CliResult(completed.returncode, completed.stdout, completed.stderr)
 
 
+def spawn_cli(
+    config: dict[str, t.Any],
+    tmp_path: Path,
+    *args: str,
+    state: dict[str, t.Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    """Start `tap-mega` as run_cli does, without waiting: for signals and kills."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    command = [sys.executable, "-c", FAST_RETRY_CLI, "--config", str(config_path), *args]
+    if state is not None:
+        state_path = tmp_path / "state.json"
+        state_path.write_text(json.dumps(state))
+        command += ["--state", str(state_path)]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
 def tap_config(emulator: MegaEmulator, **overrides: t.Any) -> dict[str, t.Any]:
     """Settings that point the tap at `emulator`."""
     config: dict[str, t.Any] = {

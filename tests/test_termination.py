@@ -1,0 +1,147 @@
+"""SIGTERM and SIGINT: whole lines on stdout, a consistent last STATE, a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+import typing as t
+
+import pytest
+
+from tap_mega.termination import Terminated, TerminationGuard
+from tap_mega.testing.emulator import Fault
+from tap_mega.timestamps import normalize_timestamp
+from tests.conftest import SyncResult, bookmark, run_sync, spawn_cli, tap_config
+
+if t.TYPE_CHECKING:
+    import subprocess
+    from pathlib import Path
+
+    from tap_mega.testing.emulator import MegaEmulator
+
+
+class LineReader:
+    """Collects a child's stdout lines as they come, so a test can act mid-sync."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.lines) < count:
+            assert time.monotonic() < deadline, "the tap wrote too little"
+            time.sleep(0.005)
+
+    def finish(self) -> str:
+        self._thread.join(timeout=30)
+        return "".join(self.lines)
+
+
+def finish(proc: subprocess.Popen[str], reader: LineReader) -> tuple[int, str, str]:
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    code = proc.wait(timeout=30)
+    stdout = reader.finish()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    return code, stdout, stderr
+
+
+def assert_clean_stop(code: int, stdout: str, stderr: str, signum: int) -> SyncResult:
+    assert code == 128 + signum, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("tap-mega: error:")]
+    name = signal.Signals(signum).name
+    expected = (
+        f"tap-mega: error: interrupted by {name}: stopped; the last STATE written "
+        "is where the next run resumes"
+    )
+    assert errors == [expected]
+    assert "Traceback" not in stderr
+    assert stdout.endswith("\n"), "stdout must end on a whole line"
+    messages = [json.loads(line) for line in stdout.splitlines()]  # every line whole
+    # Not necessarily the last line: the SDK skips a STATE equal to the one before
+    # (records tied on updated_at leave the bookmark where it was).
+    assert any(message["type"] == "STATE" for message in messages)
+    return SyncResult(messages)
+
+
+def assert_resumable(emulator: MegaEmulator, config: dict[str, t.Any],
+                     stopped: SyncResult) -> None:
+    """The last STATE is at or before every lead not emitted; resuming completes the set."""
+    mark = bookmark(stopped.final_state).get("replication_key_value")
+    missing = [lead for lead in emulator.leads if lead["id"] not in set(stopped.ids)]
+    if mark is not None:
+        assert all(mark <= normalize_timestamp(lead["updated_at"]) for lead in missing)
+    resumed = run_sync(config, state=stopped.final_state)
+    assert set(stopped.ids) | set(resumed.ids) == {lead["id"] for lead in emulator.leads}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_while_waiting_on_mega_stops_at_once(
+    make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path, signum: int
+) -> None:
+    emulator = make_emulator(n_leads=1000, seed=5)
+    emulator.add_fault(Fault("slow", at_request=4, seconds=30))
+    config = tap_config(emulator, page_size=100)
+    proc = spawn_cli(config, tmp_path)
+    reader = LineReader(proc)
+    reader.wait_for(300)  # pages 1-3 are out; request 4 hangs
+    while emulator.request_count < 4:
+        time.sleep(0.005)
+    started = time.monotonic()
+
+    proc.send_signal(signum)
+    code, stdout, stderr = finish(proc, reader)
+
+    assert time.monotonic() - started < 10, "a held request must not delay the stop"
+    stopped = assert_clean_stop(code, stdout, stderr, signum)
+    assert len(stopped.records) == 300
+    assert_resumable(emulator, config, stopped)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sigterm_while_records_stream_out_keeps_whole_lines(
+    make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path, seed: int
+) -> None:
+    emulator = make_emulator(n_leads=5000, seed=seed)
+    config = tap_config(emulator, page_size=100)
+    proc = spawn_cli(config, tmp_path)
+    reader = LineReader(proc)
+    reader.wait_for(200 + 700 * seed)
+
+    proc.send_signal(signal.SIGTERM)
+    code, stdout, stderr = finish(proc, reader)
+
+    stopped = assert_clean_stop(code, stdout, stderr, signal.SIGTERM)
+    assert len(stopped.records) < 5000, "the signal came mid-sync"
+    assert_resumable(emulator, config, stopped)
+
+
+def test_guard_holds_a_signal_until_a_safe_point() -> None:
+    guard = TerminationGuard()
+    guard.handle(signal.SIGTERM)  # e.g. while a RECORD is being written
+    assert guard.pending == signal.SIGTERM
+    with pytest.raises(Terminated) as raised:
+        guard.raise_if_pending()
+    assert raised.value.exit_code == 143
+
+
+def test_guard_stops_at_once_while_waiting_and_on_a_second_signal() -> None:
+    guard = TerminationGuard()
+    with pytest.raises(Terminated), guard.interruptible():
+        guard.handle(signal.SIGINT)
+    other = TerminationGuard()
+    other.handle(signal.SIGTERM)
+    with pytest.raises(Terminated) as raised:
+        other.handle(signal.SIGTERM)
+    assert raised.value.exit_code == 143
