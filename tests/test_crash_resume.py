@@ -95,7 +95,7 @@ def crash_and_resume(emulator: MegaEmulator, tmp_path: Path, seed: int) -> tuple
     target = MergeTarget()
     kills = 0
     for _ in range(rng.randint(1, 4)):
-        by_time = rng.random() < 0.3
+        by_time = rng.random() < 0.3  # some kills land before any output
         code = run_until_killed(
             config, tmp_path, target,
             kill_after_lines=None if by_time else rng.randint(1, 8000),
