@@ -60,7 +60,7 @@ def storm(rng: random.Random, seed: int) -> list[Fault]:
 def schedule_changes(emulator: MegaEmulator, rng: random.Random) -> None:
     """Leads updated and inserted while the sync is under way."""
     for k in rng.sample(range(2, 40), 8):
-        if rng.random() < 0.5:  # noqa: PLR2004
+        if rng.random() < 0.5:
             count, change_seed = rng.randint(1, 30), rng.getrandbits(16)
             emulator.on_request(k, lambda emu, n=count, s=change_seed: emu.update_leads(
                 count=n, seed=s))
@@ -105,5 +105,5 @@ def test_fault_storm_with_changes_mid_sync_ends_equal_to_the_truth(
              for lead in emulator.leads}
     assert set(target) == set(truth)
     assert target == truth
-    faulted = [r for r in emulator.requests if r.status != 200]  # noqa: PLR2004
+    faulted = [r for r in emulator.requests if r.status != 200]
     assert faulted, "the storm must actually hit the sync"
