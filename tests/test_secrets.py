@@ -23,7 +23,7 @@ DEBUG_ENV = {"PATH": "/usr/bin:/bin", "TAP_MEGA_LOGLEVEL": "DEBUG"}
 # Request URLs in the metrics too (the SDK leaves them out by default).
 METRIC_URLS = "from tap_mega.client import MegaStream; MegaStream._LOG_REQUEST_METRIC_URLS = True; "
 # An unexpected bug whose message quotes the token, as a careless library might.
-BUG_QUOTING_SECRET = (
+CARELESS_BUG = (
     "from tap_mega.streams import LeadsStream\n"
     "def broken(self, context, next_page_token):\n"
     "    raise RuntimeError('bug while holding ' + self.config['token'])\n"
@@ -97,7 +97,7 @@ def test_token_pasted_into_another_setting_is_redacted_from_the_error(
 
 
 def test_unexpected_bug_traceback_is_redacted(emulator: MegaEmulator, tmp_path: Path) -> None:
-    result = run_tap(tap_config(emulator), tmp_path, prelude=BUG_QUOTING_SECRET)
+    result = run_tap(tap_config(emulator), tmp_path, prelude=CARELESS_BUG)
 
     assert result.returncode == 1
     assert "RuntimeError: bug while holding " + REDACTED in result.stderr
