@@ -51,7 +51,7 @@ def find_problems(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> list
 def missing_required(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
     """Required settings that are absent or empty."""
     for name in schema.get("required", []):
-        if config.get(name) in {None, ""}:
+        if is_blank(config.get(name)):
             hint = f" (or the environment variable {ENV_HINTS[name]})" if name in ENV_HINTS else ""
             yield f"setting `{name}` is required: set it in the config{hint}"
 
@@ -70,10 +70,10 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
     """Checks of meaning: a UUID, a timestamp, a URL that may carry the token, a duration."""
     for name in ("customer_id", "stage_id"):
         value = config.get(name)
-        if value not in {None, ""} and not is_uuid(str(value)):
+        if not is_blank(value) and not is_uuid(str(value)):
             yield f"setting `{name}` must be a UUID, got {value!r}"
     start_date = config.get("start_date")
-    if start_date not in {None, ""}:
+    if not is_blank(start_date):
         try:
             parse_timestamp(str(start_date))
         except InvalidTimestampError:
@@ -84,6 +84,11 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
         parse_lookback(config.get("lookback_window"))
     except LookbackError as exc:
         yield str(exc)
+
+
+def is_blank(value: t.Any) -> bool:
+    """Unset or empty; safe for any JSON value (a list is not hashable)."""
+    return value is None or (isinstance(value, str) and value == "")
 
 
 def is_uuid(value: str) -> bool:
@@ -100,7 +105,7 @@ def api_url_problem(value: t.Any) -> str | None:
 
     Plain http is allowed only to loopback addresses, where the emulator runs.
     """
-    if value in {None, ""}:
+    if is_blank(value):
         return None
     parsed = urlparse(str(value))
     if parsed.scheme not in {"http", "https"} or not parsed.hostname:
