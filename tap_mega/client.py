@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 import typing as t
@@ -199,8 +200,12 @@ class MegaStream(RESTStream[str | None]):
 
     @property
     def timeout(self) -> int:
-        """Seconds per request, from `request_timeout`."""
-        return int(self.config.get("request_timeout", 60))
+        """Seconds per request, from `request_timeout`, rounded up.
+
+        The SDK types it as whole seconds; truncating would turn 0.5 into 0,
+        which urllib3 refuses with a traceback.
+        """
+        return math.ceil(float(self.config.get("request_timeout", 60)))
 
     def sleep(self, seconds: float) -> None:
         """Every wait of the stream goes through here, so tests can keep time."""

@@ -7,6 +7,7 @@ log knows what to fix without reading a traceback.
 from __future__ import annotations
 
 import ipaddress
+import re
 import typing as t
 import uuid
 from urllib.parse import urlparse
@@ -22,6 +23,8 @@ if t.TYPE_CHECKING:
 
 ENV_HINTS = {"token": "TAP_MEGA_TOKEN", "customer_id": "TAP_MEGA_CUSTOMER_ID"}
 SECRET_SETTINGS = frozenset({"token"})
+#: What can travel in an HTTP header: anything else fails deep inside http.client.
+TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")
 
 
 class SettingsError(MegaError):
@@ -42,10 +45,24 @@ def find_problems(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> list
     problems = list(missing_required(config, schema))
     if problems:
         return problems
-    problems = list(schema_violations(config, schema))
+    problems = [*null_defaults(config, schema), *schema_violations(config, schema)]
     if problems:
         return problems
     return list(meaning_problems(config))
+
+
+def null_defaults(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
+    """Settings with a default given as null.
+
+    The SDK's schema allows null everywhere, but the code would then use None,
+    not the default (an api_url of "None", a timeout of None).
+    """
+    for name, spec in schema.get("properties", {}).items():
+        if name in config and config[name] is None and "default" in spec:
+            yield (
+                f"setting `{name}` is null: leave it out to use its default "
+                f"({spec['default']!r})"
+            )
 
 
 def missing_required(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
@@ -68,6 +85,13 @@ def schema_violations(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> 
 
 def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
     """Checks of meaning: a UUID, a timestamp, a URL that may carry the token, a duration."""
+    token = config.get("token")
+    if isinstance(token, str) and not TOKEN_CHARACTERS.fullmatch(token):
+        # Never echo it: the value is a secret even when it is malformed.
+        yield (
+            "setting `token` must be printable ASCII without spaces or line breaks, "
+            "as MEGA issues it (check for a stray character when it was pasted)"
+        )
     for name in ("customer_id", "stage_id"):
         value = config.get(name)
         if not is_blank(value) and not is_uuid(str(value)):

@@ -79,7 +79,7 @@ def configs(draw: st.DrawFn, emulator: MegaEmulator) -> dict[str, t.Any]:
                                                "2026-01-06T12:00:00+02:00"])),
         "page_size": setting(st.integers(-5, 150)),
         "include_custom_fields": setting(st.booleans()),
-        "request_timeout": setting(st.sampled_from([1, 5, 30.5, 0, -1])),
+        "request_timeout": setting(st.sampled_from([1, 5, 30.5, 0.5, 0.001, 0, -1])),
         "lookback_window": setting(st.sampled_from([0, 300, "PT5M", "P1D", "-1", "PT"])),
     }
     config: dict[str, t.Any] = {}
@@ -101,11 +101,15 @@ def test_any_settings_give_correct_records_or_one_line(data: st.DataObject) -> N
     emulator = SETTINGS_EMULATOR.start()
     config = data.draw(configs(emulator))
 
+    before = emulator.request_count
+
     code, result, stderr = run_main(config)
 
     if code != 0:
         line = assert_one_line_failure(code, stderr)
         assert emulator.token not in line
+        if emulator.request_count == before:  # refused before any request
+            assert "setting `" in line or "not valid JSON" in line, line
         return
     start = config.get("start_date")
     expected = {lead["id"] for lead in emulator.leads
