@@ -1,0 +1,87 @@
+"""Settings: https unless loopback, every bad value named, unknown names reported."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from tap_mega.settings import api_url_problem
+from tests.conftest import run_cli, tap_config
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+    from tap_mega.testing.emulator import MegaEmulator
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        ({"lookback_window": "soon"}, "lookback_window"),
+        ({"lookback_window": -5}, "lookback_window"),
+        ({"lookback_window": "P1M"}, "lookback_window"),
+        ({"api_url": None}, "api_url"),
+        ({"page_size": None}, "page_size"),
+        ({"request_timeout": None}, "request_timeout"),
+        ({"token": "mega_abc\ndef"}, "token"),
+        ({"token": "mega_\u00e9t\u00e9_token"}, "token"),
+        ({"token": ["mega_x"]}, "token"),
+        ({"customer_id": ["x"]}, "customer_id"),
+        ({"include_custom_fields": "yes"}, "include_custom_fields"),
+    ],
+)
+def test_bad_setting_is_one_line_naming_it_before_any_request(
+    emulator: MegaEmulator, tmp_path: Path, overrides: dict[str, t.Any], setting: str
+) -> None:
+    result = run_cli(tap_config(emulator, **overrides), tmp_path)
+
+    assert result.returncode == 1, result.stderr
+    lines = [x for x in result.stderr.splitlines() if x.startswith("tap-mega: error:")]
+    assert len(lines) == 1
+    assert f"`{setting}`" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert emulator.request_count == 0
+    if setting == "token":
+        assert str(overrides["token"]) not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://app.gomega.ai", True),
+        ("https://10.0.0.5:8443", True),
+        ("http://127.0.0.1:8080", True),
+        ("http://127.9.9.9", True),
+        ("http://localhost:8080", True),
+        ("http://[::1]:8080", True),
+        ("http://app.gomega.ai", False),
+        ("http://10.0.0.5", False),
+        ("http://localhost.evil.example", False),
+        ("http://127.0.0.1.nip.io", False),
+        ("ftp://127.0.0.1", False),
+        ("app.gomega.ai", False),
+    ],
+)
+def test_api_url_must_be_https_except_to_loopback(url: str, accepted: bool) -> None:
+    assert (api_url_problem(url) is None) is accepted
+
+
+def test_plain_http_to_localhost_syncs(emulator: MegaEmulator, tmp_path: Path) -> None:
+    url = emulator.url.replace("127.0.0.1", "localhost")
+
+    result = run_cli(tap_config(emulator, api_url=url), tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert len(result.result.records) == len(emulator.leads)
+
+
+def test_unknown_settings_are_reported_by_name_and_ignored(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    result = run_cli(tap_config(emulator, tokn="x", look_back="PT5M"), tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "Ignoring unknown setting `look_back`" in result.stderr
+    assert "Ignoring unknown setting `tokn`" in result.stderr
+    assert len(result.result.records) == len(emulator.leads)
