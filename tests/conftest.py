@@ -11,10 +11,10 @@ from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 
 import pytest
-from tap_mega.testing.emulator import MegaEmulator
 
 from tap_mega.client import MegaStream
 from tap_mega.tap import TapMega
+from tap_mega.testing.emulator import MegaEmulator
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
