@@ -245,3 +245,28 @@ def test_stage_filter_is_sent_as_stageid(emulator: MegaEmulator) -> None:
     assert all(request.params["stageId"] == stage_id for request in emulator.requests)
     assert result.records
     assert {record["current_stage"]["id"] for record in result.records} == {stage_id}
+
+
+CUSTOM = {"budget": 1.5, "vip": True, "notes": None, "visits": 3, "tier": "gold"}
+
+
+def test_undocumented_values_and_null_objects_pass_through(emulator: MegaEmulator) -> None:
+    [lead_id] = emulator.update_leads(
+        ids=[emulator.leads[0]["id"]],
+        status="paused",
+        source_platform="tiktok_ads",
+        source_type="carrier_pigeon",
+        current_stage=None,
+        owner=None,
+        custom_fields=CUSTOM,
+    )
+
+    result = run_sync(tap_config(emulator))
+
+    [record] = [record for record in result.records if record["id"] == lead_id]
+    assert record["status"] == "paused"
+    assert record["source_platform"] == "tiktok_ads"
+    assert record["source_type"] == "carrier_pigeon"
+    assert record["current_stage"] is None
+    assert record["owner"] is None
+    assert {key: record["custom_fields"][key] for key in CUSTOM} == CUSTOM
