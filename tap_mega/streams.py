@@ -126,7 +126,7 @@ class LeadsStream(MegaStream):
 
     def get_url_params(
         self,
-        context: Context | None,
+        context: Context | None,  # noqa: ARG002 (the walk fixed its bound already)
         next_page_token: str | None,
     ) -> dict[str, t.Any]:
         """The documented incremental poll: updated_at ascending, same filters on every page."""
