@@ -34,6 +34,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.singerlib import Message
 
+    from tap_mega.streams import LeadsStream
+
 Json = dict[str, t.Any]
 EXIT_FAILURE = 1
 INCREMENTAL = "incremental"
@@ -233,14 +235,11 @@ def sync_modes(configured_catalog: t.Any) -> dict[str, str]:
     if not isinstance(streams, list):
         msg = "the catalog must be a configured catalog with a `streams` list"
         raise InputError(msg)
-    modes: dict[str, str] = {}
-    for entry in streams:
-        try:
-            modes[entry["stream"]["name"]] = entry.get("sync_mode", FULL_REFRESH)
-        except (KeyError, TypeError) as exc:
-            msg = "the catalog has a stream entry without `stream.name`"
-            raise InputError(msg) from exc
-    return modes
+    try:
+        return {entry["stream"]["name"]: entry.get("sync_mode", FULL_REFRESH) for entry in streams}
+    except (KeyError, TypeError, AttributeError) as exc:
+        msg = "the catalog has a stream entry without `stream.name`"
+        raise InputError(msg) from exc
 
 
 # --------------------------------------------------------------------------- #
@@ -303,7 +302,7 @@ def check(tap: TapMega) -> None:
     Same request path as a sync (auth, retries, rate-limit waits, body checks),
     so a check that succeeds means the first page of a sync would too.
     """
-    stream = tap.streams["leads"]
+    stream = t.cast("LeadsStream", tap.streams["leads"])
     paginator = stream.get_new_paginator()
     prepared = stream._prepare_request(context=None, page=paginator)  # noqa: SLF001
     response = stream.request_decorator(stream._request)(prepared, None)  # noqa: SLF001
@@ -370,7 +369,8 @@ def run(args: argparse.Namespace, output: Output) -> None:
     output.secrets = [str(config[name]) for name in settings.SECRET_SETTINGS if config.get(name)]
     if args.command == "check":
         try:
-            check(make_tap({**config, "page_size": 1}))
+            make_tap(config)  # the user's settings, checked before the page size is overridden
+            check(make_tap({**config, "page_size": 1}, validate_config=False))
         except Exception as exc:
             line = describe(exc)
             if line is None:
