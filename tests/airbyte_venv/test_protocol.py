@@ -7,8 +7,8 @@ import typing as t
 
 import pytest
 from airbyte_protocol.models import AirbyteMessage, Type
-from tap_mega.testing.emulator import Fault
 
+from tap_mega.testing.emulator import Fault
 from tests.airbyte_venv.conftest import run_source
 from tests.conftest import tap_config
 
