@@ -30,7 +30,7 @@ from tap_mega.client import MegaAuthError
 from tap_mega.tap import TapMega
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from singer_sdk.singerlib import Message
 
@@ -387,7 +387,7 @@ def run(args: argparse.Namespace, output: Output) -> None:
         read(config, modes, state, output)
 
 
-def main(argv: list[str] | None = None, *, exit_on_end: Callable[[int], t.Any] = sys.exit) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Run one Airbyte command; a failure becomes one TRACE error and exit code 1."""
     args = parse_args(argv)
     output = Output()
@@ -404,9 +404,7 @@ def main(argv: list[str] | None = None, *, exit_on_end: Callable[[int], t.Any] =
             )
         else:
             output.error(line, failure_type(exc))
-        exit_on_end(EXIT_FAILURE)
-        return
-    exit_on_end(0)
+        sys.exit(EXIT_FAILURE)
 
 
 if __name__ == "__main__":
