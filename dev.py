@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,6 +23,12 @@ VENV = ROOT / ".venv"
 STAMP = VENV / ".tap-mega-installed"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
+# PyAirbyte and airbyte-cdk (about 800 MB, Python below 3.13) get their own venv,
+# so the tap's own .venv stays what a Singer user installs.
+AIRBYTE_VENV = ROOT / ".venv-airbyte"
+AIRBYTE_STAMP = AIRBYTE_VENV / ".tap-mega-installed"
+AIRBYTE_PYTHON = AIRBYTE_VENV / ("Scripts" if os.name == "nt" else "bin") / "python"
+AIRBYTE_INTERPRETERS = ("python3.12", "python3.11", "python3.10")
 
 
 def run(*command: str | Path, env: dict[str, str] | None = None) -> int:
@@ -53,10 +60,46 @@ def ensure_venv() -> None:
     STAMP.write_text(fingerprint)
 
 
+def airbyte_interpreter() -> str | None:
+    """A Python PyAirbyte supports (3.10 to 3.12): this one, or one on PATH."""
+    if sys.version_info < (3, 13):
+        return sys.executable
+    return next(filter(None, map(shutil.which, AIRBYTE_INTERPRETERS)), None)
+
+
+def ensure_airbyte_venv() -> str | None:
+    """Create .venv-airbyte once; None when ready, else why it could not be made.
+
+    A failure does not stop the suite: the test that needs this venv skips with
+    the reason locally, and fails under CI=true.
+    """
+    fingerprint = requirements_fingerprint()
+    if AIRBYTE_STAMP.exists() and AIRBYTE_STAMP.read_text() == fingerprint:
+        return None
+    interpreter = airbyte_interpreter()
+    if interpreter is None:
+        return "PyAirbyte needs Python 3.10 to 3.12 and none was found on PATH"
+    quiet = ["--quiet", "--disable-pip-version-check"]
+    if not AIRBYTE_PYTHON.exists():
+        print("Creating .venv-airbyte (PyAirbyte, airbyte-cdk; about 800 MB) ...", flush=True)
+        if run(interpreter, "-m", "venv", AIRBYTE_VENV) != 0:
+            return f"could not create .venv-airbyte with {interpreter}"
+    print("Installing tap-mega and the Airbyte clients into .venv-airbyte ...", flush=True)
+    if run(AIRBYTE_PYTHON, "-m", "pip", "install", *quiet, "-e", ".[airbyte-test]") != 0:
+        return "could not install the `airbyte-test` extra into .venv-airbyte"
+    AIRBYTE_STAMP.write_text(fingerprint)
+    return None
+
+
 def test(args: list[str]) -> int:
     """The whole suite; pytest's 'no tests ran' (exit 5) counts as a failure."""
     ensure_venv()
-    code = run(PYTHON, "-m", "pytest", *args)
+    env = dict(os.environ)
+    problem = ensure_airbyte_venv()
+    if problem is not None:
+        print(f"dev.py: {problem}", file=sys.stderr)
+        env["TAP_MEGA_AIRBYTE_VENV_PROBLEM"] = problem
+    code = run(PYTHON, "-m", "pytest", *args, env=env)
     if code == 5:
         print("dev.py: pytest collected no tests: that is a failure", file=sys.stderr)
         return 1
