@@ -127,7 +127,7 @@ def test(args: list[str]) -> int:
 
 def start_demo_emulator() -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start the bundled emulator on a free port; return it and the tap's settings."""
-    emulator = subprocess.Popen(  # noqa: S603 - our own venv's python, fixed arguments
+    emulator = subprocess.Popen(
         [str(PYTHON), "-m", "tap_mega.testing.emulator", "--leads", str(DEMO_LEADS), "--port", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
@@ -144,8 +144,8 @@ def start_demo_emulator() -> tuple[subprocess.Popen[str], dict[str, str]]:
 
 
 def meltano_output(*args: str, env: dict[str, str]) -> str:
-    """stdout of a Meltano command (its logs go to stderr)."""
-    return subprocess.run(  # noqa: S603 - our own venv's meltano
+    """What a Meltano command prints on stdout (its logs go to stderr)."""
+    return subprocess.run(
         [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     ).stdout
 
@@ -166,7 +166,7 @@ def print_summary(environment: str, env: dict[str, str]) -> None:
     """What landed: rows, leads by status, and the bookmark Meltano keeps."""
     warehouse = ROOT / "output" / f"{environment}.duckdb"
     loader_python = ROOT / ".meltano" / "loaders" / EMBEDDED_LOADER / "venv" / "bin" / "python"
-    completed = subprocess.run(  # noqa: S603 - the loader's own venv python
+    completed = subprocess.run(
         [str(loader_python), "-c", SUMMARY_SCRIPT, str(warehouse)],
         capture_output=True, text=True, check=False,
     )
@@ -215,7 +215,7 @@ def sync(args: list[str]) -> int:
 
 def about_settings_table() -> str:
     """The settings table of `tap-mega --about --format=markdown`."""
-    about = subprocess.run(  # noqa: S603 - our own venv's console script
+    about = subprocess.run(
         [str(BIN / "tap-mega"), "--about", "--format=markdown"],
         capture_output=True, text=True, check=True,
     ).stdout

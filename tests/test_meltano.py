@@ -175,7 +175,8 @@ def unreachable_reason(env: dict[str, str]) -> str | None:
         capture_output=True, text=True, timeout=30, check=False,
     )
     if completed.returncode != 0:
-        return completed.stderr.strip().splitlines()[-1] if completed.stderr.strip() else "no answer"
+        lines = completed.stderr.strip().splitlines()
+        return lines[-1] if lines else "no answer"
     return None
 
 
