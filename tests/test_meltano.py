@@ -176,7 +176,7 @@ def unreachable_reason(env: dict[str, str]) -> str | None:
     )
     if completed.returncode != 0:
         lines = completed.stderr.strip().splitlines()
-        return lines[-1] if lines else "no answer"
+        return lines[0] if lines else "no answer"
     return None
 
 
@@ -330,12 +330,15 @@ def bare_python() -> str:
     return getattr(sys, "_base_executable", sys.executable)
 
 
-def test_newcomer_clone_then_readme_commands(tmp_path: Path) -> None:
+def test_newcomer_clone_then_readme_commands(
+    tmp_path: Path, make_emulator: Callable[..., MegaEmulator],
+) -> None:
     """`git clone`, `python3 dev.py sync`, `python3 dev.py test` in a clean clone.
 
     The clone's `dev.py test` runs a bounded selection (collection of the whole
     suite, then one fast file): the full suite would run this test again inside
-    itself, and the suite is already running here.
+    itself, and the suite is already running here. The clone also serves for
+    `sync` with credentials set, which must not touch the demo's bookmark.
     """
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs git and a git checkout")
@@ -355,6 +358,22 @@ def test_newcomer_clone_then_readme_commands(tmp_path: Path) -> None:
     assert f"rows: {dev.DEMO_LEADS} ({dev.DEMO_LEADS} distinct lead ids)" in synced.stdout
     assert "leads by status:" in synced.stdout
     assert '"replication_key_value"' in synced.stdout
+
+    account = make_emulator(
+        n_leads=700, seed=47, token="mega_" + "5" * 64, customer_id=str(uuid.uuid4()),
+    )
+    env.update(tap_env(account))
+    real = readme_command("sync")
+    assert real.returncode == 0, real.stdout[-2000:] + real.stderr[-2000:]
+    assert "syncing your MEGA account" in real.stdout
+    assert "Landed in output/dev.duckdb" in real.stdout
+    assert "rows: 700 (700 distinct lead ids)" in real.stdout
+    newest = max(normalize_timestamp(lead["updated_at"]) for lead in account.leads)
+    assert "bookmark (dev:tap-mega-to-target-duckdb): " in real.stdout
+    assert newest in real.stdout
+    assert account.token not in real.stdout + real.stderr
+    for name in ("TAP_MEGA_API_URL", "TAP_MEGA_TOKEN", "TAP_MEGA_CUSTOMER_ID"):
+        del env[name]
 
     collected = readme_command("test", "--collect-only", "-q")
     assert collected.returncode == 0, collected.stdout[-2000:]
