@@ -198,8 +198,14 @@ def postgres() -> Iterator[Postgres]:
             pytest.fail(message)
         pytest.skip(message)
     database = Postgres(env, f"e2e_{uuid.uuid4().hex[:10]}")
-    yield database
-    database.query(f"drop schema if exists {database.schema} cascade")
+    # A server whose default zone is not UTC, as many are: timestamps must still
+    # land as the same instants. (The test user's own default, reset afterwards.)
+    database.query("alter role current_user set timezone = 'America/New_York'")
+    try:
+        yield database
+    finally:
+        database.query("alter role current_user reset timezone")
+        database.query(f"drop schema if exists {database.schema} cascade")
 
 
 def postgres_leads(database: Postgres) -> dict[str, dict[str, t.Any]]:
