@@ -311,8 +311,10 @@ def test_embedded_default_keeps_every_lead_once_with_latest_values(
 ) -> None:
     emulator = make_emulator(n_leads=2500, seed=43)
     warehouse = tmp_path / "warehouse.duckdb"
+    # A machine whose local zone is not UTC must still store the same instants.
     env = meltano_project.env(
         tmp_path / "meltano.db", **tap_env(emulator), TARGET_DUCKDB_PATH=str(warehouse),
+        TZ="America/New_York",
     )
 
     meltano_run(meltano_project, dev.EMBEDDED_LOADER, env)
