@@ -3,15 +3,24 @@
 
     python3 dev.py sync   # the main job: a sync into the embedded default warehouse
     python3 dev.py test   # the whole test suite (what CI runs)
+    python3 dev.py docs   # rewrite README's settings table from `tap-mega --about`
 
-Each creates what it needs (the .venv, the package and its test tools) on first
-use, and skips that work on the next run unless pyproject.toml changed.
+Each creates what it needs (the .venv, the package and its test tools, Meltano
+in .venv-meltano, the Meltano plugins) on first use, and skips that work on the
+next run unless pyproject.toml or meltano.yml changed.
+
+`sync` without TAP_MEGA_TOKEN and TAP_MEGA_CUSTOMER_ID starts the bundled
+emulator and loads it in Meltano's `demo` environment (its own state and
+warehouse file); with both set it syncs the real MEGA account in `dev`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import re
 import subprocess
 import sys
 import venv
@@ -22,6 +31,26 @@ VENV = ROOT / ".venv"
 STAMP = VENV / ".tap-mega-installed"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
+# PyAirbyte and airbyte-cdk (about 800 MB, Python below 3.13) get their own venv,
+# so the tap's own .venv stays what a Singer user installs.
+AIRBYTE_VENV = ROOT / ".venv-airbyte"
+AIRBYTE_STAMP = AIRBYTE_VENV / ".tap-mega-installed"
+AIRBYTE_PYTHON = AIRBYTE_VENV / ("Scripts" if os.name == "nt" else "bin") / "python"
+AIRBYTE_INTERPRETERS = ("python3.12", "python3.11", "python3.10")
+
+# Meltano lives in its own venv: it pins many libraries of its own, and it
+# installs the tap into a plugin venv anyway, so keeping it out of .venv means
+# it can never change what the tap's tests run against.
+MELTANO_REQUIREMENT = "meltano~=4.4"
+MELTANO_VENV = ROOT / ".venv-meltano"
+MELTANO_BIN = MELTANO_VENV / ("Scripts" if os.name == "nt" else "bin")
+MELTANO = MELTANO_BIN / "meltano"
+MELTANO_STAMP = MELTANO_VENV / ".tap-mega-installed"
+EMBEDDED_LOADER = "target-duckdb"
+DEMO_LEADS = 3000
+README = ROOT / "README.md"
+SETTINGS_START = "<!-- settings:start (python3 dev.py docs) -->"
+SETTINGS_END = "<!-- settings:end -->"
 
 
 def run(*command: str | Path, env: dict[str, str] | None = None) -> int:
@@ -32,6 +61,46 @@ def run(*command: str | Path, env: dict[str, str] | None = None) -> int:
 def requirements_fingerprint() -> str:
     """What the venv was built from; a change means reinstall."""
     return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def meltano_env(**extra: str) -> dict[str, str]:
+    """The environment every Meltano call gets: no version check, no telemetry."""
+    env = dict(os.environ)
+    env.update(
+        MELTANO_CLI_DISABLE_VERSION_CHECK="true",
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    env.update(extra)
+    return env
+
+
+def ensure_meltano(sys_dir: Path | None = None) -> Path:
+    """Create .venv-meltano and run `meltano install`, each once; return `meltano`.
+
+    `sys_dir` moves Meltano's .meltano folder (plugin venvs, state database)
+    elsewhere, which tests use to stay out of the user's project state.
+    """
+    if sys.version_info < (3, 10):
+        sys.exit("tap-mega needs Python 3.10 or newer")
+    if not MELTANO.exists() or not MELTANO_STAMP.exists():
+        print(f"Installing {MELTANO_REQUIREMENT} into .venv-meltano ...", flush=True)
+        venv.create(MELTANO_VENV, with_pip=True)
+        quiet = ["--quiet", "--disable-pip-version-check"]
+        if run(MELTANO_BIN / "python", "-m", "pip", "install", *quiet, MELTANO_REQUIREMENT) != 0:
+            sys.exit("could not install Meltano into .venv-meltano")
+        MELTANO_STAMP.write_text(MELTANO_REQUIREMENT)
+    target = sys_dir or ROOT / ".meltano"
+    stamp = target / ".tap-mega-installed"
+    fingerprint = hashlib.sha256(
+        (ROOT / "meltano.yml").read_bytes() + (ROOT / "pyproject.toml").read_bytes(),
+    ).hexdigest()
+    if not (stamp.exists() and stamp.read_text() == fingerprint):
+        print("Installing the Meltano plugins (meltano install) ...", flush=True)
+        env = meltano_env(MELTANO_SYS_DIR_ROOT=str(target))
+        if run(MELTANO, "install", env=env) != 0:
+            sys.exit("meltano install failed")
+        stamp.write_text(fingerprint)
+    return MELTANO
 
 
 def ensure_venv() -> None:
@@ -53,19 +122,164 @@ def ensure_venv() -> None:
     STAMP.write_text(fingerprint)
 
 
+def airbyte_interpreter() -> str | None:
+    """A Python PyAirbyte supports (3.10 to 3.12): this one, or one on PATH."""
+    if sys.version_info < (3, 13):
+        return sys.executable
+    return next(filter(None, map(shutil.which, AIRBYTE_INTERPRETERS)), None)
+
+
+def ensure_airbyte_venv() -> str | None:
+    """Create .venv-airbyte once; None when ready, else why it could not be made.
+
+    A failure does not stop the suite: the test that needs this venv skips with
+    the reason locally, and fails under CI=true.
+    """
+    fingerprint = requirements_fingerprint()
+    if AIRBYTE_STAMP.exists() and AIRBYTE_STAMP.read_text() == fingerprint:
+        return None
+    interpreter = airbyte_interpreter()
+    if interpreter is None:
+        return "PyAirbyte needs Python 3.10 to 3.12 and none was found on PATH"
+    quiet = ["--quiet", "--disable-pip-version-check"]
+    if not AIRBYTE_PYTHON.exists():
+        print("Creating .venv-airbyte (PyAirbyte, airbyte-cdk; about 800 MB) ...", flush=True)
+        if run(interpreter, "-m", "venv", AIRBYTE_VENV) != 0:
+            return f"could not create .venv-airbyte with {interpreter}"
+    print("Installing tap-mega and the Airbyte clients into .venv-airbyte ...", flush=True)
+    if run(AIRBYTE_PYTHON, "-m", "pip", "install", *quiet, "-e", ".[airbyte-test]") != 0:
+        return "could not install the `airbyte-test` extra into .venv-airbyte"
+    AIRBYTE_STAMP.write_text(fingerprint)
+    return None
+
+
 def test(args: list[str]) -> int:
     """The whole suite; pytest's 'no tests ran' (exit 5) counts as a failure."""
     ensure_venv()
-    code = run(PYTHON, "-m", "pytest", *args)
+    env = dict(os.environ)
+    problem = ensure_airbyte_venv()
+    if problem is not None:
+        print(f"dev.py: {problem}", file=sys.stderr)
+        env["TAP_MEGA_AIRBYTE_VENV_PROBLEM"] = problem
+    code = run(PYTHON, "-m", "pytest", *args, env=env)
     if code == 5:
         print("dev.py: pytest collected no tests: that is a failure", file=sys.stderr)
         return 1
     return code
 
 
+def start_demo_emulator() -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """Start the bundled emulator on a free port; return it and the tap's settings."""
+    emulator = subprocess.Popen(
+        [str(PYTHON), "-m", "tap_mega.testing.emulator", "--leads", str(DEMO_LEADS), "--port", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    banner = ""
+    while emulator.stdout is not None and "export " not in banner:
+        line = emulator.stdout.readline()
+        if not line:
+            sys.exit("the emulator did not start")
+        banner += line
+    # The banner ends "export TAP_MEGA_API_URL=... TAP_MEGA_TOKEN=... TAP_MEGA_CUSTOMER_ID=...".
+    settings = dict(re.findall(r"(TAP_MEGA_[A-Z_]+)=(\S+)", banner))
+    print(f"Started the MEGA emulator with {DEMO_LEADS} leads at {settings['TAP_MEGA_API_URL']}")
+    return emulator, settings
+
+
+def meltano_output(*args: str, env: dict[str, str]) -> str:
+    """What a Meltano command prints on stdout (its logs go to stderr)."""
+    return subprocess.run(
+        [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    ).stdout
+
+
+SUMMARY_SCRIPT = """
+import json, sys
+import duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+rows = con.execute("select count(*), count(distinct id) from tap_mega.leads").fetchone()
+by_status = con.execute(
+    "select status, count(*) from tap_mega.leads group by status order by 2 desc"
+).fetchall()
+print(json.dumps({"rows": rows[0], "ids": rows[1], "by_status": by_status}))
+"""
+
+
+def print_summary(environment: str, env: dict[str, str]) -> None:
+    """What landed: rows, leads by status, and the bookmark Meltano keeps."""
+    warehouse = ROOT / "output" / f"{environment}.duckdb"
+    loader_python = ROOT / ".meltano" / "loaders" / EMBEDDED_LOADER / "venv" / "bin" / "python"
+    completed = subprocess.run(
+        [str(loader_python), "-c", SUMMARY_SCRIPT, str(warehouse)],
+        capture_output=True, text=True, check=False,
+    )
+    if completed.returncode != 0:
+        print(f"could not read {warehouse}: {completed.stderr.strip()}", file=sys.stderr)
+        return
+    summary = json.loads(completed.stdout)
+    print(f"\nLanded in {warehouse.relative_to(ROOT)} (table tap_mega.leads):")
+    print(f"  rows: {summary['rows']} ({summary['ids']} distinct lead ids)")
+    print("  leads by status:")
+    for status, count in summary["by_status"]:
+        print(f"    {status or '(none)':<10} {count}")
+    state_id = f"{environment}:tap-mega-to-{EMBEDDED_LOADER}"
+    state = meltano_output("--environment", environment, "state", "get", state_id, env=env)
+    print(f"  bookmark ({state_id}): {state.strip() or 'none'}")
+
+
+def sync(args: list[str]) -> int:
+    """The main job: `meltano run tap-mega <embedded loader>`, on the emulator or MEGA."""
+    ensure_venv()
+    meltano = ensure_meltano()
+    env = meltano_env()
+    real_account = bool(env.get("TAP_MEGA_TOKEN") and env.get("TAP_MEGA_CUSTOMER_ID"))
+    environment = "dev" if real_account else "demo"
+    emulator = None
+    if real_account:
+        print("TAP_MEGA_TOKEN and TAP_MEGA_CUSTOMER_ID are set: syncing your MEGA account")
+    else:
+        print("No TAP_MEGA_TOKEN/TAP_MEGA_CUSTOMER_ID: syncing the bundled emulator instead")
+        emulator, settings = start_demo_emulator()
+        env.update(settings)
+    (ROOT / "output").mkdir(exist_ok=True)
+    try:
+        code = run(meltano, "--environment", environment, "run", *args,
+                   "tap-mega", EMBEDDED_LOADER, env=env)
+    finally:
+        if emulator is not None:
+            emulator.terminate()
+            emulator.wait(timeout=10)
+    if code != 0:
+        print(f"dev.py: meltano run failed (exit {code})", file=sys.stderr)
+        return code
+    print_summary(environment, env)
+    return 0
+
+
+def about_settings_table() -> str:
+    """The settings table of `tap-mega --about --format=markdown`."""
+    about = subprocess.run(
+        [str(BIN / "tap-mega"), "--about", "--format=markdown"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rows = [line for line in about.splitlines() if line.startswith("|")]
+    return "\n".join(rows)
+
+
+def docs(_args: list[str]) -> int:
+    """Rewrite README's settings table from the tap itself, so they cannot drift."""
+    ensure_venv()
+    text = README.read_text()
+    start, end = text.index(SETTINGS_START), text.index(SETTINGS_END)
+    block = f"{SETTINGS_START}\n{about_settings_table()}\n"
+    README.write_text(text[:start] + block + text[end:])
+    print("README.md settings table rewritten from `tap-mega --about --format=markdown`")
+    return 0
+
+
 def main() -> int:
-    """Dispatch `sync` or `test`."""
-    commands = {"test": test}
+    """Dispatch `sync`, `test` or `docs`."""
+    commands = {"sync": sync, "test": test, "docs": docs}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__, file=sys.stderr)
         return 2

@@ -83,6 +83,11 @@ class LeadsStream(MegaStream):
     # State is written after every page instead (see request_records).
     STATE_MSG_FREQUENCY = sys.maxsize
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Start with no walk under way."""
+        super().__init__(*args, **kwargs)
+        self._walk_since: dt.datetime | None = None
+
     def get_replication_key_signpost(self, context: Context | None = None) -> None:  # noqa: ARG002
         """No signpost: a sorted stream's bookmark is always a value we emitted.
 
@@ -143,7 +148,7 @@ class LeadsStream(MegaStream):
 
     def get_url_params(
         self,
-        context: Context | None,
+        context: Context | None,  # noqa: ARG002 (the walk fixed its bound already)
         next_page_token: str | None,
     ) -> dict[str, t.Any]:
         """The documented incremental poll: updated_at ascending, same filters on every page."""
@@ -158,8 +163,8 @@ class LeadsStream(MegaStream):
         for setting, wire_name in FILTER_PARAMS.items():
             if (value := self.config.get(setting)) not in {None, ""}:
                 params[wire_name] = value
-        if (since := self.starting_instant(context)) is not None:
-            params["updated_since"] = format_timestamp(since)
+        if self._walk_since is not None:
+            params["updated_since"] = format_timestamp(self._walk_since)
         if next_page_token:
             params["cursor"] = next_page_token
         return params
@@ -171,6 +176,9 @@ class LeadsStream(MegaStream):
         loses at most one page, and an empty page is only the end when
         `next_cursor` says so.
         """
+        # Fixed for the whole walk: MEGA wants the same filters on every cursor page,
+        # while the bookmark it derives from moves with every page.
+        self._walk_since = self.starting_instant(context)
         paginator = self.get_new_paginator()
         send = self.request_decorator(self._request)
         last_updated_at: str | None = None

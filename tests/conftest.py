@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import subprocess
@@ -11,14 +12,21 @@ from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 
 import pytest
-from tap_mega.testing.emulator import MegaEmulator
 
 from tap_mega.client import MegaStream
 from tap_mega.tap import TapMega
+from tap_mega.testing.emulator import MegaEmulator
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """tests/airbyte_venv needs PyAirbyte: it runs in .venv-airbyte (see test_airbyte_venv.py)."""
+    if collection_path.name == "airbyte_venv" and importlib.util.find_spec("airbyte") is None:
+        return True
+    return None
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from tap_mega.testing.emulator import Fault
 
 from tap_mega.client import MegaStream
+from tap_mega.testing.emulator import Fault
 from tests.conftest import bookmark, run_cli, run_sync, tap_config
 
 if t.TYPE_CHECKING:

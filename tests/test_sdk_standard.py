@@ -5,9 +5,9 @@ from __future__ import annotations
 import atexit
 
 from singer_sdk.testing import get_tap_test_class
-from tap_mega.testing.emulator import MegaEmulator
 
 from tap_mega.tap import TapMega
+from tap_mega.testing.emulator import MegaEmulator
 
 # The standard suite takes its config when the class is built, at import time,
 # so this module's emulator starts then and stops when the test process ends.

@@ -118,13 +118,18 @@ def test_second_run_starts_at_the_bookmark(emulator: MegaEmulator) -> None:
     mark = bookmark(first.final_state)["replication_key_value"]
     before = emulator.request_count
 
-    second = run_sync(tap_config(emulator, lookback_window=0), state=first.final_state)
+    emulator.update_leads(count=120)  # the second run has several pages to walk
+    second = run_sync(tap_config(emulator, page_size=50, lookback_window=0),
+                      state=first.final_state)
 
-    [request] = emulator.requests[before:]
-    assert parse_timestamp(request.params["updated_since"]) == parse_timestamp(mark)
+    requests = emulator.requests[before:]
+    assert len(requests) == math.ceil(len(second.records) / 50) > 1
+    for request in requests:  # the same filter on every cursor page, as MEGA asks
+        assert parse_timestamp(request.params["updated_since"]) == parse_timestamp(mark)
     assert second.records, "the inclusive bound re-reads the leads at the bookmark"
     assert all(record["updated_at"] >= mark for record in second.records)
-    assert bookmark(second.final_state)["replication_key_value"] == mark
+    newest = max(parse_timestamp(lead["updated_at"]) for lead in emulator.leads)
+    assert parse_timestamp(bookmark(second.final_state)["replication_key_value"]) == newest
 
 
 def test_replaying_any_mid_sync_state_loses_nothing(emulator: MegaEmulator) -> None:
@@ -246,3 +251,28 @@ def test_stage_filter_is_sent_as_stageid(emulator: MegaEmulator) -> None:
     assert all(request.params["stageId"] == stage_id for request in emulator.requests)
     assert result.records
     assert {record["current_stage"]["id"] for record in result.records} == {stage_id}
+
+
+CUSTOM = {"budget": 1.5, "vip": True, "notes": None, "visits": 3, "tier": "gold"}
+
+
+def test_undocumented_values_and_null_objects_pass_through(emulator: MegaEmulator) -> None:
+    [lead_id] = emulator.update_leads(
+        ids=[emulator.leads[0]["id"]],
+        status="paused",
+        source_platform="tiktok_ads",
+        source_type="carrier_pigeon",
+        current_stage=None,
+        owner=None,
+        custom_fields=CUSTOM,
+    )
+
+    result = run_sync(tap_config(emulator))
+
+    [record] = [record for record in result.records if record["id"] == lead_id]
+    assert record["status"] == "paused"
+    assert record["source_platform"] == "tiktok_ads"
+    assert record["source_type"] == "carrier_pigeon"
+    assert record["current_stage"] is None
+    assert record["owner"] is None
+    assert {key: record["custom_fields"][key] for key in CUSTOM} == CUSTOM

@@ -1051,9 +1051,9 @@ class MegaEmulator:
 
     @property
     def url(self) -> str:
-        """Base URL (no trailing slash) of the running server."""
-        if self._server is None:
-            msg = "emulator not started"
+        """Base URL (no trailing slash); still readable after ``stop()``."""
+        if self.port == 0:
+            msg = "emulator not started: the port is not known yet"
             raise RuntimeError(msg)
         return f"http://{self.host}:{self.port}"
 

@@ -1,0 +1,285 @@
+"""`source-mega` as Airbyte runs it: a subprocess, JSON lines on stdout, exit codes.
+
+Protocol-model validation and PyAirbyte itself run in their own venv
+(tests/airbyte, driven by test_airbyte_venv.py); these tests need only the tap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import tap_config
+
+if t.TYPE_CHECKING:
+    from tap_mega.testing.emulator import MegaEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+OTHER_TOKEN = "mega_" + "cd" * 32
+OTHER_CUSTOMER = "00000000-0000-4000-8000-000000000001"
+FAST_RETRY_SOURCE = (
+    "from tap_mega.client import MegaStream; MegaStream.retry_wait_base = 0.01; "
+    "from tap_mega.airbyte import main; main()"
+)
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def messages(self) -> list[dict[str, t.Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines()]
+
+    def of_type(self, kind: str) -> list[dict[str, t.Any]]:
+        return [message for message in self.messages if message["type"] == kind]
+
+    @property
+    def records(self) -> list[dict[str, t.Any]]:
+        return [message["record"] for message in self.of_type("RECORD")]
+
+    @property
+    def states(self) -> list[dict[str, t.Any]]:
+        return [message["state"] for message in self.of_type("STATE")]
+
+    @property
+    def errors(self) -> list[dict[str, t.Any]]:
+        return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
+
+
+def source(tmp_path: Path, command: str, config: dict[str, t.Any] | None = None,
+           catalog: dict[str, t.Any] | None = None, state: t.Any = None) -> Run:
+    """Run `source-mega <command>` as Airbyte does, with files for every input."""
+    args = [command]
+    for name, value in (("config", config), ("catalog", catalog), ("state", state)):
+        if value is not None:
+            path = tmp_path / f"{name}.json"
+            path.write_text(json.dumps(value))
+            args += [f"--{name}", str(path)]
+    done = subprocess.run([sys.executable, "-c", FAST_RETRY_SOURCE, *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def configured_catalog(sync_mode: str = "incremental") -> dict[str, t.Any]:
+    return {"streams": [{
+        "stream": {"name": "leads", "json_schema": {}, "supported_sync_modes": [sync_mode]},
+        "sync_mode": sync_mode,
+        "destination_sync_mode": "append_dedup" if sync_mode == "incremental" else "overwrite",
+        "cursor_field": ["updated_at"],
+        "primary_key": [["id"]],
+    }]}
+
+
+def per_stream_state(run: Run) -> list[dict[str, t.Any]]:
+    """What Airbyte would pass back: the last state of each stream."""
+    return [run.states[-1]]
+
+
+def test_spec_is_the_settings_schema_with_the_token_secret(tmp_path: Path) -> None:
+    run = source(tmp_path, "spec")
+
+    assert run.returncode == 0
+    [message] = run.messages
+    spec = message["spec"]["connectionSpecification"]
+    assert spec["required"] == ["token", "customer_id"]
+    assert spec["properties"]["token"]["airbyte_secret"] is True
+    assert not any(p.get("airbyte_secret") for n, p in spec["properties"].items() if n != "token")
+
+
+def test_check_succeeds_with_one_request_for_one_lead(emulator: MegaEmulator,
+                                                      tmp_path: Path) -> None:
+    run = source(tmp_path, "check", tap_config(emulator))
+
+    assert run.returncode == 0
+    [status] = run.of_type("CONNECTION_STATUS")
+    assert status["connectionStatus"] == {"status": "SUCCEEDED"}
+    [request] = emulator.requests
+    assert request.params["limit"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        ({"token": OTHER_TOKEN}, ("401", "`token`")),
+        ({"customer_id": OTHER_CUSTOMER}, ("403", "`customer_id`")),
+        ({"customer_id": "not-a-uuid"}, ("invalid settings", "`customer_id`")),
+        ({"page_size": 0}, ("invalid settings", "`page_size`")),
+        ({"api_url": "http://example.com"}, ("invalid settings", "`api_url`")),
+    ],
+)
+def test_check_fails_in_one_line(emulator: MegaEmulator, tmp_path: Path,
+                                 overrides: dict[str, t.Any], fragments: tuple[str, ...]) -> None:
+    config = tap_config(emulator, **overrides)
+
+    run = source(tmp_path, "check", config)
+
+    assert run.returncode == 0, "a FAILED check is an answer, not a crash"
+    [status] = run.of_type("CONNECTION_STATUS")
+    assert status["connectionStatus"]["status"] == "FAILED"
+    message = status["connectionStatus"]["message"]
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+    assert_no_leak(run, config["token"])
+
+
+def assert_no_leak(run: Run, token: str) -> None:
+    assert token not in run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_discover_describes_leads(emulator: MegaEmulator, tmp_path: Path) -> None:
+    run = source(tmp_path, "discover", tap_config(emulator))
+
+    [message] = run.of_type("CATALOG")
+    [stream] = message["catalog"]["streams"]
+    assert stream["name"] == "leads"
+    assert stream["supported_sync_modes"] == ["full_refresh", "incremental"]
+    assert stream["source_defined_cursor"] is True
+    assert stream["default_cursor_field"] == ["updated_at"]
+    assert stream["source_defined_primary_key"] == [["id"]]
+    assert set(stream["json_schema"]["properties"]) >= {"id", "updated_at", "custom_fields"}
+    assert emulator.request_count == 0, "discover needs no request"
+
+
+def test_read_emits_every_lead_and_the_bookmark(emulator: MegaEmulator, tmp_path: Path) -> None:
+    run = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
+
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert sorted(r["data"]["id"] for r in run.records) == sorted(x["id"] for x in emulator.leads)
+    assert {r["stream"] for r in run.records} == {"leads"}
+    assert all(isinstance(r["emitted_at"], int) and r["emitted_at"] > 1e12 for r in run.records)
+    final = run.states[-1]
+    assert final["type"] == "STREAM"
+    assert final["stream"]["stream_descriptor"] == {"name": "leads"}
+    newest = max(r["data"]["updated_at"] for r in run.records)
+    assert final["stream"]["stream_state"]["replication_key_value"] == newest
+    assert len(run.states) >= 3, "a checkpoint per page (250 leads, 100 a page)"
+    assert run.of_type("LOG"), "progress is told as LOG messages"
+    assert all(set(m) == {"type", m["type"].lower()} or m["type"] == "CONNECTION_STATUS"
+               for m in run.messages)
+
+
+def test_incremental_read_resumes_at_the_bookmark(emulator: MegaEmulator, tmp_path: Path) -> None:
+    first = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
+    bookmark = first.states[-1]["stream"]["stream_state"]["replication_key_value"]
+    changed = emulator.update_leads(count=3, seed=1)
+
+    second = source(tmp_path, "read", tap_config(emulator), configured_catalog(),
+                    state=per_stream_state(first))
+
+    assert second.returncode == 0
+    assert emulator.requests[-1].params["updated_since"] == bookmark
+    assert set(changed) <= {r["data"]["id"] for r in second.records}
+    assert all(r["data"]["updated_at"] >= bookmark for r in second.records)
+    assert len(second.records) < len(first.records)
+
+
+def test_full_refresh_ignores_the_bookmark(emulator: MegaEmulator, tmp_path: Path) -> None:
+    first = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
+
+    again = source(tmp_path, "read", tap_config(emulator), configured_catalog("full_refresh"),
+                   state=per_stream_state(first))
+
+    assert "updated_since" not in emulator.requests[-len(again.states)].params
+    assert len(again.records) == len(emulator.leads)
+
+
+def test_read_of_an_unselected_stream_reads_nothing(emulator: MegaEmulator,
+                                                    tmp_path: Path) -> None:
+    run = source(tmp_path, "read", tap_config(emulator), {"streams": []})
+
+    assert run.returncode == 0
+    assert run.records == []
+    assert emulator.request_count == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"token": OTHER_TOKEN}, "401"),
+        ({"customer_id": OTHER_CUSTOMER}, "403"),
+        ({"start_date": "last tuesday"}, "`start_date`"),
+    ],
+)
+def test_read_with_bad_config_is_a_config_error(emulator: MegaEmulator, tmp_path: Path,
+                                                overrides: dict[str, t.Any],
+                                                fragment: str) -> None:
+    config = tap_config(emulator, **overrides)
+
+    run = source(tmp_path, "read", config, configured_catalog())
+
+    assert run.returncode == 1
+    [error] = run.errors
+    assert error["failure_type"] == "config_error"
+    assert fragment in error["message"]
+    assert "stack_trace" not in error
+    assert_no_leak(run, config["token"])
+
+
+def test_read_failure_on_the_api_side_is_a_system_error_after_saving_state(
+    emulator: MegaEmulator, tmp_path: Path,
+) -> None:
+    from tap_mega.testing.emulator import Fault  # noqa: PLC0415
+
+    emulator.add_fault(Fault("status", at_request=2, count=20, status=503))
+
+    run = source(tmp_path, "read", tap_config(emulator), configured_catalog())
+
+    assert run.returncode == 1
+    [error] = run.errors
+    assert error["failure_type"] == "system_error"
+    assert "503" in error["message"]
+    assert len(run.records) == 100
+    saved = run.states[-1]["stream"]["stream_state"]["replication_key_value"]
+    assert saved == max(r["data"]["updated_at"] for r in run.records)
+    assert run.messages[-1]["type"] == "TRACE"
+
+
+def test_unreadable_config_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{not json")
+
+    done = subprocess.run(
+        [sys.executable, "-c", FAST_RETRY_SOURCE, "read", "--config",
+         str(tmp_path / "config.json"), "--catalog", str(tmp_path / "config.json")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+    assert done.returncode == 1
+    [line] = done.stdout.splitlines()
+    error = json.loads(line)["trace"]["error"]
+    assert error["failure_type"] == "config_error"
+    assert "not valid JSON" in error["message"]
+
+
+def test_dockerfile_runs_source_mega_as_airbyte_expects() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    entrypoint = re.search(r"^ENTRYPOINT\s+(\[.*\])\s*$", dockerfile, re.MULTILINE)
+    env = re.search(r"^ENV\s+AIRBYTE_ENTRYPOINT=\"?([^\"\n]+)\"?\s*$", dockerfile, re.MULTILINE)
+
+    assert entrypoint is not None
+    assert env is not None
+    command = json.loads(entrypoint.group(1))
+    assert command == ["source-mega"]
+    assert env.group(1).strip() == "source-mega"
+    assert re.search(r"^LABEL io\.airbyte\.name=", dockerfile, re.MULTILINE)
+    assert "pip install" in dockerfile
+
+
+def test_source_mega_is_an_installed_console_script() -> None:
+    script = Path(sys.executable).parent / "source-mega"
+    assert script.exists()
+    done = subprocess.run([str(script), "spec"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["type"] == "SPEC"

@@ -1,0 +1,128 @@
+"""The pieces of `source-mega` that translate between the protocols, one at a time."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import typing as t
+from contextlib import redirect_stdout
+
+import pytest
+from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
+
+from tap_mega.airbyte import (
+    InputError,
+    Output,
+    route_logging,
+    singer_state,
+    stream_state_message,
+    sync_modes,
+    translate,
+)
+
+BOOKMARK = {"replication_key": "updated_at", "replication_key_value": "2026-01-07T13:38:05.002000Z"}
+
+
+def airbyte_stream_state(name: str, stream_state: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {"type": "STREAM", "stream": {"stream_descriptor": {"name": name},
+                                        "stream_state": stream_state}}
+
+
+@pytest.mark.parametrize("empty", [None, [], {}])
+def test_no_state_is_a_first_sync(empty: t.Any) -> None:
+    assert singer_state(empty) == {}
+
+
+def test_per_stream_state_becomes_the_taps_bookmarks() -> None:
+    state = [airbyte_stream_state("leads", BOOKMARK)]
+
+    assert singer_state(state) == {"bookmarks": {"leads": BOOKMARK}}
+
+
+def test_what_source_mega_writes_is_what_it_reads_back() -> None:
+    [message] = translate(StateMessage(value={"bookmarks": {"leads": BOOKMARK}}))
+
+    assert singer_state([message["state"]]) == {"bookmarks": {"leads": BOOKMARK}}
+
+
+def test_legacy_state_is_accepted() -> None:
+    legacy = {"bookmarks": {"leads": BOOKMARK}}
+
+    assert singer_state(legacy) == legacy
+    assert singer_state([{"type": "LEGACY", "data": legacy}]) == legacy
+
+
+def test_empty_stream_states_are_dropped() -> None:
+    assert singer_state([airbyte_stream_state("leads", {})]) == {}
+
+
+def test_state_of_another_shape_is_refused() -> None:
+    with pytest.raises(InputError, match="list of per-stream states"):
+        singer_state("2026-01-01")
+
+
+def test_record_keeps_the_data_and_stamps_milliseconds() -> None:
+    record = {"id": "a", "updated_at": "2026-01-01T00:00:00.000000Z"}
+
+    [message] = translate(RecordMessage(stream="leads", record=record))
+
+    assert message["type"] == "RECORD"
+    assert message["record"]["stream"] == "leads"
+    assert message["record"]["data"] == record
+    assert 1e12 < message["record"]["emitted_at"] < 1e14
+
+
+def test_schema_has_no_airbyte_message() -> None:
+    assert translate(SchemaMessage(stream="leads", schema={}, key_properties=["id"])) == []
+
+
+def test_state_per_stream() -> None:
+    state = {"bookmarks": {"leads": BOOKMARK, "other": {"x": 1}}}
+
+    assert translate(StateMessage(value=state)) == [
+        stream_state_message("leads", BOOKMARK), stream_state_message("other", {"x": 1}),
+    ]
+
+
+def test_sync_modes_by_stream() -> None:
+    catalog = {"streams": [{"stream": {"name": "leads"}, "sync_mode": "incremental"}]}
+
+    assert sync_modes(catalog) == {"leads": "incremental"}
+
+
+@pytest.mark.parametrize("catalog", [[], {"streams": "leads"}, {"streams": [{"sync_mode": "x"}]}])
+def test_a_catalog_that_is_not_configured_is_refused(catalog: t.Any) -> None:
+    with pytest.raises(InputError, match="catalog"):
+        sync_modes(catalog)
+
+
+def test_logs_and_errors_never_show_the_token() -> None:
+    output = Output(["mega_secret"])
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        output.log("INFO", "calling with mega_secret")
+        output.error("401 for mega_secret", "config_error")
+
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert "mega_secret" not in buffer.getvalue()
+    assert lines[0]["log"] == {"level": "INFO", "message": "calling with ****"}
+    assert lines[1]["trace"]["error"]["failure_type"] == "config_error"
+
+
+def test_logging_becomes_log_messages() -> None:
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    buffer = io.StringIO()
+    try:
+        with redirect_stdout(buffer):
+            route_logging(Output())
+            logging.getLogger("tap-mega.leads").warning("slow down: %d", 3)
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+    [line] = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert line == {
+        "type": "LOG", "log": {"level": "WARN", "message": "tap-mega.leads: slow down: 3"},
+    }

@@ -1,0 +1,121 @@
+"""meltano.yml, meltano-hub.yml and the README's settings table agree with the tap itself.
+
+`tap-mega --about` is the truth: a setting added to tap.py must show up in
+all three, or these tests name what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import dev  # noqa: E402 - dev.py is a script at the root, stdlib only
+
+TAP = "from tap_mega.cli import main; main()"
+
+
+def about(fmt: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", TAP, "--about", f"--format={fmt}"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def about_json() -> dict[str, t.Any]:
+    return t.cast("dict[str, t.Any]", json.loads(about("json")))
+
+
+def meltano_project() -> dict[str, t.Any]:
+    return t.cast("dict[str, t.Any]", yaml.safe_load((ROOT / "meltano.yml").read_text()))
+
+
+def meltano_extractor() -> dict[str, t.Any]:
+    extractors = meltano_project()["plugins"]["extractors"]
+    return t.cast("dict[str, t.Any]", next(p for p in extractors if p["name"] == "tap-mega"))
+
+
+def hub_definition() -> dict[str, t.Any]:
+    return t.cast("dict[str, t.Any]", yaml.safe_load((ROOT / "meltano-hub.yml").read_text()))
+
+
+def fitting_kind(prop: dict[str, t.Any]) -> str:
+    """The Meltano setting kind that carries a JSON-schema property without loss."""
+    if prop.get("secret"):
+        return "password"
+    if "enum" in prop:
+        return "options"
+    if prop.get("format") == "date-time":
+        return "date_iso8601"
+    json_type = next(name for name in prop["type"] if name != "null")
+    kinds = {"integer": "integer", "number": "decimal", "boolean": "boolean",
+             "object": "object", "array": "array"}
+    return kinds.get(json_type, "string")
+
+
+DEFINITIONS = {"meltano.yml": meltano_extractor, "meltano-hub.yml": hub_definition}
+
+
+@pytest.mark.parametrize("source", sorted(DEFINITIONS))
+def test_definition_declares_every_setting_with_a_fitting_kind(
+    source: str, about_json: dict[str, t.Any],
+) -> None:
+    properties = about_json["settings"]["properties"]
+    declared = {setting["name"]: setting for setting in DEFINITIONS[source]()["settings"]}
+
+    assert sorted(declared) == sorted(properties), f"{source} settings differ from --about"
+    for name, prop in properties.items():
+        setting = declared[name]
+        assert setting["kind"] == fitting_kind(prop), f"{source}: kind of {name}"
+        assert bool(setting.get("sensitive")) == bool(prop.get("secret")), f"{source}: {name}"
+        if "enum" in prop:
+            assert [o["value"] for o in setting["options"]] == prop["enum"], f"{source}: {name}"
+        if "default" in prop:
+            assert setting.get("value") == prop["default"], f"{source}: default of {name}"
+
+
+@pytest.mark.parametrize("source", sorted(DEFINITIONS))
+def test_definition_lists_the_tap_capabilities(source: str, about_json: dict[str, t.Any]) -> None:
+    assert sorted(DEFINITIONS[source]()["capabilities"]) == sorted(about_json["capabilities"])
+
+
+def test_token_is_sensitive_and_never_written_in_meltano_yml() -> None:
+    project = meltano_project()
+    token = next(s for s in meltano_extractor()["settings"] if s["name"] == "token")
+    assert token["sensitive"] is True
+    assert "token" not in meltano_extractor().get("config", {})
+    assert "mega_" not in (ROOT / "meltano.yml").read_text().replace("(mega_...)", "")
+    assert project["send_anonymous_usage_stats"] is False
+    assert project["project_id"]
+
+
+def test_every_plugin_is_a_custom_definition_so_meltano_never_asks_the_hub() -> None:
+    for kind, plugins in meltano_project()["plugins"].items():
+        for plugin in plugins:
+            assert plugin.get("namespace"), f"{kind} {plugin['name']} needs a namespace"
+            assert plugin.get("pip_url"), f"{kind} {plugin['name']} needs a pip_url"
+
+
+def test_hourly_schedule_loads_postgres() -> None:
+    project = meltano_project()
+    jobs = {job["name"]: job["tasks"] for job in project["jobs"]}
+    schedule = next(s for s in project["schedules"] if s.get("job") in jobs)
+    assert schedule["interval"] == "@hourly"
+    assert jobs[schedule["job"]] == ["tap-mega target-postgres"]
+
+
+def test_readme_settings_table_is_the_about_output() -> None:
+    """Fails when a setting changed without `python3 dev.py docs`."""
+    table = [line for line in about("markdown").splitlines() if line.startswith("|")]
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(dev.SETTINGS_START) + len(dev.SETTINGS_START)
+    in_readme = readme[start:readme.index(dev.SETTINGS_END)].strip().splitlines()
+    assert in_readme == table, "README settings table is stale: run `python3 dev.py docs`"
