@@ -28,6 +28,7 @@ from tap_mega import settings
 from tap_mega.cli import failure_line
 from tap_mega.client import MegaAuthError
 from tap_mega.tap import TapMega
+from tap_mega.termination import GUARD, Terminated
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -394,6 +395,12 @@ def main(argv: list[str] | None = None) -> None:
     route_logging(output)
     try:
         run(args, output)
+        GUARD.raise_if_pending()
+    except Terminated as exc:
+        # Airbyte stops a sync with SIGTERM: a failure, never a success, and retryable.
+        message = f"{exc}: stopped; the last STATE emitted is where the next sync resumes"
+        output.error(message, "transient_error")
+        sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - every failure must reach Airbyte as a TRACE
         line = describe(exc)
         if line is None:

@@ -171,11 +171,12 @@ def test_read_emits_every_lead_and_the_bookmark(emulator: MegaEmulator, tmp_path
 
 
 def test_incremental_read_resumes_at_the_bookmark(emulator: MegaEmulator, tmp_path: Path) -> None:
-    first = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
+    config = tap_config(emulator, lookback_window=0)  # exactly at the bookmark
+    first = source(tmp_path, "read", config, configured_catalog(), state=[])
     bookmark = first.states[-1]["stream"]["stream_state"]["replication_key_value"]
     changed = emulator.update_leads(count=3, seed=1)
 
-    second = source(tmp_path, "read", tap_config(emulator), configured_catalog(),
+    second = source(tmp_path, "read", config, configured_catalog(),
                     state=per_stream_state(first))
 
     assert second.returncode == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 import typing as t
@@ -16,7 +18,6 @@ from tap_mega.timestamps import normalize_timestamp
 from tests.conftest import SyncResult, bookmark, run_sync, spawn_cli, tap_config
 
 if t.TYPE_CHECKING:
-    import subprocess
     from pathlib import Path
 
     from tap_mega.testing.emulator import MegaEmulator
@@ -145,3 +146,36 @@ def test_guard_stops_at_once_while_waiting_and_on_a_second_signal() -> None:
     with pytest.raises(Terminated) as raised:
         other.handle(signal.SIGTERM)
     assert raised.value.exit_code == 143
+
+
+def test_source_mega_read_stops_on_sigterm_as_a_transient_error(
+    make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path
+) -> None:
+    emulator = make_emulator(n_leads=1000, seed=6)
+    emulator.add_fault(Fault("slow", at_request=3, seconds=30))
+    (tmp_path / "config.json").write_text(json.dumps(tap_config(emulator)))
+    (tmp_path / "catalog.json").write_text(json.dumps({"streams": [{
+        "stream": {"name": "leads", "json_schema": {}, "supported_sync_modes": ["incremental"]},
+        "sync_mode": "incremental", "destination_sync_mode": "append_dedup",
+        "cursor_field": ["updated_at"], "primary_key": [["id"]],
+    }]}))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from tap_mega.airbyte import main; main()", "read",
+         "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    reader = LineReader(proc)
+    reader.wait_for(200)
+    while emulator.request_count < 3:
+        time.sleep(0.005)
+
+    proc.send_signal(signal.SIGTERM)
+    code, stdout, _ = finish(proc, reader)
+
+    assert code == 143
+    messages = [json.loads(line) for line in stdout.splitlines()]
+    [error] = [m["trace"]["error"] for m in messages if m["type"] == "TRACE"]
+    assert error["failure_type"] == "transient_error"
+    assert error["message"].startswith("interrupted by SIGTERM")
+    states = [m for m in messages if m["type"] == "STATE"]
+    assert states, "the pages delivered were checkpointed"
