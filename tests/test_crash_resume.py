@@ -37,12 +37,15 @@ class MergeTarget:
         self.rows: dict[str, dict[str, t.Any]] = {}
         self.state: dict[str, t.Any] | None = None
         self.emitted: set[str] = set()
+        #: The whole lines of each run, for replaying into a real target.
+        self.runs: list[list[str]] = []
 
     def take(self, line: str) -> bool:
         """Apply one line; False for a line cut short by the kill."""
         if not line.endswith("\n"):
             return False
         message = json.loads(line)
+        self.runs[-1].append(line)
         if message["type"] == "RECORD":
             record = message["record"]
             self.rows[record["id"]] = record
@@ -62,6 +65,7 @@ def run_until_killed(
 ) -> int | None:
     """One run from the target's state; returns the exit code, or None if killed."""
     proc = spawn_cli(config, tmp_path, state=target.state)
+    target.runs.append([])
     assert proc.stdout is not None
     assert proc.stderr is not None
     timer = None

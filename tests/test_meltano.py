@@ -388,3 +388,34 @@ def test_newcomer_clone_then_readme_commands(
     tested = readme_command("test", "tests/test_timestamps.py", "-q")
     assert tested.returncode == 0, tested.stdout[-2000:]
     assert " passed" in tested.stdout
+
+
+def test_embedded_default_after_sigkills_holds_exactly_the_emulator_leads(
+    meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
+    tmp_path: Path,
+) -> None:
+    """The crash test's output, each run piped into its own target-duckdb process.
+
+    What a scheduler does after `kill -9`: the next run starts from the last STATE
+    the target received; the warehouse ends with every lead exactly once.
+    """
+    from tests.test_crash_resume import crash_and_resume  # noqa: PLC0415
+
+    emulator = make_emulator(n_leads=8000, seed=44)
+    target, kills = crash_and_resume(emulator, tmp_path, seed=3)
+    assert kills >= 1
+    warehouse = tmp_path / "warehouse.duckdb"
+    config = tmp_path / "target-duckdb.json"
+    config.write_text(json.dumps({"path": str(warehouse), "default_target_schema": "tap_mega"}))
+    executable = meltano_project.sys_dir / "loaders" / dev.EMBEDDED_LOADER / "venv" / "bin"
+    for lines in target.runs:
+        loaded = subprocess.run(
+            [str(executable / dev.EMBEDDED_LOADER), "--config", str(config)],
+            input="".join(lines), capture_output=True, text=True, timeout=300, check=False,
+        )
+        assert loaded.returncode == 0, loaded.stderr[-3000:]
+
+    rows = duckdb_leads(meltano_project, warehouse)
+    assert len(rows) == len(emulator.leads) == 8000
+    assert {row["id"]: as_loaded(row) for row in rows} == truth(emulator)
