@@ -28,7 +28,7 @@ from tap_mega import settings
 from tap_mega.cli import failure_line
 from tap_mega.client import MegaAuthError
 from tap_mega.tap import TapMega
-from tap_mega.termination import GUARD, Terminated
+from tap_mega.termination import Terminated
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -395,7 +395,6 @@ def main(argv: list[str] | None = None) -> None:
     route_logging(output)
     try:
         run(args, output)
-        GUARD.raise_if_pending()
     except Terminated as exc:
         # Airbyte stops a sync with SIGTERM: a failure, never a success, and retryable.
         message = f"{exc}: stopped; the last STATE emitted is where the next sync resumes"

@@ -14,7 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
 from tap_mega.client import MegaError
 from tap_mega.redaction import redact, redacted_traceback
 from tap_mega.tap import TapMega
-from tap_mega.termination import GUARD, Terminated
+from tap_mega.termination import Terminated
 
 EXIT_FAILURE = 1
 
@@ -63,7 +63,6 @@ def main(argv: list[str] | None = None) -> None:
     """
     try:
         code = TapMega.cli.main(args=argv, standalone_mode=False)
-        GUARD.raise_if_pending()
     except Terminated as exc:
         sys.stderr.write(
             f"tap-mega: error: {exc}: stopped; the last STATE written is where "

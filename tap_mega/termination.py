@@ -7,6 +7,9 @@ scheduler records an interrupted sync as a success. Here a signal only raises
 else (writing a RECORD or STATE, parsing a page) it is held until that step is
 done, so stdout always ends on a whole line and the last STATE is consistent.
 A second signal while one is held stops at once: a user who insists wins.
+A signal held until the work is done (the last STATE written, or a `check` or
+`discover` answered) does not turn a complete run into a failure: PyAirbyte, for
+one, sends SIGTERM as soon as it has read the answer it asked for.
 """
 
 from __future__ import annotations
