@@ -56,6 +56,17 @@ class SyncResult:
     def ids(self) -> list[str]:
         return [record["id"] for record in self.records]
 
+    def checkpoints(self) -> list[tuple[dict[str, t.Any], set[str]]]:
+        """Each STATE with the ids delivered before it: what a run killed there had."""
+        delivered: set[str] = set()
+        result: list[tuple[dict[str, t.Any], set[str]]] = []
+        for message in self.messages:
+            if message["type"] == "RECORD":
+                delivered.add(message["record"]["id"])
+            elif message["type"] == "STATE":
+                result.append((message["value"], set(delivered)))
+        return result
+
 
 def bookmark(state: dict[str, t.Any]) -> dict[str, t.Any]:
     """The leads stream's entry of a Singer state."""
@@ -97,6 +108,23 @@ FAST_RETRY_CLI = (
 )
 
 
+def cli_command(
+    config: dict[str, t.Any],
+    tmp_path: Path,
+    args: tuple[str, ...],
+    state: dict[str, t.Any] | None,
+) -> list[str]:
+    """The command line for the real entry point, with config and state in files."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    command = [sys.executable, "-c", FAST_RETRY_CLI, "--config", str(config_path), *args]
+    if state is not None:
+        state_path = tmp_path / "state.json"
+        state_path.write_text(json.dumps(state))
+        command += ["--state", str(state_path)]
+    return command
+
+
 def run_cli(
     config: dict[str, t.Any],
     tmp_path: Path,
@@ -106,13 +134,7 @@ def run_cli(
     timeout: float = 120,
 ) -> CliResult:
     """Run `tap-mega` as a user would, in its own process, with millisecond retry waits."""
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    command = [sys.executable, "-c", FAST_RETRY_CLI, "--config", str(config_path), *args]
-    if state is not None:
-        state_path = tmp_path / "state.json"
-        state_path.write_text(json.dumps(state))
-        command += ["--state", str(state_path)]
+    command = cli_command(config, tmp_path, args, state)
     completed = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
@@ -127,13 +149,7 @@ def spawn_cli(
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
     """Start `tap-mega` as run_cli does, without waiting: for signals and kills."""
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    command = [sys.executable, "-c", FAST_RETRY_CLI, "--config", str(config_path), *args]
-    if state is not None:
-        state_path = tmp_path / "state.json"
-        state_path.write_text(json.dumps(state))
-        command += ["--state", str(state_path)]
+    command = cli_command(config, tmp_path, args, state)
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )

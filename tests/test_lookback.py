@@ -127,13 +127,7 @@ def test_replaying_every_state_with_lookback_loses_nothing_and_never_regresses(
     window = dt.timedelta(hours=2)
     full = run_sync(config)
     everything = set(full.ids)
-    delivered: set[str] = set()
-    checkpoints: list[tuple[dict[str, t.Any], set[str]]] = []
-    for message in full.messages:
-        if message["type"] == "RECORD":
-            delivered.add(message["record"]["id"])
-        elif message["type"] == "STATE":
-            checkpoints.append((message["value"], set(delivered)))
+    checkpoints = full.checkpoints()
 
     for state, delivered_before in checkpoints[1:]:
         resumed = run_sync(config, state=state)

@@ -136,14 +136,7 @@ def test_replaying_any_mid_sync_state_loses_nothing(emulator: MegaEmulator) -> N
     config = tap_config(emulator, page_size=30, lookback_window=0)
     full = run_sync(config)
     everything = set(full.ids)
-    # A run killed right after STATE k delivered exactly the records before it.
-    delivered: set[str] = set()
-    checkpoints: list[tuple[dict[str, t.Any], set[str]]] = []
-    for message in full.messages:
-        if message["type"] == "RECORD":
-            delivered.add(message["record"]["id"])
-        elif message["type"] == "STATE":
-            checkpoints.append((message["value"], set(delivered)))
+    checkpoints = full.checkpoints()
 
     for state, delivered_before in checkpoints:
         resumed = run_sync(config, state=state)
