@@ -8,6 +8,8 @@ import typing as t
 from singer_sdk import typing as th
 
 from tap_mega.client import MegaResponseError, MegaStream
+from tap_mega.pacer import BudgetExhaustedError, format_duration
+from tap_mega.progress import Progress
 from tap_mega.timestamps import (
     InvalidTimestampError,
     format_timestamp,
@@ -151,24 +153,43 @@ class LeadsStream(MegaStream):
         """
         paginator = self.get_new_paginator()
         send = self.request_decorator(self._request)
+        progress = Progress(self.pacer, int(self.config.get("page_size", 100)))
         last_updated_at: str | None = None
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             try:
                 while not paginator.finished:
                     prepared = self._prepare_request(context=context, page=paginator)
-                    response = send(prepared, context)
+                    try:
+                        response = send(prepared, context)
+                    except BudgetExhaustedError as exc:
+                        self.logger.warning(self.stopped_early_message(exc, progress))
+                        break
                     request_counter.increment()
-                    for lead in self.read_page(response).leads:
+                    page = self.read_page(response)
+                    for lead in page.leads:
                         last_updated_at = self.checked_updated_at(lead, last_updated_at)
                         yield lead
                     paginator.advance(response)
                     self._write_state_message()
+                    if line := progress.page_done(len(page.leads), page.total):
+                        self.logger.info(line)
             except Exception:
                 # The bookmark is the last lead emitted: flushing it now saves the
                 # next run from re-reading what this one already delivered.
                 self._write_state_message()
                 raise
+        self.logger.info(progress.line(done=paginator.finished))
+
+    def stopped_early_message(self, exc: BudgetExhaustedError, progress: Progress) -> str:
+        """Say how far the run got, why it stopped, and that nothing is lost."""
+        total = f" of {progress.total:,}" if progress.total is not None else ""
+        return (
+            f"Stopping early: the next request would wait {format_duration(exc.wait)} "
+            f"because {exc.reason}, longer than max_wait_seconds="
+            f"{self.pacer.max_wait:g}. Emitted {progress.leads:,}{total} leads; "
+            "the state is saved and the next run resumes from here."
+        )
 
     def checked_updated_at(self, lead: dict[str, t.Any], previous: str | None) -> str:
         """Normalise a lead's `updated_at` in place, refusing leads we cannot bookmark."""

@@ -101,6 +101,23 @@ class TapMega(Tap):
             title="Request timeout",
             description="Seconds to wait for each response before retrying.",
         ),
+        th.Property(
+            "max_wait_seconds",
+            th.NumberType(minimum=0),
+            default=3600,
+            title="Longest rate-limit wait",
+            description="The longest single wait for MEGA's request budget the tap "
+            "accepts; a longer one ends the run cleanly with its state saved, and the "
+            "next run resumes. The default covers a full hourly window.",
+        ),
+        th.Property(
+            "rate_limit_reserve",
+            th.IntegerType(minimum=0),
+            default=0,
+            title="Rate-limit reserve",
+            description="Requests per rate window the tap leaves unused for the "
+            "customer's other integrations on the same token.",
+        ),
     ).to_dict()
 
     def discover_streams(self) -> list[Stream]:
