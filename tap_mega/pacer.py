@@ -42,6 +42,8 @@ RETRY_AFTER_JITTER_SECONDS = 1.0
 #: until it is reported: the first ETA of a large sync is then hours, not minutes.
 DOCUMENTED_MINUTE = (60, 60.0)
 DOCUMENTED_HOUR = (1000, 3600.0)
+#: How long our own request times are kept at least (see `_forget_older_than`).
+LOG_HORIZON_SECONDS = 3600.0
 
 
 class BudgetExhaustedError(Exception):
@@ -211,10 +213,15 @@ class Pacer:
         own = len(self._answered) - first
         foreign = max(0, limit - remaining - own)
         self.windows[limit] = Window(limit, seconds, foreign, now + reset)
-        self._forget_older_than(now - max(w.seconds for w in self.windows.values()))
+        longest = max([LOG_HORIZON_SECONDS, *(w.seconds for w in self.windows.values())])
+        self._forget_older_than(now - longest)
 
     def _forget_older_than(self, cutoff: float) -> None:
-        """Keep memory bounded by the longest window, whatever the sync's length."""
+        """Keep memory bounded by the longest window, whatever the sync's length.
+
+        At least an hour is kept even before any hourly window is reported: when
+        it shows up, our requests in it must be known as ours, not as strangers'.
+        """
         while self._answered and self._answered[0] <= cutoff:
             self._answered.popleft()
 

@@ -9,7 +9,7 @@ from singer_sdk import typing as th
 
 from tap_mega.client import MegaResponseError, MegaStream
 from tap_mega.pacer import BudgetExhaustedError, format_duration
-from tap_mega.progress import Progress
+from tap_mega.progress import PROGRESS_INTERVAL_SECONDS, Progress
 from tap_mega.timestamps import (
     InvalidTimestampError,
     format_timestamp,
@@ -82,6 +82,8 @@ class LeadsStream(MegaStream):
     schema = LEAD_SCHEMA
     # State is written after every page instead (see request_records).
     STATE_MSG_FREQUENCY = sys.maxsize
+    #: Seconds between progress lines; tests shrink it.
+    progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:  # noqa: ARG002
         """No signpost: a sorted stream's bookmark is always a value we emitted.
@@ -153,7 +155,11 @@ class LeadsStream(MegaStream):
         """
         paginator = self.get_new_paginator()
         send = self.request_decorator(self._request)
-        progress = Progress(self.pacer, int(self.config.get("page_size", 100)))
+        progress = Progress(
+            self.pacer,
+            int(self.config.get("page_size", 100)),
+            interval=self.progress_interval_seconds,
+        )
         last_updated_at: str | None = None
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
