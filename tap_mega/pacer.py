@@ -23,6 +23,7 @@ either. Only the ETA needs the hourly window early (see `assumed_windows`).
 from __future__ import annotations
 
 import bisect
+import logging
 import math
 import random
 import time
@@ -31,7 +32,6 @@ from collections import deque
 from dataclasses import dataclass
 
 if t.TYPE_CHECKING:
-    import logging
     from collections.abc import Callable, Mapping
 
 HTTP_TOO_MANY_REQUESTS = 429
@@ -246,9 +246,9 @@ class Pacer:
     def _log_wait(self, wait: Wait) -> None:
         if self._logger is None or self._blocked_until is not None:
             return  # a 429's wait was already announced in note_rate_limited
-        self._logger.info(
-            "Rate limit: waiting %.1fs because %s", wait.seconds, wait.reason
-        )
+        # Sub-second waits happen every few requests on a busy window: DEBUG only.
+        level = logging.INFO if wait.seconds >= 1 else logging.DEBUG
+        self._logger.log(level, "Rate limit: waiting %.1fs because %s", wait.seconds, wait.reason)
 
     # -- for progress and ETA -------------------------------------------- #
     def assumed_windows(self) -> list[Window]:

@@ -18,7 +18,7 @@ from tap_mega.pacer import (
     format_duration,
 )
 from tap_mega.progress import Progress
-from tap_mega.testing.emulator import RateWindow, _RateLimiter  # noqa: PLC2701
+from tap_mega.testing.emulator import RateWindow, _RateLimiter
 
 LATENCY = 0.01
 
