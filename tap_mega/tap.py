@@ -10,6 +10,7 @@ from singer_sdk import typing as th
 
 from tap_mega import settings
 from tap_mega.streams import LeadsStream
+from tap_mega.writer import LineWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
@@ -19,6 +20,8 @@ class TapMega(Tap):
     """Singer tap for MEGA (gomega.ai) CRM leads."""
 
     name = "tap-mega"
+    #: The SDK's writer flushes stdout after every record (see writer.py).
+    message_writer_class = LineWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
