@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import harness
+
 from tap_mega.testing.emulator import RateWindow
 
 WINDOWS = [RateWindow(60, 1.0), RateWindow(1000, 60.0)]
@@ -94,8 +95,10 @@ def main() -> None:
             "",
             *rows,
             "",
-            "Target for tap-mega: at most 1.05 times the minimum, zero 429s, exactly "
-            f"{pages:,} list requests. Wall time includes process start-up.",
+            (
+                "Target for tap-mega: at most 1.05 times the minimum, zero 429s, exactly "
+                f"{pages:,} list requests. Wall time includes process start-up."
+            ),
         ]
     )
     print(section)

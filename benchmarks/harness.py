@@ -34,6 +34,7 @@ class Run:
 
     name: str
     seconds: float
+    cpu_seconds: float
     returncode: int
     peak_rss_mb: float
     requests: int
@@ -89,7 +90,7 @@ def run_contender(  # noqa: PLR0913
         target = out_path if keep_output else Path(os.devnull)
         with target.open("wb") as out, err_path.open("wb") as err:
             started = time.monotonic()
-            child = subprocess.Popen(  # noqa: S603
+            child = subprocess.Popen(
                 command, stdout=out, stderr=err, env={**os.environ, **(env or {})}
             )
             _, status, usage = os.wait4(child.pid, 0)
@@ -104,6 +105,7 @@ def run_contender(  # noqa: PLR0913
     return Run(
         name=name,
         seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
         returncode=child.returncode,
         peak_rss_mb=usage.ru_maxrss / 1024,
         requests=emu.request_count - before_requests,
@@ -131,6 +133,15 @@ def write_config(config: dict[str, t.Any], directory: Path) -> Path:
 def tap_mega_command(config_path: Path) -> list[str]:
     """The tap as a user runs it."""
     return [PYTHON, "-m", "tap_mega", "--config", str(config_path)]
+
+
+def tap_mega_sequential_command(config_path: Path) -> list[str]:
+    """The tap with page prefetching off, to measure what prefetching gains."""
+    code = (
+        "from tap_mega.streams import LeadsStream; LeadsStream.prefetch_pages = False; "
+        "from tap_mega.cli import main; main()"
+    )
+    return [PYTHON, "-c", code, "--config", str(config_path)]
 
 
 def plain_sdk_command(config_path: Path) -> list[str]:

@@ -38,7 +38,7 @@ class PlainLeads(RESTStream[t.Any]):
     def get_new_paginator(self) -> JSONPathPaginator:
         return JSONPathPaginator("$.next_cursor")
 
-    def get_url_params(self, context: t.Any, next_page_token: t.Any) -> dict[str, t.Any]:
+    def get_url_params(self, context: t.Any, next_page_token: t.Any) -> dict[str, t.Any]:  # noqa: ARG002
         params: dict[str, t.Any] = {"limit": 100, "sort_by": "updated_at", "sort_dir": "asc"}
         if next_page_token:
             params["cursor"] = next_page_token
