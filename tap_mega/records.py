@@ -13,63 +13,71 @@ import math
 import typing as t
 from dataclasses import dataclass
 
-# A property's rule: the shape of an object, or one of these markers.
-PLAIN = "plain"  # a primitive the SDK leaves alone unless it is a NaN float
-BOOLEAN = "boolean"  # the SDK rewrites anything but a bool or null
-ARRAY = "array"  # walked item by item by the SDK: left to it
-
 
 @dataclass(frozen=True)
 class Shape:
-    """An object's known properties and their rules.
+    """An object's known properties, grouped by what the SDK does to them.
 
     The SDK walks an object's known properties; unknown ones are kept as they
     are when the schema allows additional properties, else dropped.
     """
 
-    rules: dict[str, t.Any]
+    known: frozenset[str]
     open: bool
+    booleans: tuple[str, ...]
+    arrays: tuple[str, ...]
+    objects: tuple[tuple[str, Shape], ...]
 
 
 def compile_shape(schema: dict[str, t.Any]) -> Shape:
-    """Rules for a schema's properties, as the SDK's conformance reads them."""
-    rules = {name: _rule(sub) for name, sub in schema.get("properties", {}).items()}
-    return Shape(rules, open=bool(schema.get("additionalProperties")))
-
-
-def _rule(schema: dict[str, t.Any]) -> t.Any:
-    types = schema.get("type", [])
-    types = [types] if isinstance(types, str) else list(types)
-    if "object" in types and "properties" in schema:
-        return compile_shape(schema)
-    if set(types) in ({"boolean"}, {"boolean", "null"}):
-        return BOOLEAN
-    return ARRAY if "array" in types else PLAIN
+    """Group a schema's properties as the SDK's conformance treats them."""
+    properties: dict[str, dict[str, t.Any]] = schema.get("properties", {})
+    booleans, arrays, objects = [], [], []
+    for name, sub in properties.items():
+        types = sub.get("type", [])
+        types = [types] if isinstance(types, str) else list(types)
+        if "object" in types and "properties" in sub:
+            objects.append((name, compile_shape(sub)))
+        elif set(types) in ({"boolean"}, {"boolean", "null"}):
+            booleans.append(name)
+        elif "array" in types:
+            arrays.append(name)
+    # An object with no known properties and additionalProperties keeps anything.
+    objects = [(name, sub) for name, sub in objects if sub.known or not sub.open]
+    return Shape(
+        known=frozenset(properties),
+        open=bool(schema.get("additionalProperties")),
+        booleans=tuple(booleans),
+        arrays=tuple(arrays),
+        objects=tuple(objects),
+    )
 
 
 def is_conformant(record: dict[str, t.Any], shape: Shape) -> bool:
-    """True when the SDK's recursive conformance would return `record` unchanged."""
-    rules = shape.rules
-    for key, value in record.items():
-        rule = rules.get(key)
-        if rule is None:
-            if shape.open:
-                continue  # an additional property: kept as it is
-            return False  # an unknown property: dropped by the SDK
-        if value is not None and not _value_conforms(value, rule):
+    """True when the SDK's recursive conformance would return `record` unchanged.
+
+    Set and membership tests run in C; the Python-level work is a handful of
+    look-ups per record.
+    """
+    keys = record.keys()
+    if not shape.open and not keys <= shape.known:
+        return False  # an unknown property: dropped by the SDK
+    get = record.get
+    if any(get(name) is not None for name in shape.arrays):
+        return False  # arrays are walked item by item: left to the SDK
+    for name in shape.booleans:
+        value = get(name)
+        if value is not None and type(value) is not bool:
+            return False  # the SDK turns it into a boolean
+    for name, sub in shape.objects:
+        value = get(name)
+        if type(value) is dict and not is_conformant(value, sub):
             return False
-    return True
-
-
-def _value_conforms(value: t.Any, rule: t.Any) -> bool:
-    """One known property's value, as `_conform_record_data_types` treats it."""
-    kind = type(value)
-    if rule is ARRAY:
-        return False
-    if rule is BOOLEAN:
-        return kind is bool
-    if kind is float:
-        return math.isfinite(value)
-    if kind is dict and isinstance(rule, Shape):
-        return is_conformant(value, rule)
+    if float in map(type, record.values()):
+        # A NaN or infinity in a known property is written as null by the SDK.
+        return all(
+            math.isfinite(value)
+            for key, value in record.items()
+            if type(value) is float and key in shape.known
+        )
     return True

@@ -10,6 +10,7 @@ that a crash leaves unflushed are re-read by the next run from that STATE.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import sys
@@ -30,21 +31,45 @@ def _encode_datetime(value: object) -> str:
     raise TypeError(type(value).__name__)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_encode_datetime, allow_nan=False)
+#: Records held before they are written anyway, should no STATE come for long.
+MAX_PENDING_LINES = 1000
+
+
 class LineWriter(SingerWriter):
-    """One JSON line per message, flushed at each STATE (and SCHEMA and the like)."""
+    """One JSON line per message; records are written in one go at each STATE.
+
+    Held records are written before any other message, so the order on stdout
+    is the order of the calls, and at exit, so none is dropped.
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing held; write what is held when the process ends."""
+        super().__init__()
+        self._pending: list[str] = []
+        atexit.register(self.flush)
 
     def serialize_message(self, message: Message) -> str:
         """The C encoder; the SDK's encoder for NaN, Decimal and other rarities."""
         data = message.to_dict()
         try:
-            return json.dumps(
-                data, separators=(",", ":"), default=_encode_datetime, allow_nan=False
-            )
+            return _ENCODER.encode(data)
         except (TypeError, ValueError):
             return serialize_json(data)
 
     def write_message(self, message: Message) -> None:
-        """Write the line; flush unless it is a record."""
-        sys.stdout.write(self.format_message(message) + "\n")
-        if message.type != SingerMessageType.RECORD:
-            sys.stdout.flush()
+        """Hold a record; write everything held, and flush, on any other message."""
+        self._pending.append(self.format_message(message))
+        if (
+            message.type != SingerMessageType.RECORD
+            or len(self._pending) >= MAX_PENDING_LINES
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the held lines and flush stdout."""
+        if self._pending:
+            self._pending.append("")
+            sys.stdout.write("\n".join(self._pending))
+            self._pending.clear()
+        sys.stdout.flush()
