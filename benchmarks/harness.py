@@ -17,6 +17,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import typing as t
 from dataclasses import dataclass
@@ -93,8 +94,10 @@ def run_contender(  # noqa: PLR0913
             child = subprocess.Popen(
                 command, stdout=out, stderr=err, env={**os.environ, **(env or {})}
             )
+            peak = PeakWatcher(child.pid)
             _, status, usage = os.wait4(child.pid, 0)
             seconds = time.monotonic() - started
+            peak.stop()
         child.returncode = os.waitstatus_to_exitcode(status)
         records = (
             count_records(out_path, record_marker) if keep_output and record_marker else -1
@@ -107,12 +110,43 @@ def run_contender(  # noqa: PLR0913
         seconds=seconds,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         returncode=child.returncode,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_rss_mb=peak.peak_kb / 1024,
         requests=emu.request_count - before_requests,
         rate_limited=emu.rate_limited_count - before_429,
         records=records,
         stderr_tail="\n".join(stderr.strip().splitlines()[-3:]),
     )
+
+
+class PeakWatcher:
+    """The child's peak RSS, read from `VmHWM` in /proc while it runs.
+
+    Not `ru_maxrss`: the kernel carries the forking parent's high-water mark
+    into the child across exec, and the parent here holds the whole emulator.
+    The last reading is at most `interval` before the child's end.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self._path = Path(f"/proc/{pid}/status")
+        self._interval = interval
+        self._done = threading.Event()
+        self.peak_kb = 0
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            try:
+                for line in self._path.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            self._done.wait(self._interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def parse_reported_records(stderr: str) -> int:

@@ -144,3 +144,26 @@ def test_budget_longer_than_max_wait_ends_cleanly_and_the_next_run_resumes(
         seen.add(record["id"])
     newest = max(record["updated_at"] for record in emitted)
     assert bookmark(runs[-1].result.final_state)["replication_key_value"] == newest
+
+
+def test_reserve_keeps_requests_free_and_a_reserve_too_large_is_one_line(
+    tmp_path: Path,
+) -> None:
+    with MegaEmulator(n_leads=200, seed=8, rate_windows=[RateWindow(10, 1.0)]) as emu:
+        started = time.monotonic()
+        kept = run_tap(tap_config(emu, page_size=10, rate_limit_reserve=4), tmp_path)
+        elapsed = time.monotonic() - started
+        assert kept.returncode == 0, kept.stderr
+        assert emu.rate_limited_count == 0
+        assert len(kept.result.records) == 200
+    # 6 of every 10 slots a second: the 19th and 20th requests go out after 3 s,
+    # where using the whole window would have taken 1 s.
+    assert elapsed >= 3.0
+
+    with MegaEmulator(n_leads=20, seed=8, rate_windows=[RateWindow(10, 1.0)]) as emu:
+
+        refused = run_tap(tap_config(emu, page_size=5, rate_limit_reserve=10), tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "tap-mega: error: rate_limit_reserve (10) leaves nothing"
+    )
