@@ -47,7 +47,7 @@ class LineWriter(SingerWriter):
         """Start with nothing held; write what is held when the process ends."""
         super().__init__()
         self._pending: list[str] = []
-        atexit.register(self.flush)
+        atexit.register(self._flush_held)
 
     def serialize_message(self, message: Message) -> str:
         """The C encoder; the SDK's encoder for NaN, Decimal and other rarities."""
@@ -64,6 +64,11 @@ class LineWriter(SingerWriter):
             message.type != SingerMessageType.RECORD
             or len(self._pending) >= MAX_PENDING_LINES
         ):
+            self.flush()
+
+    def _flush_held(self) -> None:
+        """At exit, only if records are still held: stdout may be gone otherwise."""
+        if self._pending:
             self.flush()
 
     def flush(self) -> None:

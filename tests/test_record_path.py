@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
+import json
 import logging
 import math
 import typing as t
+from contextlib import redirect_stdout
 
 import pytest
 from singer_sdk.helpers._typing import conform_record_data_types
@@ -79,3 +82,17 @@ def test_open_custom_fields_pass_as_they_are() -> None:
 )
 def test_writer_serialises_byte_for_byte_as_the_sdk(message: t.Any) -> None:
     assert LineWriter().serialize_message(message) == serialize_json(message.to_dict())
+
+
+def test_writer_holds_records_until_the_next_state_and_keeps_their_order() -> None:
+    writer = LineWriter()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        writer.write_message(RecordMessage(stream="leads", record={"id": "1"}))
+        writer.write_message(RecordMessage(stream="leads", record={"id": "2"}))
+        held = out.getvalue()
+        writer.write_message(StateMessage(value={"bookmarks": {}}))
+    assert held == ""
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["type"] for line in lines] == ["RECORD", "RECORD", "STATE"]
+    assert [line["record"]["id"] for line in lines[:2]] == ["1", "2"]
