@@ -29,7 +29,6 @@ def main() -> None:
     contenders = [
         ("baseline (requests + json)", harness.baseline_command),
         ("tap-mega", harness.tap_mega_command),
-        ("tap-mega, prefetch off", harness.tap_mega_sequential_command),
     ]
     if not args.no_dlt:
         contenders.append(("dlt rest_api (extract)", harness.dlt_command))

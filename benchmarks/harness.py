@@ -169,15 +169,6 @@ def tap_mega_command(config_path: Path) -> list[str]:
     return [PYTHON, "-m", "tap_mega", "--config", str(config_path)]
 
 
-def tap_mega_sequential_command(config_path: Path) -> list[str]:
-    """The tap with page prefetching off, to measure what prefetching gains."""
-    code = (
-        "from tap_mega.streams import LeadsStream; LeadsStream.prefetch_pages = False; "
-        "from tap_mega.cli import main; main()"
-    )
-    return [PYTHON, "-c", code, "--config", str(config_path)]
-
-
 def plain_sdk_command(config_path: Path) -> list[str]:
     """A plain SDK RESTStream with every default (see plain_sdk_tap.py)."""
     return [PYTHON, str(HERE / "plain_sdk_tap.py"), "--config", str(config_path)]

@@ -13,7 +13,6 @@ from singer_sdk.singerlib import RecordMessage
 
 from tap_mega.client import MegaResponseError, MegaStream
 from tap_mega.pacer import BudgetExhaustedError, format_duration
-from tap_mega.prefetch import PageFetcher
 from tap_mega.progress import PROGRESS_INTERVAL_SECONDS, Progress
 from tap_mega.records import Shape, compile_shape, is_conformant
 from tap_mega.timestamps import (
@@ -25,11 +24,8 @@ from tap_mega.timestamps import (
 
 if t.TYPE_CHECKING:
     import datetime as dt
-    from concurrent.futures import Future
 
-    import requests
     from singer_sdk.helpers.types import Context
-    from singer_sdk.pagination import BaseAPIPaginator
 
 # Enumerated values are documented lists, not promises: plain strings, no `enum`.
 STAGE = th.ObjectType(
@@ -93,8 +89,6 @@ class LeadsStream(MegaStream):
     STATE_MSG_FREQUENCY = sys.maxsize
     #: Seconds between progress lines; tests shrink it.
     progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS
-    #: Fetch page n+1 while page n is written (see benchmarks/RESULTS.md for the gain).
-    prefetch_pages: bool = True
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:  # noqa: ARG002
         """No signpost: a sorted stream's bookmark is always a value we emitted.
@@ -172,31 +166,22 @@ class LeadsStream(MegaStream):
             interval=self.progress_interval_seconds,
         )
         last_updated_at: str | None = None
-        fetcher = PageFetcher(send, prefetch=self.prefetch_pages)
-        with self.get_http_request_counter() as request_counter, fetcher:
+        with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             try:
-                first = self._prepare_request(context=context, page=paginator)
-                pending: Future[requests.Response] | None = fetcher.fetch(first)
-                while pending is not None:
+                while not paginator.finished:
+                    prepared = self._prepare_request(context=context, page=paginator)
                     try:
-                        response = pending.result()
+                        response = send(prepared, context)
                     except BudgetExhaustedError as exc:
                         self.logger.warning(self.stopped_early_message(exc, progress))
                         break
                     request_counter.increment()
                     page = self.read_page(response)
-                    # The next cursor is known now: fetch that page while this one is written.
-                    paging_error = self.advance_paginator(paginator, response)
-                    pending = None
-                    if paging_error is None and not paginator.finished:
-                        prepared = self._prepare_request(context=context, page=paginator)
-                        pending = fetcher.fetch(prepared)
                     for lead in page.leads:
                         last_updated_at = self.checked_updated_at(lead, last_updated_at)
                         yield lead
-                    if paging_error is not None:
-                        raise paging_error  # noqa: TRY301 - after this page's leads
+                    paginator.advance(response)
                     self._write_state_message()
                     if line := progress.page_done(len(page.leads), page.total):
                         self.logger.info(line)
@@ -206,17 +191,6 @@ class LeadsStream(MegaStream):
                 self._write_state_message()
                 raise
         self.logger.info(progress.line(done=paginator.finished))
-
-    @staticmethod
-    def advance_paginator(
-        paginator: BaseAPIPaginator[t.Any], response: requests.Response
-    ) -> MegaResponseError | None:
-        """Move to the next cursor; a refused cursor is raised after this page's leads."""
-        try:
-            paginator.advance(response)
-        except MegaResponseError as exc:
-            return exc
-        return None
 
     def stopped_early_message(self, exc: BudgetExhaustedError, progress: Progress) -> str:
         """Say how far the run got, why it stopped, and that nothing is lost."""
