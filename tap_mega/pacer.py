@@ -202,6 +202,8 @@ class Pacer:
         now = self._clock()
         if status != HTTP_TOO_MANY_REQUESTS:
             self._answered.append(now)
+        longest = max([LOG_HORIZON_SECONDS, *(w.seconds for w in self.windows.values())])
+        self._forget_older_than(now - longest)
         limit = _header_int(headers, "RateLimit-Limit")
         remaining = _header_int(headers, "RateLimit-Remaining")
         reset = _header_int(headers, "RateLimit-Reset")
@@ -213,8 +215,6 @@ class Pacer:
         own = len(self._answered) - first
         foreign = max(0, limit - remaining - own)
         self.windows[limit] = Window(limit, seconds, foreign, now + reset)
-        longest = max([LOG_HORIZON_SECONDS, *(w.seconds for w in self.windows.values())])
-        self._forget_older_than(now - longest)
 
     def _forget_older_than(self, cutoff: float) -> None:
         """Keep memory bounded by the longest window, whatever the sync's length.

@@ -234,3 +234,13 @@ def test_progress_reports_at_most_every_interval_with_total_and_eta() -> None:
     assert printed[0].startswith("Progress: 300 / 128,000 leads (0.2%), 3 pages, 3 requests")
     assert "60/1m + 1,000/1h budget: ETA" in printed[0]
     assert progress.line(done=True).endswith("done in 1m 40s")
+
+
+def test_the_pacer_keeps_only_an_hour_of_its_own_requests() -> None:
+    clock = FakeClock()
+    pacer = make_pacer(clock)
+    for _ in range(3 * 3600):  # three hours at one request a second, no headers
+        pacer.wait_for_turn()
+        pacer.observe(200, {})
+        clock.now += 1.0
+    assert len(pacer._answered) <= 3601
