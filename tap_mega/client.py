@@ -17,6 +17,8 @@ from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_mega.pacer import Pacer, ReserveTooLargeError
+
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator
 
@@ -26,7 +28,7 @@ if t.TYPE_CHECKING:
 PAGE_KEYS = ("leads", "total", "limit", "offset", "next_cursor")
 RETRY_MAX_TRIES = 8
 RETRY_MAX_WAIT_SECONDS = 60.0
-RETRY_AFTER_JITTER_SECONDS = 1.0
+DEFAULT_MAX_WAIT_SECONDS = 3600.0
 HTTP_TOO_MANY_REQUESTS = 429
 HTTP_UNAUTHORIZED = 401
 HTTP_FORBIDDEN = 403
@@ -171,6 +173,12 @@ class MegaStream(RESTStream[str | None]):
         self._pages: weakref.WeakKeyDictionary[requests.Response, Page] = (
             weakref.WeakKeyDictionary()
         )
+        self.pacer = Pacer(
+            reserve=int(self.config.get("rate_limit_reserve", 0)),
+            max_wait=float(self.config.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS)),
+            sleep=self.sleep,
+            logger=self.logger,
+        )
 
     @property
     def url_base(self) -> str:
@@ -234,6 +242,8 @@ class MegaStream(RESTStream[str | None]):
         the raw body into its error text.
         """
         status = response.status_code
+        # Every response, error or not, tells the pacer where the budget stands.
+        self.pacer.observe(status, response.headers)
         if status == HTTP_TOO_MANY_REQUESTS:
             raise RateLimitedError(parse_retry_after(response))
         if status >= HTTP_SERVER_ERROR:
@@ -263,20 +273,16 @@ class MegaStream(RESTStream[str | None]):
         prepared_request: requests.PreparedRequest,
         context: Context | None,
     ) -> requests.Response:
-        """Send one request, waiting out 429s without spending a retry on them."""
+        """Send one request when the budget allows, waiting out 429s without spending a try."""
         while True:
             try:
+                self.pacer.wait_for_turn()
+            except ReserveTooLargeError as exc:
+                raise MegaError(str(exc)) from exc
+            try:
                 return super()._request(prepared_request, context)
-            except RateLimitedError as exc:  # noqa: PERF203 (a retry loop, not a hot path)
-                self.wait_out_rate_limit(exc.retry_after)
-
-    def wait_out_rate_limit(self, retry_after: float) -> None:
-        """Wait as MEGA asks: `Retry-After`, plus jitter on top, never less."""
-        wait = retry_after + random.uniform(0, RETRY_AFTER_JITTER_SECONDS)  # noqa: S311
-        self.logger.warning(
-            "MEGA rate limit reached (429): waiting %.1fs as Retry-After asks", wait
-        )
-        self.sleep(wait)
+            except RateLimitedError as exc:
+                self.pacer.note_rate_limited(exc.retry_after)
 
     def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         """Retry transient failures, logging each retry once, in our words.

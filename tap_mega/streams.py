@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import sys
 import typing as t
+from functools import cached_property
 
 from singer_sdk import typing as th
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib import RecordMessage
 
 from tap_mega.client import MegaResponseError, MegaStream
 from tap_mega.lookback import incremental_start, parse_lookback
+from tap_mega.pacer import BudgetExhaustedError, format_duration
+from tap_mega.progress import PROGRESS_INTERVAL_SECONDS, Progress
+from tap_mega.records import Shape, compile_shape, is_conformant
 from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
     InvalidTimestampError,
@@ -16,6 +23,7 @@ from tap_mega.timestamps import (
     normalize_timestamp,
     parse_timestamp,
 )
+from tap_mega.writer import LineWriter
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -82,6 +90,8 @@ class LeadsStream(MegaStream):
     schema = LEAD_SCHEMA
     # State is written after every page instead (see request_records).
     STATE_MSG_FREQUENCY = sys.maxsize
+    #: Seconds between progress lines; tests shrink it.
+    progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Start with no walk under way."""
@@ -181,16 +191,26 @@ class LeadsStream(MegaStream):
         self._walk_since = self.starting_instant(context)
         paginator = self.get_new_paginator()
         send = self.request_decorator(self._request)
+        progress = Progress(
+            self.pacer,
+            int(self.config.get("page_size", 100)),
+            interval=self.progress_interval_seconds,
+        )
         last_updated_at: str | None = None
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             try:
                 while not paginator.finished:
                     prepared = self._prepare_request(context=context, page=paginator)
-                    with GUARD.interruptible():
-                        response = send(prepared, context)
+                    try:
+                        with GUARD.interruptible():
+                            response = send(prepared, context)
+                    except BudgetExhaustedError as exc:
+                        self.logger.warning(self.stopped_early_message(exc, progress))
+                        break
                     request_counter.increment()
-                    for lead in self.read_page(response).leads:
+                    page = self.read_page(response)
+                    for lead in page.leads:
                         last_updated_at = self.checked_updated_at(
                             lead, last_updated_at, context
                         )
@@ -200,11 +220,72 @@ class LeadsStream(MegaStream):
                         GUARD.raise_if_pending()
                     paginator.advance(response)
                     self._write_state_message()
+                    self.write_held_records()
+                    if line := progress.page_done(len(page.leads), page.total):
+                        self.logger.info(line)
             except (Exception, Terminated):
                 # The bookmark is the last lead emitted: flushing it now saves the
                 # next run from re-reading what this one already delivered.
                 self._write_state_message()
+                self.write_held_records()
                 raise
+        self.logger.info(progress.line(done=paginator.finished))
+
+    def write_held_records(self) -> None:
+        """Write the page's records even when no STATE follows them.
+
+        LineWriter holds records until the next STATE, and the SDK writes no STATE
+        when a page leaves the bookmark where it was (leads tied at the bookmark).
+        """
+        writer = self._tap.message_writer
+        if isinstance(writer, LineWriter):
+            writer.flush()
+
+    def stopped_early_message(self, exc: BudgetExhaustedError, progress: Progress) -> str:
+        """Say how far the run got, why it stopped, and that nothing is lost."""
+        total = f" of {progress.total:,}" if progress.total is not None else ""
+        return (
+            f"Stopping early: the next request would wait {format_duration(exc.wait)} "
+            f"because {exc.reason}, longer than max_wait_seconds="
+            f"{self.pacer.max_wait:g}. Emitted {progress.leads:,}{total} leads; "
+            "the state is saved and the next run resumes from here."
+        )
+
+    def _generate_record_messages(
+        self, record: dict[str, t.Any]
+    ) -> t.Generator[RecordMessage, None, None]:
+        """The SDK's record message, without its per-record walks when they change nothing.
+
+        Overridden because selection, conformance and mapping cost more than the
+        rest of a record's way to stdout; they are skipped only when every field
+        is selected, no stream map is configured and `is_conformant` holds.
+        """
+        if self.plain_records and is_conformant(record, self.lead_shape):
+            yield RecordMessage(
+                stream=self.name,
+                record=record,
+                version=self._stream_version,
+                time_extracted=utc_now(),
+            )
+            return
+        yield from super()._generate_record_messages(record)
+
+    @cached_property
+    def lead_shape(self) -> Shape:
+        """The schema compiled for `is_conformant`."""
+        return compile_shape(self.schema)
+
+    @cached_property
+    def plain_records(self) -> bool:
+        """Every field selected and no stream map: records go out as they are."""
+        maps = self.stream_maps
+        return (
+            all(self.mask.values())
+            and len(maps) == 1
+            and isinstance(maps[0], SameRecordTransform)
+            and not maps[0].flattening_enabled
+            and maps[0].stream_alias == self.name
+        )
 
     def checked_updated_at(
         self,

@@ -13,6 +13,7 @@ from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
 from tap_mega.redaction import register_secret
 from tap_mega.streams import LeadsStream
 from tap_mega.termination import GUARD
+from tap_mega.writer import LineWriter
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -24,6 +25,8 @@ class TapMega(Tap):
     """Singer tap for MEGA (gomega.ai) CRM leads."""
 
     name = "tap-mega"
+    #: The SDK's writer flushes stdout after every record (see writer.py).
+    message_writer_class = LineWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -114,6 +117,23 @@ class TapMega(Tap):
             default=60,
             title="Request timeout",
             description="Seconds to wait for each response before retrying.",
+        ),
+        th.Property(
+            "max_wait_seconds",
+            th.NumberType(minimum=0),
+            default=3600,
+            title="Longest rate-limit wait",
+            description="The longest single wait for MEGA's request budget the tap "
+            "accepts; a longer one ends the run cleanly with its state saved, and the "
+            "next run resumes. The default covers a full hourly window.",
+        ),
+        th.Property(
+            "rate_limit_reserve",
+            th.IntegerType(minimum=0),
+            default=0,
+            title="Rate-limit reserve",
+            description="Requests per rate window the tap leaves unused for the "
+            "customer's other integrations on the same token.",
         ),
     ).to_dict()
 

@@ -89,3 +89,20 @@ def test_contract_breach_is_one_line_and_loses_nothing(
     assert result.result.states, "the state reached must be flushed on the way out"
     assert_nothing_lost(result.result, leads_in(bodies))
     assert emulator.request_count == len(bodies), "no request after the breach"
+
+
+def test_leads_emitted_before_a_breach_reach_stdout_even_without_a_new_state(
+    make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path
+) -> None:
+    # Page 2 opens with a lead tied with the bookmark (so no new STATE follows it),
+    # then breaks the contract: the tied lead was emitted and must be on stdout.
+    tied = {**B[0], "updated_at": A[-1]["updated_at"]}
+    bodies = [page(A, "cur-A"), page([tied, without(B[1], "id")], None)]
+    emulator = make_emulator(leads=[])
+    script_pages(emulator, bodies)
+
+    result = run_cli(tap_config(emulator, lookback_window=0), tmp_path)
+
+    assert result.returncode == 1, result.stderr
+    assert result.result.ids == [lead["id"] for lead in [*A, tied]]
+    assert result.stdout.splitlines()[-1].startswith('{"type":"RECORD"')

@@ -269,3 +269,19 @@ def test_undocumented_values_and_null_objects_pass_through(emulator: MegaEmulato
     assert record["current_stage"] is None
     assert record["owner"] is None
     assert {key: record["custom_fields"][key] for key in CUSTOM} == CUSTOM
+
+
+def test_a_rerun_that_leaves_the_bookmark_still_writes_its_records(
+    emulator: MegaEmulator,
+) -> None:
+    config = tap_config(emulator, lookback_window=0)
+    first = run_sync(config)
+    mark = bookmark(first.final_state)["replication_key_value"]
+    tied = {lead["id"] for lead in emulator.leads
+            if parse_timestamp(lead["updated_at"]) == parse_timestamp(mark)}
+
+    again = run_sync(config, state=first.final_state)
+
+    # The bookmark does not move, so no new STATE follows these records.
+    assert set(again.ids) == tied
+    assert bookmark(again.final_state)["replication_key_value"] == mark

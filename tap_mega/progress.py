@@ -1,0 +1,101 @@
+"""One-line progress reports with an ETA that knows the request budget.
+
+A first sync of a large account is bounded by the hourly budget, not by CPU, so
+an ETA from the records-per-second so far would be wrong by hours; the pacer
+replays its own pacing rule over the requests still to make instead.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import typing as t
+
+from tap_mega.pacer import format_duration
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tap_mega.pacer import Pacer
+
+PROGRESS_INTERVAL_SECONDS = 30.0
+
+
+class Progress:
+    """Counts a stream's pages and leads, and says where the sync stands."""
+
+    def __init__(
+        self,
+        pacer: Pacer,
+        page_size: int,
+        *,
+        interval: float = PROGRESS_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Start counting now; the first line comes after `interval` seconds."""
+        self._pacer = pacer
+        self._page_size = max(page_size, 1)
+        self._interval = interval
+        self._clock = clock
+        self.started_at = clock()
+        self._last_report = self.started_at
+        self.leads = 0
+        self.pages = 0
+        self.total: int | None = None
+        self._first_total: int | None = None
+
+    def page_done(self, leads: int, total: int) -> str | None:
+        """Count a page; return a line when one is due, else None.
+
+        `total` counts what is left from the page's `updated_since`, which stays
+        fixed for the whole walk, so the first page's value is the sync's size.
+        """
+        self.pages += 1
+        self.leads += leads
+        if self._first_total is None:
+            self._first_total = total
+        self.total = self._first_total
+        now = self._clock()
+        if now - self._last_report < self._interval:
+            return None
+        self._last_report = now
+        return self.line()
+
+    def line(self, *, done: bool = False) -> str:
+        """`12,300 / 128,000 leads (9.6%), 123 pages, 125 requests, ... ETA 1h 56m`."""
+        elapsed = max(self._clock() - self.started_at, 1e-9)
+        pacer = self._pacer
+        parts = [self._leads_text(), f"{self.pages:,} pages", self._requests_text()]
+        parts.append(f"{self.leads / elapsed:,.0f} leads/s")
+        parts.append(f"{pacer.requests_sent / elapsed * 3600:,.0f} requests/h")
+        tail = f"{pacer.budget_text()}: "
+        if done:
+            tail += f"done in {format_duration(elapsed)}"
+        else:
+            tail += f"ETA {self._eta_text(elapsed)}"
+        return "Progress: " + ", ".join(parts) + ", " + tail
+
+    def _leads_text(self) -> str:
+        if self.total is None or self.total <= 0:
+            return f"{self.leads:,} leads"
+        percent = min(100.0, 100.0 * self.leads / self.total)
+        return f"{self.leads:,} / {self.total:,} leads ({percent:.1f}%)"
+
+    def _requests_text(self) -> str:
+        text = f"{self._pacer.requests_sent:,} requests"
+        if self._pacer.rate_limited:
+            text += f" ({self._pacer.rate_limited} answered 429)"
+        return text
+
+    def eta_seconds(self, elapsed: float) -> float | None:
+        """Seconds left: the budget-bound pace over the pages still to fetch."""
+        if self.total is None or self.pages == 0:
+            return None
+        pages_left = math.ceil(max(self.total - self.leads, 0) / self._page_size)
+        busy = max(elapsed - self._pacer.seconds_waited, 0.0)
+        per_request = busy / max(self._pacer.requests_sent, 1)
+        return self._pacer.seconds_for(pages_left, per_request)
+
+    def _eta_text(self, elapsed: float) -> str:
+        eta = self.eta_seconds(elapsed)
+        return "unknown" if eta is None else format_duration(eta)

@@ -1,0 +1,246 @@
+"""The pacer on a fake clock: headers in, sleeps out.
+
+The server side is the emulator's own sliding-log limiter on the same fake
+clock, so these tests hold the pacer to the semantics the emulator documents.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import pytest
+
+from tap_mega.pacer import (
+    BudgetExhaustedError,
+    Pacer,
+    ReserveTooLargeError,
+    format_duration,
+)
+from tap_mega.progress import Progress
+from tap_mega.testing.emulator import RateWindow, _RateLimiter
+
+LATENCY = 0.01
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def make_pacer(clock: FakeClock, **kwargs: object) -> Pacer:
+    return Pacer(clock=clock, sleep=clock.sleep, jitter=lambda: 0.5, **kwargs)  # type: ignore[arg-type]
+
+
+def drive(
+    pacer: Pacer, clock: FakeClock, limiter: _RateLimiter, requests: int, key: str = "tap"
+) -> list[dict[str, str]]:
+    """Send `requests` successful requests through the pacer; return every response's headers."""
+    seen: list[dict[str, str]] = []
+    done = 0
+    while done < requests:
+        pacer.wait_for_turn()
+        clock.now += LATENCY / 2
+        admitted, headers = limiter.admit(key)
+        clock.now += LATENCY / 2
+        seen.append(headers)
+        pacer.observe(200 if admitted else 429, headers)
+        if admitted:
+            done += 1
+        else:
+            pacer.note_rate_limited(float(headers["Retry-After"]))
+    return seen
+
+
+def greedy_minimum(windows: list[RateWindow], requests: int) -> float:
+    """The earliest the last of `requests` can be admitted, knowing every window."""
+    times: list[float] = []
+    at = 0.0
+    for _ in range(requests):
+        for window in windows:
+            if len(times) >= window.limit:
+                at = max(at, times[-window.limit] + window.seconds)
+        times.append(at)
+        at += LATENCY
+    return times[-1]
+
+
+def test_no_headers_means_no_waits() -> None:
+    clock = FakeClock()
+    pacer = make_pacer(clock)
+    for _ in range(50):
+        pacer.wait_for_turn()
+        pacer.observe(200, {})
+    assert clock.sleeps == []
+    assert pacer.requests_sent == 50
+
+
+def test_sends_freely_while_the_bucket_has_room_then_waits_for_the_oldest_slot() -> None:
+    clock = FakeClock()
+    limiter = _RateLimiter([RateWindow(5, 10.0)], clock)
+    pacer = make_pacer(clock)
+
+    drive(pacer, clock, limiter, 5)
+    assert clock.sleeps == []
+    first_answered = 1000.0 + LATENCY
+    drive(pacer, clock, limiter, 1)
+
+    assert len(clock.sleeps) == 1
+    # The oldest request leaves the window 10 s after it was answered, not at Reset.
+    assert clock.now - LATENCY == pytest.approx(first_answered + 10.0)
+
+
+def test_two_windows_multi_window_sync_has_no_429_and_near_minimum_time() -> None:
+    clock = FakeClock()
+    windows = [RateWindow(6, 1.0), RateWindow(40, 10.0)]
+    limiter = _RateLimiter(windows, clock)
+    pacer = make_pacer(clock)
+    start = clock.now
+
+    seen = drive(pacer, clock, limiter, 150)
+
+    assert all("Retry-After" not in headers for headers in seen)
+    assert pacer.rate_limited == 0
+    elapsed = clock.now - start
+    assert elapsed <= greedy_minimum(windows, 150) * 1.02 + LATENCY
+    # Both windows were learnt from the headers, though only one is reported at a time.
+    assert set(pacer.windows) == {6, 40}
+    assert pacer.windows[40].seconds == 10.0
+
+
+def test_reserve_leaves_requests_unused_in_every_window() -> None:
+    clock = FakeClock()
+    limiter = _RateLimiter([RateWindow(10, 1.0), RateWindow(30, 10.0)], clock)
+    pacer = make_pacer(clock, reserve=3)
+
+    seen = drive(pacer, clock, limiter, 80)
+
+    assert min(int(headers["RateLimit-Remaining"]) for headers in seen) == 3
+    assert pacer.rate_limited == 0
+
+
+def test_requests_by_other_integrations_are_respected() -> None:
+    clock = FakeClock()
+    limiter = _RateLimiter([RateWindow(10, 5.0)], clock)
+    pacer = make_pacer(clock)
+    for _ in range(7):  # another integration on the same token, just before us
+        limiter.admit("tap")
+    clock.now += 1.0
+
+    seen = drive(pacer, clock, limiter, 12)
+
+    assert all("Retry-After" not in headers for headers in seen)
+    # Their 7 requests expire 5 s after they were made, at the window's reset.
+    assert clock.now >= 1000.0 + 5.0
+
+
+def test_429_waits_retry_after_with_jitter_on_top_and_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    pacer = make_pacer(clock, logger=logging.getLogger("pacer-test"))
+    pacer.wait_for_turn()
+    pacer.observe(429, {"Retry-After": "7"})
+    with caplog.at_level(logging.WARNING):
+        pacer.note_rate_limited(7.0)
+    pacer.wait_for_turn()
+
+    assert clock.sleeps == [7.5]
+    assert "waiting 7.5s as Retry-After asks" in caplog.text
+    assert pacer.rate_limited == 1
+
+
+def test_a_wait_longer_than_max_wait_ends_the_run_instead_of_sleeping() -> None:
+    clock = FakeClock()
+    limiter = _RateLimiter([RateWindow(3, 600.0)], clock)
+    pacer = make_pacer(clock, max_wait=60)
+    drive(pacer, clock, limiter, 3)
+
+    with pytest.raises(BudgetExhaustedError) as caught:
+        pacer.wait_for_turn()
+
+    assert caught.value.wait == pytest.approx(600.0 - LATENCY * 2, abs=0.05)
+    assert "3/10m window is used up" in caught.value.reason
+    assert clock.sleeps == []
+
+
+def test_a_retry_after_longer_than_max_wait_ends_the_run() -> None:
+    clock = FakeClock()
+    pacer = make_pacer(clock, max_wait=60)
+    with pytest.raises(BudgetExhaustedError, match="Retry-After 900s"):
+        pacer.note_rate_limited(900.0)
+
+
+def test_a_reserve_that_leaves_nothing_is_an_error_naming_the_setting() -> None:
+    clock = FakeClock()
+    pacer = make_pacer(clock, reserve=60)
+    pacer.observe(200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "59",
+                        "RateLimit-Reset": "60"})
+    with pytest.raises(ReserveTooLargeError, match="rate_limit_reserve"):
+        pacer.wait_for_turn()
+
+
+def test_eta_assumes_the_documented_hourly_window_until_it_is_reported() -> None:
+    clock = FakeClock()
+    pacer = make_pacer(clock)
+    pacer.observe(200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "59",
+                        "RateLimit-Reset": "60"})
+
+    assert pacer.budget_text() == "60/1m + 1,000/1h budget"
+    # 1,280 more requests: 1,000 in the first hour, the rest after it.
+    assert 3600 <= pacer.seconds_for(1280, 0.1) <= 3600 + 5 * 60
+
+
+def test_eta_follows_the_reported_windows_when_they_are_not_the_documented_ones() -> None:
+    clock = FakeClock()
+    limiter = _RateLimiter([RateWindow(60, 1.0), RateWindow(1000, 60.0)], clock)
+    pacer = make_pacer(clock)
+    drive(pacer, clock, limiter, 1)
+
+    assert pacer.budget_text() == "60/1s budget"
+    assert pacer.seconds_for(59, 0.0) == 0.0
+    assert math.isclose(pacer.seconds_for(119, 0.0), 1.0, abs_tol=0.05)
+
+
+def test_format_duration() -> None:
+    assert format_duration(0) == "0s"
+    assert format_duration(44.2) == "45s"
+    assert format_duration(6960) == "1h 56m"
+    assert format_duration(2 * 86400 + 3 * 3600 + 5) == "2d 3h"
+
+
+def test_progress_reports_at_most_every_interval_with_total_and_eta() -> None:
+    clock = FakeClock()
+    pacer = make_pacer(clock)
+    progress = Progress(pacer, 100, interval=30, clock=clock)
+    lines = []
+    for _ in range(10):
+        pacer.wait_for_turn()
+        pacer.observe(200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "50",
+                            "RateLimit-Reset": "60"})
+        clock.now += 10
+        lines.append(progress.page_done(100, 128_000))
+
+    printed = [line for line in lines if line]
+    assert len(printed) == 3  # at 30, 60 and 90 seconds
+    assert printed[0].startswith("Progress: 300 / 128,000 leads (0.2%), 3 pages, 3 requests")
+    assert "60/1m + 1,000/1h budget: ETA" in printed[0]
+    assert progress.line(done=True).endswith("done in 1m 40s")
+
+
+def test_the_pacer_keeps_only_an_hour_of_its_own_requests() -> None:
+    clock = FakeClock()
+    pacer = make_pacer(clock)
+    for _ in range(3 * 3600):  # three hours at one request a second, no headers
+        pacer.wait_for_turn()
+        pacer.observe(200, {})
+        clock.now += 1.0
+    assert len(pacer._answered) <= 3601
