@@ -61,6 +61,20 @@ def format_timestamp(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).strftime(CANONICAL_FORMAT)
 
 
+MEGA_SPELLING_LENGTH = len("2026-07-01T18:20:00.000Z")
+
+
 def normalize_timestamp(value: str) -> str:
     """Return the canonical spelling of an ISO-8601 instant."""
+    if (
+        isinstance(value, str)
+        and len(value) == MEGA_SPELLING_LENGTH
+        and value[10] == "T"
+        and value[19] == "."
+        and value[-1] == "Z"
+    ):
+        # MEGA's own spelling, on every record: once the C parser has accepted it,
+        # padding the milliseconds is the canonical form, without a strftime.
+        parse_timestamp(value)
+        return value[:-1] + "000Z"
     return format_timestamp(parse_timestamp(value))
