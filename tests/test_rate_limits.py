@@ -6,6 +6,7 @@ Windows are a few requests per second, so a multi-window sync takes seconds.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -26,7 +27,10 @@ PROGRESS_EVERY_PAGE_CLI = (
 
 
 def run_tap(
-    config: dict[str, t.Any], tmp_path: Path, state: dict[str, t.Any] | None = None
+    config: dict[str, t.Any],
+    tmp_path: Path,
+    state: dict[str, t.Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> CliResult:
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
@@ -35,7 +39,10 @@ def run_tap(
         state_path = tmp_path / "state.json"
         state_path.write_text(json.dumps(state))
         command += ["--state", str(state_path)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, **(env or {})},
+    )
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
@@ -53,7 +60,11 @@ def test_multi_window_sync_sends_no_request_into_a_429(tmp_path: Path) -> None:
     windows = [RateWindow(10, 1.0), RateWindow(20, 3.0)]
     with MegaEmulator(n_leads=400, seed=3, rate_windows=windows) as emu:
         started = time.monotonic()
-        result = run_tap(tap_config(emu, page_size=10), tmp_path)
+        # DEBUG: how long each wait is depends on the machine's load, and waits
+        # under a second are logged at DEBUG only.
+        result = run_tap(
+            tap_config(emu, page_size=10), tmp_path, env={"TAP_MEGA_LOGLEVEL": "DEBUG"}
+        )
         elapsed = time.monotonic() - started
         leads = emu.leads
         assert result.returncode == 0, result.stderr
