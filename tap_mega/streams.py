@@ -10,6 +10,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_mega.client import MegaResponseError, MegaStream
 from tap_mega.lookback import incremental_start, parse_lookback
@@ -97,6 +98,8 @@ class LeadsStream(MegaStream):
         """Start with no walk under way."""
         super().__init__(*args, **kwargs)
         self._walk_since: dt.datetime | None = None
+        #: When the current page arrived: the extraction time of all its records.
+        self.page_extracted_at = utc_now()
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:  # noqa: ARG002
         """No signpost: a sorted stream's bookmark is always a value we emitted.
@@ -107,8 +110,12 @@ class LeadsStream(MegaStream):
         return
 
     def starting_instant(self, context: Context | None) -> dt.datetime | None:
-        """The bookmark minus `lookback_window`, never before `start_date`; None: everything."""
-        bookmark = self.stream_state_bookmark(context)
+        """The bookmark minus `lookback_window`, never before `start_date`; None: everything.
+
+        A FULL_TABLE catalog reads everything from `start_date`, whatever the state.
+        """
+        incremental = self.replication_method == REPLICATION_INCREMENTAL
+        bookmark = self.stream_state_bookmark(context) if incremental else None
         start_date = self.config.get("start_date")
         return incremental_start(
             parse_timestamp(bookmark) if bookmark else None,
@@ -131,12 +138,18 @@ class LeadsStream(MegaStream):
         thus resumable: a run resumed from it starts `lookback_window` before it
         again, so at worst it re-emits leads (delivery is at least once, keyed on
         `id`), never skips one. Order within the run is still checked, in
-        `checked_updated_at`.
+        `checked_updated_at`, which also made the value canonical: so the SDK's
+        own increment (two more state look-ups and conversions) is not needed.
         """
-        bookmark = self.get_context_state(context).get("replication_key_value")
-        if bookmark and str(latest_record[self.replication_key]) < str(bookmark):
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return  # as the SDK: a FULL_TABLE catalog keeps no bookmark
+        state = self.get_context_state(context)
+        value = latest_record[self.replication_key]
+        bookmark = state.get("replication_key_value")
+        if bookmark and value < bookmark:
             return
-        super()._increment_stream_state(latest_record, context=context)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = value
 
     def stream_state_bookmark(self, context: Context | None) -> str | None:
         """The bookmark from incoming state, rewritten in canonical form.
@@ -209,6 +222,7 @@ class LeadsStream(MegaStream):
                         self.logger.warning(self.stopped_early_message(exc, progress))
                         break
                     request_counter.increment()
+                    self.page_extracted_at = utc_now()
                     page = self.read_page(response)
                     for lead in page.leads:
                         last_updated_at = self.checked_updated_at(
@@ -265,7 +279,7 @@ class LeadsStream(MegaStream):
                 stream=self.name,
                 record=record,
                 version=self._stream_version,
-                time_extracted=utc_now(),
+                time_extracted=self.page_extracted_at,
             )
             return
         yield from super()._generate_record_messages(record)

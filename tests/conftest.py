@@ -80,11 +80,12 @@ def parse_messages(text: str) -> list[dict[str, t.Any]]:
 def run_sync(
     config: dict[str, t.Any],
     state: dict[str, t.Any] | None = None,
+    catalog: dict[str, t.Any] | None = None,
 ) -> SyncResult:
     """Run the tap in this process and collect what it writes to stdout."""
     buffer = io.StringIO()
     with redirect_stdout(buffer):
-        tap = TapMega(config=config, state=state, parse_env_config=False)
+        tap = TapMega(config=config, state=state, catalog=catalog, parse_env_config=False)
         tap.sync_all()
     return SyncResult(parse_messages(buffer.getvalue()))
 

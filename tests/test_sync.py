@@ -285,3 +285,26 @@ def test_a_rerun_that_leaves_the_bookmark_still_writes_its_records(
     # The bookmark does not move, so no new STATE follows these records.
     assert set(again.ids) == tied
     assert bookmark(again.final_state)["replication_key_value"] == mark
+
+
+def test_a_full_table_catalog_reads_everything_and_keeps_no_bookmark(
+    emulator: MegaEmulator,
+) -> None:
+    from tap_mega.tap import TapMega  # noqa: PLC0415
+
+    config = tap_config(emulator, page_size=50)
+    catalog = TapMega(config=config, parse_env_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        stream["replication_method"] = "FULL_TABLE"
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["forced-replication-method"] = "FULL_TABLE"
+    middle = sorted(lead["updated_at"] for lead in emulator.leads)[len(emulator.leads) // 2]
+    state = {"bookmarks": {"leads": {"replication_key": "updated_at",
+                                     "replication_key_value": normalize_timestamp(middle)}}}
+
+    result = run_sync(config, state=state, catalog=catalog)
+
+    assert sorted(result.ids) == sorted(lead["id"] for lead in emulator.leads)
+    assert all("updated_since" not in request.params for request in emulator.requests)
+    assert bookmark(result.final_state) == bookmark(state), "a full table moves no bookmark"
