@@ -27,11 +27,11 @@ from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from tap_mega import settings
 from tap_mega.cli import failure_line
 from tap_mega.client import MegaAuthError
+from tap_mega.redaction import redact, register_secret
 from tap_mega.tap import TapMega
 from tap_mega.termination import Terminated
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
 
     from singer_sdk.singerlib import Message
 
@@ -57,26 +57,17 @@ class InputError(Exception):
 
 
 class Output:
-    """One Airbyte message per stdout line, with every secret masked in free text.
+    """One Airbyte message per stdout line, with every secret redacted from free text.
 
     Records and state carry MEGA's data, never a setting; log and error text can
-    quote anything (an exception, a URL), so only those are masked.
+    quote anything (an exception, a URL), so only those pass through `redact`,
+    which knows every secret the tap registered (see redaction.py).
     """
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        """Remember the secret values to mask."""
-        self.secrets = [secret for secret in secrets if secret]
-
-    def mask(self, text: str) -> str:
-        """`text` with every secret replaced by asterisks."""
-        for secret in self.secrets:
-            text = text.replace(secret, "****")
-        return text
 
     def emit(self, message: Json) -> None:
         """Write one message as one JSON line, and flush: Airbyte reads as we go."""
         if message["type"] in {"LOG", "TRACE", "CONNECTION_STATUS"}:
-            message = json.loads(self.mask(json.dumps(message)))
+            message = json.loads(redact(json.dumps(message)))
         sys.stdout.write(json.dumps(message, default=str, separators=(",", ":")) + "\n")
         sys.stdout.flush()
 
@@ -367,7 +358,8 @@ def run(args: argparse.Namespace, output: Output) -> None:
         output.emit(spec_message())
         return
     config = read_config(args.config)
-    output.secrets = [str(config[name]) for name in settings.SECRET_SETTINGS if config.get(name)]
+    for name in settings.SECRET_SETTINGS:
+        register_secret(config.get(name))
     if args.command == "check":
         try:
             make_tap(config)  # the user's settings, checked before the page size is overridden

@@ -8,6 +8,7 @@ import time
 import typing as t
 import weakref
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import urlparse
 
 import backoff
@@ -17,6 +18,7 @@ from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_mega import __version__
 from tap_mega.pacer import Pacer, ReserveTooLargeError
 
 if t.TYPE_CHECKING:
@@ -25,15 +27,11 @@ if t.TYPE_CHECKING:
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
 
+USER_AGENT = f"tap-mega/{__version__}"
 PAGE_KEYS = ("leads", "total", "limit", "offset", "next_cursor")
 RETRY_MAX_TRIES = 8
 RETRY_MAX_WAIT_SECONDS = 60.0
 DEFAULT_MAX_WAIT_SECONDS = 3600.0
-HTTP_TOO_MANY_REQUESTS = 429
-HTTP_UNAUTHORIZED = 401
-HTTP_FORBIDDEN = 403
-HTTP_BAD_REQUEST = 400
-HTTP_SERVER_ERROR = 500
 
 
 class MegaError(Exception):
@@ -202,9 +200,7 @@ class MegaStream(RESTStream[str | None]):
     @property
     def user_agent(self) -> str:
         """Identify the tap to MEGA, so its support can tell our traffic apart."""
-        from tap_mega import __version__  # noqa: PLC0415
-
-        return f"tap-mega/{__version__}"
+        return USER_AGENT
 
     @property
     def timeout(self) -> int:
@@ -244,13 +240,13 @@ class MegaStream(RESTStream[str | None]):
         status = response.status_code
         # Every response, error or not, tells the pacer where the budget stands.
         self.pacer.observe(status, response.headers)
-        if status == HTTP_TOO_MANY_REQUESTS:
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise RateLimitedError(parse_retry_after(response))
-        if status >= HTTP_SERVER_ERROR:
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise RetriableAPIError(describe_error_response(response), response)
-        if status in {HTTP_UNAUTHORIZED, HTTP_FORBIDDEN}:
+        if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
             raise MegaAuthError(self.auth_failure_message(response))
-        if status >= HTTP_BAD_REQUEST:
+        if status >= HTTPStatus.BAD_REQUEST:
             msg = f"MEGA rejected the request: {describe_error_response(response)}"
             raise MegaRequestError(msg)
         self.read_page(response)
@@ -258,7 +254,7 @@ class MegaStream(RESTStream[str | None]):
     def auth_failure_message(self, response: requests.Response) -> str:
         """Say which setting to check; the token itself is never shown."""
         detail = describe_error_response(response)
-        if response.status_code == HTTP_UNAUTHORIZED:
+        if response.status_code == HTTPStatus.UNAUTHORIZED:
             return (
                 f"MEGA did not accept the credentials ({detail}): check that `token` "
                 "is a current MEGA personal access token and that `customer_id` is set"

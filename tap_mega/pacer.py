@@ -30,11 +30,11 @@ import time
 import typing as t
 from collections import deque
 from dataclasses import dataclass
+from http import HTTPStatus
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-HTTP_TOO_MANY_REQUESTS = 429
 RETRY_AFTER_JITTER_SECONDS = 1.0
 
 #: MEGA's documented default bucket. When the reported window is exactly the
@@ -200,7 +200,7 @@ class Pacer:
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Learn from any response, success or error; a 429 did not consume budget."""
         now = self._clock()
-        if status != HTTP_TOO_MANY_REQUESTS:
+        if status != HTTPStatus.TOO_MANY_REQUESTS:
             self._answered.append(now)
         longest = max([LOG_HORIZON_SECONDS, *(w.seconds for w in self.windows.values())])
         self._forget_older_than(now - longest)

@@ -17,6 +17,7 @@ from tap_mega.lookback import incremental_start, parse_lookback
 from tap_mega.pacer import BudgetExhaustedError, format_duration
 from tap_mega.progress import PROGRESS_INTERVAL_SECONDS, Progress
 from tap_mega.records import Shape, compile_shape, is_conformant
+from tap_mega.settings import is_blank
 from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
     InvalidTimestampError,
@@ -184,7 +185,7 @@ class LeadsStream(MegaStream):
             ).lower(),
         }
         for setting, wire_name in FILTER_PARAMS.items():
-            if (value := self.config.get(setting)) not in {None, ""}:
+            if not is_blank(value := self.config.get(setting)):
                 params[wire_name] = value
         if self._walk_since is not None:
             params["updated_since"] = format_timestamp(self._walk_since)

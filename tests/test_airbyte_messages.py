@@ -20,6 +20,7 @@ from tap_mega.airbyte import (
     sync_modes,
     translate,
 )
+from tap_mega.redaction import register_secret
 
 BOOKMARK = {"replication_key": "updated_at", "replication_key_value": "2026-01-07T13:38:05.002000Z"}
 
@@ -98,7 +99,8 @@ def test_a_catalog_that_is_not_configured_is_refused(catalog: t.Any) -> None:
 
 
 def test_logs_and_errors_never_show_the_token() -> None:
-    output = Output(["mega_secret"])
+    register_secret("mega_secret")
+    output = Output()
     buffer = io.StringIO()
     with redirect_stdout(buffer):
         output.log("INFO", "calling with mega_secret")
@@ -106,7 +108,7 @@ def test_logs_and_errors_never_show_the_token() -> None:
 
     lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
     assert "mega_secret" not in buffer.getvalue()
-    assert lines[0]["log"] == {"level": "INFO", "message": "calling with ****"}
+    assert lines[0]["log"] == {"level": "INFO", "message": "calling with <redacted>"}
     assert lines[1]["trace"]["error"]["failure_type"] == "config_error"
 
 
