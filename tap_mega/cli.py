@@ -12,6 +12,7 @@ import requests
 from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
 
 from tap_mega.client import MegaError
+from tap_mega.pacer import BudgetExhaustedError
 from tap_mega.redaction import redact, redacted_traceback
 from tap_mega.tap import TapMega
 from tap_mega.termination import Terminated
@@ -37,6 +38,8 @@ def input_failure_line(exc: BaseException) -> str | None:
 
 def network_failure_line(exc: BaseException) -> str | None:
     """MEGA stayed unreachable or failing through every retry."""
+    if isinstance(exc, BudgetExhaustedError):
+        return f"MEGA's rate limit: the {exc}, longer than `max_wait_seconds`"
     if isinstance(exc, RetriableAPIError):
         return f"MEGA kept failing, giving up after retries: {exc}"
     if isinstance(exc, requests.exceptions.Timeout):

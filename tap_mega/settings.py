@@ -110,6 +110,24 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
         yield str(exc)
 
 
+def numbers_from_env(config: dict[str, t.Any], schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    """`config` with number settings given as text (environment variables) parsed.
+
+    The SDK parses integers and booleans from the environment but leaves numbers
+    as text, which its schema then refuses. Text that is not a number is kept as
+    it is, so validation names the setting.
+    """
+    parsed = dict(config)
+    for name, value in config.items():
+        types = schema.get("properties", {}).get(name, {}).get("type", [])
+        if isinstance(value, str) and "number" in types:
+            try:
+                parsed[name] = float(value)
+            except ValueError:
+                continue
+    return parsed
+
+
 def is_blank(value: t.Any) -> bool:
     """Unset or empty; safe for any JSON value (a list is not hashable)."""
     return value is None or (isinstance(value, str) and value == "")

@@ -7,6 +7,8 @@ import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.helpers._classproperty import classproperty
+from singer_sdk.plugin_base import PluginBase
 
 from tap_mega import settings
 from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
@@ -136,6 +138,13 @@ class TapMega(Tap):
             "customer's other integrations on the same token.",
         ),
     ).to_dict()
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
+        """The SDK's settings from the environment, with number settings parsed too."""
+        sdk_parser = vars(PluginBase)["_env_var_config"].fget  # the descriptor, not its value
+        env_config = sdk_parser(cls)
+        return settings.numbers_from_env(env_config, cls.config_jsonschema)
 
     def discover_streams(self) -> list[Stream]:
         """The one stream MEGA exposes for reading."""

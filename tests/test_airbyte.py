@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tap_mega.testing.emulator import Fault
 from tests.conftest import tap_config
 
 if t.TYPE_CHECKING:
@@ -231,7 +232,6 @@ def test_read_with_bad_config_is_a_config_error(emulator: MegaEmulator, tmp_path
 def test_read_failure_on_the_api_side_is_a_system_error_after_saving_state(
     emulator: MegaEmulator, tmp_path: Path,
 ) -> None:
-    from tap_mega.testing.emulator import Fault  # noqa: PLC0415
 
     emulator.add_fault(Fault("status", at_request=2, count=20, status=503))
 
@@ -284,3 +284,20 @@ def test_source_mega_is_an_installed_console_script() -> None:
                           check=False)
     assert done.returncode == 0
     assert json.loads(done.stdout)["type"] == "SPEC"
+
+
+def test_check_against_a_long_retry_after_fails_in_one_line(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    emulator.add_fault(Fault("rate_limit", at_request=1, retry_after=900))
+    config = tap_config(emulator, max_wait_seconds=60)
+
+    run = source(tmp_path, "check", config)
+
+    assert run.returncode == 0, "a FAILED check is an answer, not a crash"
+    [status] = run.of_type("CONNECTION_STATUS")
+    assert status["connectionStatus"]["status"] == "FAILED"
+    message = status["connectionStatus"]["message"]
+    assert "rate limit" in message
+    assert "Retry-After 900s" in message
+    assert_no_leak(run, config["token"])

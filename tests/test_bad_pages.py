@@ -47,6 +47,26 @@ SCRIPTS: dict[str, tuple[list[dict[str, t.Any]], str]] = {
         [page(A, "cur-A"), body_without(page(B, None), "next_cursor")],
         "next_cursor",
     ),
+    "body-not-an-object": (
+        [page(A, "cur-A"), [page(B, None)]],  # type: ignore[list-item]
+        "not a JSON object",
+    ),
+    "leads-not-a-list-of-objects": (
+        [page(A, "cur-A"), {**page(B, None), "leads": [B[0], "lead"]}],
+        "'leads' is not a list of objects",
+    ),
+    "total-not-an-integer": (
+        [page(A, "cur-A"), {**page(B, None), "total": "10"}],
+        "'total' is not an integer",
+    ),
+    "next_cursor-empty": (
+        [page(A, "cur-A"), page(B, "")],
+        "'next_cursor' is not a string or null",
+    ),
+    "next_cursor-a-number": (
+        [page(A, "cur-A"), page(B, 7)],  # type: ignore[arg-type]
+        "'next_cursor' is not a string or null",
+    ),
     "lead-without-id": (
         [page(A, "cur-A"), page([*B[:4], without(B[4], "id"), *B[5:]], None)],
         "without an id",

@@ -79,6 +79,10 @@ def test_400_ends_the_run_with_the_api_message(emulator: MegaEmulator,
         ({"request_timeout": 0}, "request_timeout"),
         ({"api_url": "http://example.com"}, "api_url"),
         ({"api_url": "ftp://127.0.0.1"}, "api_url"),
+        ({"max_wait_seconds": -1}, "max_wait_seconds"),
+        ({"max_wait_seconds": "ten"}, "max_wait_seconds"),
+        ({"rate_limit_reserve": -1}, "rate_limit_reserve"),
+        ({"rate_limit_reserve": 1.5}, "rate_limit_reserve"),
     ],
 )
 def test_bad_setting_fails_before_any_request(
@@ -109,6 +113,12 @@ def test_settings_from_the_environment(emulator: MegaEmulator, tmp_path: Path) -
         "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
         "TAP_MEGA_API_URL": emulator.url,
         "TAP_MEGA_PAGE_SIZE": "50",
+        # Every kind of setting: numbers, integers, booleans, durations.
+        "TAP_MEGA_REQUEST_TIMEOUT": "30",
+        "TAP_MEGA_MAX_WAIT_SECONDS": "60",
+        "TAP_MEGA_RATE_LIMIT_RESERVE": "1",
+        "TAP_MEGA_LOOKBACK_WINDOW": "PT5M",
+        "TAP_MEGA_INCLUDE_CUSTOM_FIELDS": "false",
     }
 
     result = run_cli({}, tmp_path, "--config", "ENV", env=env)
@@ -116,6 +126,25 @@ def test_settings_from_the_environment(emulator: MegaEmulator, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert len(result.result.records) == len(emulator.leads)
     assert emulator.requests[0].params["limit"] == "50"
+    assert emulator.requests[0].params["include_custom_fields"] == "false"
+    assert all("custom_fields" not in record for record in result.result.records)
+
+
+def test_a_number_setting_from_the_environment_that_is_not_a_number(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TAP_MEGA_TOKEN": emulator.token,
+        "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
+        "TAP_MEGA_API_URL": emulator.url,
+        "TAP_MEGA_MAX_WAIT_SECONDS": "sixty",
+    }
+
+    result = run_cli({}, tmp_path, "--config", "ENV", env=env)
+
+    assert_one_line_failure(result, "`max_wait_seconds`")
+    assert emulator.request_count == 0
 
 
 @pytest.mark.parametrize(
@@ -152,6 +181,31 @@ def test_persistent_5xx_gives_up_with_one_line(
     # The first page was delivered and checkpointed.
     assert len(result.result.records) == 50
     assert bookmark(result.result.final_state)["replication_key_value"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "overrides", "fragment"),
+    [
+        (Fault("drop", at_request=2, count=100), {}, "could not reach MEGA"),
+        (Fault("slow", at_request=2, count=100, seconds=2), {"request_timeout": 1},
+         "did not answer within `request_timeout`"),
+    ],
+    ids=["dropped", "timed-out"],
+)
+def test_unreachable_mega_gives_up_with_one_line_and_keeps_the_first_page(
+    emulator: MegaEmulator, tmp_path: Path, fault: Fault, overrides: dict[str, t.Any],
+    fragment: str,
+) -> None:
+    emulator.add_fault(fault)
+
+    result = run_cli(tap_config(emulator, page_size=50, **overrides), tmp_path, timeout=300)
+
+    assert_one_line_failure(result, fragment, "retries")
+    assert emulator.request_count == 1 + 8
+    assert len(result.result.records) == 50
+    assert bookmark(result.result.final_state)["replication_key_value"] == max(
+        record["updated_at"] for record in result.result.records
+    )
 
 
 def test_429_waits_retry_after_and_does_not_count_as_a_try(
@@ -201,3 +255,43 @@ def test_token_never_appears_at_debug_level(emulator: MegaEmulator, tmp_path: Pa
     assert emulator.token not in result.stdout
     assert emulator.token not in result.stderr
     assert emulator.token.removeprefix("mega_") not in result.stderr
+
+
+def test_a_bookmark_that_is_not_a_timestamp_fails_before_any_request(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    state = {"bookmarks": {"leads": {"replication_key": "updated_at",
+                                     "replication_key_value": "soon"}}}
+
+    result = run_cli(tap_config(emulator), tmp_path, state=state)
+
+    assert_one_line_failure(result, "bookmark", "not a timestamp", "'soon'")
+    assert emulator.request_count == 0
+
+
+def test_a_bookmark_kept_under_another_key_is_not_used(emulator: MegaEmulator) -> None:
+    state = {"bookmarks": {"leads": {"replication_key": "created_at",
+                                     "replication_key_value": "2999-01-01T00:00:00.000Z"}}}
+
+    result = run_sync(tap_config(emulator), state=state)
+
+    assert "updated_since" not in emulator.requests[0].params
+    assert sorted(result.ids) == sorted(lead["id"] for lead in emulator.leads)
+
+
+def test_a_retry_after_longer_than_max_wait_ends_the_run_cleanly(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    emulator.add_fault(Fault("rate_limit", at_request=2, retry_after=900))
+
+    result = run_cli(tap_config(emulator, page_size=50, max_wait_seconds=60), tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "Stopping early" in result.stderr
+    assert "Retry-After 900s" in result.stderr
+    records = result.result.records
+    assert len(records) == 50
+    assert bookmark(result.result.final_state)["replication_key_value"] == max(
+        record["updated_at"] for record in records
+    )
+    assert emulator.request_count == 2, "no request after the long Retry-After"

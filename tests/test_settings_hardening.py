@@ -85,3 +85,27 @@ def test_unknown_settings_are_reported_by_name_and_ignored(
     assert "Ignoring unknown setting `look_back`" in result.stderr
     assert "Ignoring unknown setting `tokn`" in result.stderr
     assert len(result.result.records) == len(emulator.leads)
+
+
+def test_defaults_in_the_schema_are_the_values_the_tap_uses(emulator: MegaEmulator) -> None:
+    """The SDK does not fill schema defaults into the config: the code must agree."""
+    from tap_mega.lookback import parse_lookback  # noqa: PLC0415
+    from tap_mega.tap import TapMega  # noqa: PLC0415
+
+    minimal = {"token": emulator.token, "customer_id": emulator.customer_id}
+    stream = TapMega(config=minimal, parse_env_config=False).streams["leads"]
+    defaults = {name: spec["default"] for name, spec in
+                TapMega.config_jsonschema["properties"].items() if "default" in spec}
+    in_use = {
+        "api_url": stream.url_base,
+        "page_size": stream.get_url_params(None, None)["limit"],
+        "include_custom_fields": stream.get_url_params(None, None)["include_custom_fields"]
+        == "true",
+        "request_timeout": stream.timeout,
+        "lookback_window": parse_lookback(stream.config.get("lookback_window")).total_seconds(),
+        "max_wait_seconds": stream.pacer.max_wait,
+        "rate_limit_reserve": stream.pacer.reserve,
+    }
+
+    assert set(in_use) == set(defaults)
+    assert in_use == defaults

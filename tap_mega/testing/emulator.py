@@ -17,6 +17,7 @@ import base64
 import binascii
 import bisect
 import contextlib
+import copy
 import hmac
 import json
 import math
@@ -121,7 +122,8 @@ class Fault:
     html: bool = False
     seconds: float = 1.0
     retry_after: int | None = None
-    body: dict[str, Any] | None = None
+    #: Any JSON value: a test may serve a body that is not even an object.
+    body: Any = None
 
     def __post_init__(self) -> None:
         """Fail at scripting time rather than with a confusing test result."""
@@ -251,7 +253,7 @@ class _Response:
 
 
 def _json_response(
-    status: int, payload: dict[str, Any], headers: dict[str, str] | None = None,
+    status: int, payload: Any, headers: dict[str, str] | None = None,
 ) -> _Response:
     """Serialise compactly, as a production API would."""
     return _Response(status, _dumps(payload), {**_JSON_TYPE, **(headers or {})})
@@ -1334,7 +1336,7 @@ class MegaEmulator:
             return _Response(200, body, {**_JSON_TYPE, **rate_headers})
         if fault.kind == "bad_shape":
             return _json_response(200, self._bad_shape(path, pairs, headers), rate_headers)
-        return _json_response(200, dict(fault.body or {}), rate_headers)
+        return _json_response(200, copy.deepcopy(fault.body), rate_headers)
 
     @staticmethod
     def _status_fault(fault: Fault, rate_headers: dict[str, str]) -> _Response:
