@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pendulum
-
 CANONICAL_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -35,6 +33,8 @@ def parse_timestamp(value: str) -> dt.datetime:
             return dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.timezone.utc)
         except ValueError:
             pass
+    import pendulum  # noqa: PLC0415 (only for spellings other than MEGA's: saves start-up)
+
     try:
         parsed = pendulum.parse(value)
     except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError) as exc:
@@ -69,12 +69,19 @@ def normalize_timestamp(value: str) -> str:
     if (
         isinstance(value, str)
         and len(value) == MEGA_SPELLING_LENGTH
+        and value[4] == value[7] == "-"
         and value[10] == "T"
+        and value[13] == value[16] == ":"
         and value[19] == "."
         and value[-1] == "Z"
+        and value[20:23].isdigit()
     ):
         # MEGA's own spelling, on every record: once the C parser has accepted it,
         # padding the milliseconds is the canonical form, without a strftime.
-        parse_timestamp(value)
-        return value[:-1] + "000Z"
+        try:
+            dt.datetime.fromisoformat(value[:-1])
+        except ValueError:
+            pass  # the general path below says what is wrong with it
+        else:
+            return value[:-1] + "000Z"
     return format_timestamp(parse_timestamp(value))
