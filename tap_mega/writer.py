@@ -16,6 +16,7 @@ import sys
 import typing as t
 
 from singer_sdk.io_base import SingerWriter
+from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.encoding.base import SingerMessageType
 from singer_sdk.singerlib.json import serialize_json
 
@@ -46,6 +47,8 @@ class LineWriter(SingerWriter):
         """Start with nothing held."""
         super().__init__()
         self._pending: list[str] = []
+        self._frame_key: tuple[str, int | None, dt.datetime | None] | None = None
+        self._frame = ("", "")
 
     def serialize_message(self, message: Message) -> str:
         """The C encoder; the SDK's encoder for NaN, Decimal and other rarities."""
@@ -63,6 +66,47 @@ class LineWriter(SingerWriter):
             or len(self._pending) >= MAX_PENDING_LINES
         ):
             self.flush()
+
+    def write_record(
+        self,
+        stream: str,
+        record: dict[str, t.Any],
+        version: int | None,
+        time_extracted: dt.datetime | None,
+    ) -> None:
+        """Hold a RECORD line built from its parts, as `write_message` would write it.
+
+        The hot path: no message object, no `to_dict`, and the text around the
+        record is built once per page (its `time_extracted`), not once per record.
+        """
+        try:
+            body = _ENCODER.encode(record)
+        except (TypeError, ValueError):
+            message = RecordMessage(
+                stream=stream, record=record, version=version, time_extracted=time_extracted
+            )
+            self.write_message(message)
+            return
+        prefix, suffix = self.record_frame(stream, version, time_extracted)
+        self._pending.append(prefix + body + suffix)
+        if len(self._pending) >= MAX_PENDING_LINES:
+            self.flush()
+
+    def record_frame(
+        self, stream: str, version: int | None, time_extracted: dt.datetime | None
+    ) -> tuple[str, str]:
+        """The text before and after the record, in the SDK's key order (`to_dict`)."""
+        key = (stream, version, time_extracted)
+        if key != self._frame_key:
+            suffix = ""
+            if version is not None:
+                suffix += ',"version":' + _ENCODER.encode(version)
+            if time_extracted is not None:
+                utc = time_extracted.astimezone(dt.timezone.utc)  # as RecordMessage does
+                suffix += ',"time_extracted":' + _ENCODER.encode(utc.isoformat(sep="T"))
+            prefix = '{"type":"RECORD","stream":' + _ENCODER.encode(stream) + ',"record":'
+            self._frame_key, self._frame = key, (prefix, suffix + "}")
+        return self._frame
 
     def flush(self) -> None:
         """Write the held lines and flush stdout."""
