@@ -9,6 +9,7 @@ import typing as t
 import weakref
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from urllib.parse import urlparse
 
 import backoff
@@ -182,6 +183,27 @@ class MegaStream(RESTStream[str | None]):
     def url_base(self) -> str:
         """The API root; the emulator's URL in tests."""
         return str(self.config.get("api_url", "https://app.gomega.ai")).rstrip("/")
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """A session that reads the proxy and CA-bundle variables once, at its start.
+
+        Overridden because `requests` re-reads every proxy variable three times per
+        request (every request here goes to `api_url`, so the answer cannot change),
+        and the SDK's `send` never applies `REQUESTS_CA_BUNDLE` or `CURL_CA_BUNDLE`.
+        """
+        session = super().requests_session
+        if session.trust_env:
+            settings = session.merge_environment_settings(self.url_base, {}, None, None, None)
+            session.proxies, session.verify = settings["proxies"], settings["verify"]
+            session.trust_env = False
+            if isinstance(session.verify, str) and not Path(session.verify).exists():
+                msg = (
+                    "the CA bundle named by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE does "
+                    f"not exist: {session.verify}"
+                )
+                raise MegaError(msg)
+        return session
 
     @property
     def authenticator(self) -> BearerTokenAuthenticator:
