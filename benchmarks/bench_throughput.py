@@ -60,16 +60,16 @@ def main() -> None:
     rows = [
         (
             "| contender | best wall time | leads/s (wall) | ratio | best CPU time | "
-            "leads per CPU-s | ratio | exit |"
+            "leads per CPU-s | ratio | records | exit |"
         ),
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, run in best.items():
         cpu = best_cpu[name].cpu_seconds
         rows.append(
             f"| {name} | {run.seconds:.1f} s | {args.leads / run.seconds:,.0f} | "
             f"{base / run.seconds:.2f} | {cpu:.1f} s | {args.leads / cpu:,.0f} | "
-            f"{base_cpu / cpu:.2f} | {run.returncode} |"
+            f"{base_cpu / cpu:.2f} | {run.records:,} | {run.returncode} |"
         )
     section = "\n".join(
         [

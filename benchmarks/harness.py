@@ -150,10 +150,16 @@ class PeakWatcher:
 
 
 def parse_reported_records(stderr: str) -> int:
-    """Contenders that do not write Singer report `records=N` as their last line."""
+    """Records a contender reports on stderr, when its output went to /dev/null.
+
+    Contenders that do not write Singer print `records=N` as their last line; the
+    Singer taps log the SDK's final `record_count` METRIC.
+    """
     for line in reversed(stderr.splitlines()):
         if line.startswith("records="):
             return int(line.split("=", 1)[1])
+        if '"metric":"record_count"' in line:
+            return int(json.loads(line.split("METRIC: ", 1)[1])["value"])
     return -1
 
 
