@@ -203,6 +203,7 @@ class LeadsStream(MegaStream):
         # Fixed for the whole walk: MEGA wants the same filters on every cursor page,
         # while the bookmark it derives from moves with every page.
         self._walk_since = self.starting_instant(context)
+        incoming_bookmark = self.current_bookmark(context)
         paginator = self.get_new_paginator()
         send = self.request_decorator(self._request)
         progress = Progress(
@@ -221,6 +222,8 @@ class LeadsStream(MegaStream):
                             response = send(prepared, context)
                     except BudgetExhaustedError as exc:
                         self.logger.warning(self.stopped_early_message(exc, progress))
+                        if stuck := self.stuck_message(incoming_bookmark, progress, context):
+                            self.logger.warning(stuck)
                         break
                     request_counter.increment()
                     self.page_extracted_at = utc_now()
@@ -296,6 +299,31 @@ class LeadsStream(MegaStream):
         """Our writer, when records go out as they are; None sends them the SDK's way."""
         writer = self._tap.message_writer
         return writer if self.plain_records and isinstance(writer, LineWriter) else None
+
+    def current_bookmark(self, context: Context | None) -> str | None:
+        """The bookmark as it stands now (incremental runs only)."""
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return None
+        value = self.get_context_state(context).get("replication_key_value")
+        return str(value) if value else None
+
+    def stuck_message(
+        self, incoming: str | None, progress: Progress, context: Context | None
+    ) -> str | None:
+        """Warn when a stopped run read leads but left the bookmark where it found it.
+
+        The next run restarts at that bookmark, so it would read the same leads and
+        stop at the same place: a scheduled job would never finish, silently.
+        """
+        if incoming is None or progress.leads == 0 or self.current_bookmark(context) != incoming:
+            return None
+        return (
+            f"No progress: this run stopped before reading past the bookmark it started "
+            f"from ({incoming}), so the next run would start there again. More leads "
+            "share that updated_at (with the lookback_window before it) than one run's "
+            "budget reaches; raise max_wait_seconds so a run can wait for the budget "
+            "and read past them."
+        )
 
     def _generate_record_messages(
         self, record: dict[str, t.Any]

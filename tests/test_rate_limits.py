@@ -14,6 +14,7 @@ import time
 import typing as t
 
 from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow
+from tap_mega.timestamps import normalize_timestamp
 from tests.conftest import CliResult, bookmark, tap_config
 
 if t.TYPE_CHECKING:
@@ -154,6 +155,36 @@ def test_budget_longer_than_max_wait_ends_cleanly_and_the_next_run_resumes(
         seen.add(record["id"])
     newest = max(record["updated_at"] for record in emitted)
     assert bookmark(runs[-1].result.final_state)["replication_key_value"] == newest
+
+
+def test_a_stopped_run_that_cannot_pass_its_bookmark_says_so(tmp_path: Path) -> None:
+    offset = [0.0]
+
+    def clock() -> float:
+        return time.monotonic() + offset[0]
+
+    tied = "2026-03-01T12:00:00.000Z"
+    windows = [RateWindow(2, 600.0)]  # two pages a run, fewer than the tied leads fill
+    with MegaEmulator(n_leads=250, seed=8, rate_windows=windows, clock=clock) as emu:
+        for lead in emu.leads:
+            emu.set_updated_at(lead["id"], tied)
+        config = tap_config(emu, page_size=100, max_wait_seconds=5)
+        state = {"bookmarks": {"leads": {"replication_key": "updated_at",
+                                         "replication_key_value": tied}}}
+        stuck = run_tap(config, tmp_path, state)
+        offset[0] += 601
+        moving = run_tap(config, tmp_path)  # no bookmark yet: its first page moves it
+
+    assert stuck.returncode == 0, stuck.stderr
+    assert len(stuck.result.records) == 200
+    assert bookmark(stuck.result.final_state)["replication_key_value"] == normalize_timestamp(tied)
+    assert "No progress: this run stopped before reading past the bookmark it started from" in (
+        stuck.stderr
+    )
+    assert "raise max_wait_seconds" in stuck.stderr
+    assert moving.returncode == 0, moving.stderr
+    assert "Stopping early" in moving.stderr
+    assert "No progress" not in moving.stderr
 
 
 def test_reserve_keeps_requests_free_and_a_reserve_too_large_is_one_line(
