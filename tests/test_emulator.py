@@ -7,12 +7,15 @@ shared/mega-api.md: envelopes, paging, filters, limits and scripted faults.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -26,6 +29,9 @@ from tap_mega.testing.emulator import (
     RateWindow,
 )
 from tap_mega.testing.leadgen import generate_leads
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 FIVE_KEYS = {"leads", "total", "limit", "offset", "next_cursor"}
 
@@ -620,3 +626,113 @@ def test_generator_start_moves_timestamps():
     start = datetime(2027, 3, 1, tzinfo=timezone.utc)
     leads = generate_leads(10, seed=1, customer_id="c", start=start)
     assert all(parse(x["created_at"]) > start for x in leads)
+
+
+# --------------------------------------------------------------------------- the demo CLI
+CLI = [sys.executable, "-m", "tap_mega.testing.emulator"]
+DEMO_AUTH = {"Authorization": f"Bearer {DEMO_TOKEN}", "x-customer-id": DEMO_CUSTOMER_ID}
+RATE_HEADERS = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
+
+
+@contextlib.contextmanager
+def emulator_cli(*args: str) -> Iterator[str]:
+    """Run `python -m tap_mega.testing.emulator` on a free port; yield the URL it prints."""
+    proc = subprocess.Popen([*CLI, "--port", "0", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    try:
+        first = proc.stdout.readline()
+        match = re.search(r" at (http://\S+)$", first.strip())
+        assert match, f"no URL printed: {first!r}"
+        yield match.group(1)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def cli_page(session: requests.Session, url: str) -> requests.Response:
+    return session.get(url + LEADS_PATH, params={"limit": 100}, headers=DEMO_AUTH, timeout=10)
+
+
+def cli_leads(session: requests.Session, *args: str) -> list[dict[str, Any]]:
+    with emulator_cli("--leads", "40", "--no-rate-limit", *args) as url:
+        response = cli_page(session, url)
+        assert response.status_code == 200, response.text
+        return list(response.json()["leads"])
+
+
+def test_cli_seed_picks_the_data_set(session):
+    first = cli_leads(session, "--seed", "1")
+
+    assert len(first) == 40
+    assert cli_leads(session, "--seed", "1") == first
+    other = cli_leads(session, "--seed", "2")
+    assert {lead["id"] for lead in other}.isdisjoint({lead["id"] for lead in first})
+
+
+def test_cli_rate_limit_sets_the_windows(session):
+    with emulator_cli("--leads", "5", "--rate-limit", "3/60,1000/3600") as url:
+        answers = [cli_page(session, url) for _ in range(4)]
+
+    assert [r.status_code for r in answers] == [200, 200, 200, 429]
+    assert [r.headers["RateLimit-Limit"] for r in answers] == ["3"] * 4
+    assert [r.headers["RateLimit-Remaining"] for r in answers] == ["2", "1", "0", "0"]
+    assert 0 < int(answers[3].headers["Retry-After"]) <= 60
+    assert_error(answers[3], 429, "rate_limit_error")
+
+
+def test_cli_default_is_the_documented_budget(session):
+    with emulator_cli("--leads", "5") as url:
+        response = cli_page(session, url)
+
+    assert response.headers["RateLimit-Limit"] == "60"
+    assert response.headers["RateLimit-Remaining"] == "59"
+
+
+def test_cli_no_rate_limit_never_refuses_and_sends_no_budget_headers(session):
+    with emulator_cli("--leads", "5", "--no-rate-limit") as url:
+        answers = [cli_page(session, url) for _ in range(61)]  # one past the default minute
+
+    assert {r.status_code for r in answers} == {200}
+    assert not any(RATE_HEADERS & set(r.headers) for r in answers)
+
+
+def assert_one_line_cli_error(completed: subprocess.CompletedProcess[str], flag: str) -> None:
+    assert completed.returncode == 2, completed.stderr
+    assert "Traceback" not in completed.stderr
+    [line] = [line for line in completed.stderr.splitlines() if "error:" in line]
+    assert line.startswith("python -m tap_mega.testing.emulator: error: ")
+    assert flag in line
+    assert completed.stdout == "", "nothing served"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--rate-limit", "60"),
+        ("--rate-limit", "0/60"),
+        ("--rate-limit", "60/0"),
+        ("--rate-limit", "60/nan"),
+        ("--rate-limit", "60/inf"),
+        ("--leads", "many"),
+        ("--leads", "-5"),
+        ("--seed", "x"),
+        ("--port", "99999"),
+        ("--port", "-1"),
+    ],
+)
+def test_cli_bad_flag_value_is_one_line_not_a_traceback(flag, value):
+    completed = subprocess.run([*CLI, flag, value], capture_output=True, text=True,
+                               timeout=30, check=False)
+
+    assert_one_line_cli_error(completed, flag)
+
+
+def test_cli_port_in_use_is_one_line_not_a_traceback():
+    with emulator_cli("--leads", "1") as url:
+        port = url.rsplit(":", 1)[1]
+        completed = subprocess.run([*CLI, "--leads", "1", "--port", port], capture_output=True,
+                                   text=True, timeout=30, check=False)
+
+    assert_one_line_cli_error(completed, "--port")
+    assert "already in use" in completed.stderr

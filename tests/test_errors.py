@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import time
 import typing as t
 
 import pytest
+from singer_sdk.exceptions import RetriableAPIError
 
 from tap_mega.client import MegaStream
 from tap_mega.testing.emulator import Fault
@@ -181,6 +184,59 @@ def test_persistent_5xx_gives_up_with_one_line(
     # The first page was delivered and checkpointed.
     assert len(result.result.records) == 50
     assert bookmark(result.result.final_state)["replication_key_value"]
+
+
+@pytest.fixture
+def real_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The retry waits at their real size, recorded instead of slept.
+
+    `backoff` sleeps with `time.sleep`; the pacer's own waits (429s) go through
+    `MegaStream.sleep` and are kept apart, so only retry waits land here.
+    """
+    monkeypatch.undo()  # `fast_retries` shrank retry_wait_base: back to the tap's own value
+    monkeypatch.setattr(MegaStream, "sleep", lambda _self, _seconds: None)
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    return waits
+
+
+def assert_documented_retry_schedule(waits: list[float], caplog: pytest.LogCaptureFixture) -> None:
+    """1 s doubling, capped at 60 s, up to a quarter more and never less; 8 tries."""
+    assert len(waits) == 7, "8 tries are 7 waits"
+    for k, wait in enumerate(waits):
+        nominal = min(1.0 * 2**k, 60.0)
+        assert nominal <= wait <= 1.25 * nominal, (k, waits)
+    assert 120 <= sum(waits) <= 160, "about two minutes of waiting"
+    logged = re.findall(r"Retrying in ([\d.]+)s \(try (\d) of 8\)", caplog.text)
+    assert [int(tries) for _, tries in logged] == list(range(1, 8))
+    assert [float(wait) for wait, _ in logged] == [round(wait, 1) for wait in waits]
+
+
+def test_retry_waits_follow_the_documented_schedule_and_429s_spend_no_try(
+    emulator: MegaEmulator, real_retry_waits: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Page 2 fails 7 times (the 8th try succeeds), with three 429s in the middle.
+    emulator.add_fault(Fault("status", at_request=2, count=3, status=503))
+    emulator.add_fault(Fault("rate_limit", at_request=5, count=3, retry_after=1))
+    emulator.add_fault(Fault("status", at_request=8, count=4, status=503))
+
+    result = run_sync(tap_config(emulator, page_size=50))
+
+    assert sorted(result.ids) == sorted(lead["id"] for lead in emulator.leads)
+    assert emulator.request_count == 5 + 7 + 3, "5 pages, 7 failures, 3 429s"
+    assert_documented_retry_schedule(real_retry_waits, caplog)
+
+
+def test_retries_give_up_after_8_tries_of_the_documented_schedule(
+    emulator: MegaEmulator, real_retry_waits: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.add_fault(Fault("status", at_request=2, count=100, status=503))
+
+    with pytest.raises(RetriableAPIError, match="503"):
+        run_sync(tap_config(emulator, page_size=50))
+
+    assert emulator.request_count == 1 + 8
+    assert_documented_retry_schedule(real_retry_waits, caplog)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,13 @@ from tap_mega.progress import Progress
 from tap_mega.testing.emulator import RateWindow, _RateLimiter
 
 LATENCY = 0.01
+README = Path(__file__).resolve().parents[1] / "README.md"
+#: What MEGA reports on a first sync's first page: its documented minute window.
+MINUTE_WINDOW_HEADERS = {"RateLimit-Limit": "60", "RateLimit-Remaining": "59",
+                         "RateLimit-Reset": "60"}
+#: Page times for which a sync is bound by the budget: a page slower than 1 s
+#: never meets the 60/1m window, and the README's figures no longer apply.
+BUDGET_BOUND_PAGE_SECONDS = (LATENCY, 1.0)
 
 
 class FakeClock:
@@ -244,3 +253,68 @@ def test_the_pacer_keeps_only_an_hour_of_its_own_requests() -> None:
         pacer.observe(200, {})
         clock.now += 1.0
     assert len(pacer._answered) <= 3601
+
+
+def first_sync_paragraph() -> str:
+    """README's "How long a first sync takes", on one line."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("**How long a first sync takes.**")
+    return " ".join(text[start : text.index("\n\n", start)].split())
+
+
+def stated_first_sync_seconds() -> list[tuple[int, int]]:
+    """(leads, seconds) for each "N leads take about H hours M minutes" of the README."""
+    claims = re.findall(
+        r"(\d{1,3}(?:,\d{3})+)(?: leads take)? about (?:(\d+) hours? )?(\d+) minutes",
+        first_sync_paragraph(),
+    )
+    return [
+        (int(leads.replace(",", "")), int(hours or 0) * 3600 + int(minutes) * 60)
+        for leads, hours, minutes in claims
+    ]
+
+
+def first_sync_estimate(leads: int, seconds_per_page: float) -> float:
+    """The pacer's ETA for a first sync of `leads`, as it stands once page 1 is in."""
+    clock = FakeClock()
+    pacer = make_pacer(clock)
+    pacer.wait_for_turn()
+    clock.now += seconds_per_page
+    pacer.observe(200, MINUTE_WINDOW_HEADERS)
+    pages_left = math.ceil(leads / 100) - 1
+    return seconds_per_page + pacer.seconds_for(pages_left, seconds_per_page)
+
+
+def test_readme_first_sync_durations_are_the_pacers_estimate() -> None:
+    claims = stated_first_sync_seconds()
+
+    assert len(claims) >= 3, "the README's figures were not found"
+    for leads, stated in claims:
+        fastest, slowest = (first_sync_estimate(leads, s) for s in BUDGET_BOUND_PAGE_SECONDS)
+        # "About" a whole number of minutes: within half a minute of the pacer's range.
+        assert fastest - 30 <= stated <= slowest + 30, (leads, stated, fastest, slowest)
+
+
+def test_readme_first_sync_formula_is_the_pacers_estimate() -> None:
+    formula = "`(ceil(N/100) - 1) // 1000` hours plus the minutes for the rest at 60 a minute"
+    assert formula in first_sync_paragraph()
+
+    for leads in (100, 6_000, 100_000, 100_100, 128_000, 200_000, 500_000, 1_000_000):
+        requests = math.ceil(leads / 100)
+        hours = (requests - 1) // 1000
+        rest = requests - 1000 * hours
+        by_formula = hours * 3600 + rest * 60 / 60
+        fastest, slowest = (first_sync_estimate(leads, s) for s in BUDGET_BOUND_PAGE_SECONDS)
+        assert fastest <= by_formula <= slowest + 1, (leads, by_formula, fastest, slowest)
+
+
+def test_the_first_sync_estimate_is_what_the_pacer_then_does() -> None:
+    clock = FakeClock()
+    limiter = _RateLimiter([RateWindow(60, 60.0), RateWindow(1000, 3600.0)], clock)
+    pacer = make_pacer(clock)
+    start = clock.now
+
+    drive(pacer, clock, limiter, 1280)
+
+    assert pacer.rate_limited == 0
+    assert clock.now - start == pytest.approx(first_sync_estimate(128_000, LATENCY), abs=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import typing as t
 import pytest
 
 from tap_mega.termination import Terminated, TerminationGuard
-from tap_mega.testing.emulator import Fault
+from tap_mega.testing.emulator import Fault, RateWindow
 from tap_mega.timestamps import normalize_timestamp
 from tests.conftest import SyncResult, bookmark, run_sync, spawn_cli, tap_config
 
@@ -24,16 +25,17 @@ if t.TYPE_CHECKING:
 
 
 class LineReader:
-    """Collects a child's stdout lines as they come, so a test can act mid-sync."""
+    """Collects a child's stdout (or stderr) lines as they come, so a test can act mid-sync."""
 
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
+    def __init__(self, proc: subprocess.Popen[str], *, stderr: bool = False) -> None:
         self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        stream = proc.stderr if stderr else proc.stdout
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
 
-    def _read(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
+    def _read(self, stream: t.IO[str] | None) -> None:
+        assert stream is not None
+        for line in stream:
             self.lines.append(line)
 
     def wait_for(self, count: int, timeout: float = 30) -> None:
@@ -42,15 +44,29 @@ class LineReader:
             assert time.monotonic() < deadline, "the tap wrote too little"
             time.sleep(0.005)
 
+    def wait_for_match(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        """The first line matching `pattern`, once the child has written it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in list(self.lines):
+                if match := re.search(pattern, line):
+                    return match
+            assert time.monotonic() < deadline, f"the tap never logged {pattern!r}"
+            time.sleep(0.005)
+
     def finish(self) -> str:
         self._thread.join(timeout=30)
         return "".join(self.lines)
 
 
-def finish(proc: subprocess.Popen[str], reader: LineReader) -> tuple[int, str, str]:
+def finish(
+    proc: subprocess.Popen[str], reader: LineReader, err_reader: LineReader | None = None
+) -> tuple[int, str, str]:
     assert proc.stderr is not None
-    stderr = proc.stderr.read()
+    stderr = proc.stderr.read() if err_reader is None else ""
     code = proc.wait(timeout=30)
+    if err_reader is not None:
+        stderr = err_reader.finish()
     stdout = reader.finish()
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
@@ -107,6 +123,33 @@ def test_signal_while_waiting_on_mega_stops_at_once(
     assert time.monotonic() - started < 10, "a held request must not delay the stop"
     stopped = assert_clean_stop(code, stdout, stderr, signum)
     assert len(stopped.records) == 300
+    assert_resumable(emulator, config, stopped)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_while_the_pacer_waits_for_the_budget_stops_at_once(
+    make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path, signum: int
+) -> None:
+    skipped = [0.0]  # seconds the emulator's rate clock is moved on, to end the window
+    emulator = make_emulator(
+        n_leads=700, seed=5, rate_windows=[RateWindow(limit=5, seconds=60)],
+        clock=lambda: time.monotonic() + skipped[0],
+    )
+    config = tap_config(emulator, page_size=100, max_wait_seconds=3600)
+    proc = spawn_cli(config, tmp_path)
+    reader, err_reader = LineReader(proc), LineReader(proc, stderr=True)
+    wait = err_reader.wait_for_match(r"Rate limit: waiting ([\d.]+)s because the 5/1m window")
+    assert float(wait.group(1)) > 30, "the pacer is in a long wait, not a blip"
+    started = time.monotonic()
+
+    proc.send_signal(signum)
+    code, stdout, stderr = finish(proc, reader, err_reader)
+
+    assert time.monotonic() - started < 10, "the budget wait must not delay the stop"
+    stopped = assert_clean_stop(code, stdout, stderr, signum)
+    assert len(stopped.records) == 500
+    assert emulator.request_count == 5, "nothing was sent after the signal"
+    skipped[0] += 60  # the window has passed for the resumed run
     assert_resumable(emulator, config, stopped)
 
 

@@ -98,8 +98,9 @@ class RateWindow:
 
     def __post_init__(self) -> None:
         """Reject windows that could never admit a request."""
-        if self.limit < 1 or self.seconds <= 0:
-            msg = "RateWindow needs limit >= 1 and seconds > 0"
+        # `not 0 < seconds < inf` also refuses NaN, which would break every response.
+        if self.limit < 1 or not 0 < self.seconds < math.inf:
+            msg = "RateWindow needs limit >= 1 and finite seconds > 0"
             raise ValueError(msg)
 
 
@@ -1388,14 +1389,39 @@ def _parse_windows(text: str) -> list[RateWindow]:
     return windows
 
 
+def _lead_count(text: str) -> int:
+    """``--leads``: a whole number, zero or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"expected a whole number of leads, 0 or more, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _port(text: str) -> int:
+    """``--port``: 0 to 65535 (0 picks a free port), checked before binding."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:  # noqa: PLR2004 - the largest TCP port
+        msg = f"expected a port from 0 to 65535 (0: any free port), not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _arg_parser() -> argparse.ArgumentParser:
     """The demo server's options."""
     parser = argparse.ArgumentParser(
         prog="python -m tap_mega.testing.emulator",
         description="Serve an emulated MEGA lead API for demos and manual testing.",
     )
-    parser.add_argument("--leads", type=int, default=5000, help="number of generated leads")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--leads", type=_lead_count, default=5000,
+                        help="number of generated leads")
+    parser.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--seed", type=int, default=0)
     limits = parser.add_mutually_exclusive_group()
@@ -1408,10 +1434,16 @@ def _arg_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until Ctrl-C, after printing how to point the tap at it."""
-    args = _arg_parser().parse_args(argv)
+    parser = _arg_parser()
+    args = parser.parse_args(argv)
     windows: list[RateWindow] | None = [] if args.no_rate_limit else args.rate_limit
     emu = MegaEmulator(n_leads=args.leads, seed=args.seed, rate_windows=windows,
                        port=args.port, host=args.host, verbose=args.verbose)
+    try:
+        emu.start()
+    except OSError as exc:  # port taken, host unknown: the flags' fault, not a bug
+        parser.error(f"argument --port/--host: cannot listen on {args.host}:{args.port}: "
+                     f"{exc.strerror or exc}")
     with emu:
         # Printing the demo token is intended: it is a public, fixed demo value.
         sys.stdout.write(
