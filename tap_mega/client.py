@@ -234,7 +234,10 @@ class MegaStream(RESTStream[str | None]):
         return math.ceil(float(self.config.get("request_timeout", 60)))
 
     def sleep(self, seconds: float) -> None:
-        """Every wait of the stream goes through here, so tests can keep time."""
+        """Every rate-limit wait goes through here, so tests can keep time.
+
+        Retry waits do not: the `backoff` library sleeps on its own.
+        """
         time.sleep(seconds)
 
     def read_page(self, response: requests.Response) -> Page:
