@@ -7,11 +7,13 @@ Protocol-model validation and PyAirbyte itself run in their own venv
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import typing as t
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -58,16 +60,24 @@ class Run:
 
 
 def source(tmp_path: Path, command: str, config: dict[str, t.Any] | None = None,
-           catalog: dict[str, t.Any] | None = None, state: t.Any = None) -> Run:
+           catalog: dict[str, t.Any] | None = None, state: t.Any = None,
+           *flags: str, env: dict[str, str] | None = None) -> Run:
     """Run `source-mega <command>` as Airbyte does, with files for every input."""
-    args = [command]
+    args = [command, *flags]
     for name, value in (("config", config), ("catalog", catalog), ("state", state)):
         if value is not None:
             path = tmp_path / f"{name}.json"
             path.write_text(json.dumps(value))
             args += [f"--{name}", str(path)]
-    done = subprocess.run([sys.executable, "-c", FAST_RETRY_SOURCE, *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return source_process(args, env=env)
+
+
+def source_process(args: list[str], program: str = FAST_RETRY_SOURCE,
+                   env: dict[str, str] | None = None) -> Run:
+    """`source-mega` with these arguments, in its own process as Airbyte runs it."""
+    done = subprocess.run([sys.executable, "-c", program, *args], capture_output=True,
+                          text=True, timeout=120, check=False,
+                          env=None if env is None else {**os.environ, **env})
     return Run(done.returncode, done.stdout, done.stderr)
 
 
@@ -195,6 +205,49 @@ def test_full_refresh_ignores_the_bookmark(emulator: MegaEmulator, tmp_path: Pat
 
     assert "updated_since" not in emulator.requests[-len(again.states)].params
     assert len(again.records) == len(emulator.leads)
+
+
+def instant(text: str) -> datetime:
+    """An ISO-8601 UTC timestamp as an aware datetime, whatever its spelling of UTC."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def ids_changed_since(emulator: MegaEmulator, start_date: str) -> list[str]:
+    """The emulator's leads updated at or after `start_date`: what a read from it owes."""
+    return sorted(lead["id"] for lead in emulator.leads
+                  if instant(lead["updated_at"]) >= instant(start_date))
+
+
+def test_full_refresh_reads_everything_from_start_date(emulator: MegaEmulator,
+                                                       tmp_path: Path) -> None:
+    start_date = emulator.leads[100]["updated_at"]
+    config = tap_config(emulator, start_date=start_date)
+
+    run = source(tmp_path, "read", config, configured_catalog("full_refresh"), state=[])
+
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert sorted(r["data"]["id"] for r in run.records) == ids_changed_since(emulator, start_date)
+    assert all(instant(r["data"]["updated_at"]) >= instant(start_date) for r in run.records)
+    assert 100 < len(run.records) < len(emulator.leads), "start_date cut the older leads"
+
+
+def test_full_refresh_reads_from_start_date_not_from_an_incremental_bookmark(
+    emulator: MegaEmulator, tmp_path: Path,
+) -> None:
+    earlier = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
+    emulator.update_leads(count=5, seed=2)
+    start_date = emulator.leads[100]["updated_at"]
+    bookmark = earlier.states[-1]["stream"]["stream_state"]["replication_key_value"]
+    assert instant(bookmark) > instant(start_date), "the bookmark is the newer floor"
+
+    run = source(tmp_path, "read", tap_config(emulator, start_date=start_date),
+                 configured_catalog("full_refresh"), state=per_stream_state(earlier))
+
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert sorted(r["data"]["id"] for r in run.records) == ids_changed_since(emulator, start_date)
+    assert all(instant(r["data"]["updated_at"]) >= instant(start_date) for r in run.records)
+    newest = max(r["data"]["updated_at"] for r in run.records)
+    assert run.states[-1]["stream"]["stream_state"]["replication_key_value"] == newest
 
 
 def test_read_of_an_unselected_stream_reads_nothing(emulator: MegaEmulator,
