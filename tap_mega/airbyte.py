@@ -175,6 +175,9 @@ def read_json(path: str, what: str) -> t.Any:
     except OSError as exc:
         msg = f"cannot read the {what} file {path}: {exc.strerror or exc}"
         raise InputError(msg) from exc
+    except UnicodeDecodeError as exc:  # JSON is UTF-8 text (RFC 8259)
+        msg = f"the {what} file {path} is not valid JSON: not UTF-8 text"
+        raise InputError(msg) from exc
     if not text.strip():
         return None
     try:
@@ -207,11 +210,14 @@ def singer_state(airbyte_state: t.Any) -> Json:
     if not isinstance(airbyte_state, list):
         msg = "the state must be a list of per-stream states"
         raise InputError(msg)
+    if not all(isinstance(entry, dict) for entry in airbyte_state):
+        msg = "the state must be a list of per-stream states (JSON objects)"
+        raise InputError(msg)
     bookmarks: Json = {}
     for entry in airbyte_state:
-        stream = entry.get("stream") if isinstance(entry, dict) else None
+        stream = entry.get("stream")
         if not isinstance(stream, dict):
-            if isinstance(entry, dict) and entry.get("type") == "LEGACY":
+            if entry.get("type") == "LEGACY":
                 return singer_state(entry.get("data"))
             continue
         name = stream.get("stream_descriptor", {}).get("name")

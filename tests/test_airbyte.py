@@ -300,20 +300,79 @@ def test_read_failure_on_the_api_side_is_a_system_error_after_saving_state(
     assert run.messages[-1]["type"] == "TRACE"
 
 
-def test_unreadable_config_is_a_config_error(tmp_path: Path) -> None:
-    (tmp_path / "config.json").write_text("{not json")
+# Valid JSON of the wrong shape for each input: Airbyte passes an object, an object, a list.
+WRONG_SHAPE = {
+    "config": '["token", "customer_id"]',
+    "catalog": '[{"stream": {"name": "leads"}, "sync_mode": "incremental"}]',
+    "state": '["2026-01-07T13:38:05.002Z"]',
+}
+PROBLEMS = ("missing", "directory", "not JSON", "not UTF-8", "wrong shape")
 
-    done = subprocess.run(
-        [sys.executable, "-c", FAST_RETRY_SOURCE, "read", "--config",
-         str(tmp_path / "config.json"), "--catalog", str(tmp_path / "config.json")],
-        capture_output=True, text=True, timeout=60, check=False,
-    )
 
-    assert done.returncode == 1
-    [line] = done.stdout.splitlines()
-    error = json.loads(line)["trace"]["error"]
+def unusable_file(tmp_path: Path, role: str, problem: str, token: str) -> Path:
+    """An input file in one of the ways it can be unusable; the unparsable ones quote the token."""
+    path = tmp_path / f"unusable-{role}.json"
+    if problem == "directory":
+        path.mkdir()
+    elif problem != "missing":
+        content = {
+            "not JSON": f'{{"token": "{token}", "customer_id": '.encode(),
+            # As PowerShell's `>` writes it: UTF-16 with a byte-order mark.
+            "not UTF-8": f'{{"token": "{token}"}}'.encode("utf-16"),
+            "wrong shape": WRONG_SHAPE[role].encode(),
+        }[problem]
+        path.write_bytes(content)
+    return path
+
+
+def input_files(tmp_path: Path, emulator: MegaEmulator, role: str, problem: str) -> list[str]:
+    """`--config`, `--catalog` and `--state` arguments, all usable but `role`'s."""
+    values = {"config": tap_config(emulator), "catalog": configured_catalog(), "state": []}
+    args: list[str] = []
+    for name, value in values.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(value))
+        if name == role:
+            path = unusable_file(tmp_path, role, problem, emulator.token)
+        args += [f"--{name}", str(path)]
+    return args
+
+
+def assert_one_config_error(run: Run, role: str, token: str) -> None:
+    """Exit 1 and one TRACE config_error that names the file: nothing else, anywhere."""
+    assert run.returncode == 1
+    assert run.stderr == ""
+    [message] = run.messages
+    assert message["type"] == "TRACE"
+    error = message["trace"]["error"]
     assert error["failure_type"] == "config_error"
-    assert "not valid JSON" in error["message"]
+    assert role in error["message"]
+    assert "\n" not in error["message"]
+    assert "stack_trace" not in error
+    assert_no_leak(run, token)
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+@pytest.mark.parametrize("role", ["config", "catalog", "state"])
+def test_an_unusable_input_file_is_one_config_error(emulator: MegaEmulator, tmp_path: Path,
+                                                    role: str, problem: str) -> None:
+    run = source_process(["read", *input_files(tmp_path, emulator, role, problem)])
+
+    assert_one_config_error(run, role, emulator.token)
+    assert emulator.request_count == 0
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+@pytest.mark.parametrize("command", ["check", "discover"])
+def test_check_and_discover_refuse_an_unusable_config_the_same_way(
+    emulator: MegaEmulator, tmp_path: Path, command: str, problem: str,
+) -> None:
+    config = unusable_file(tmp_path, "config", problem, emulator.token)
+
+    run = source_process([command, "--config", str(config)])
+
+    assert_one_config_error(run, "config", emulator.token)
+    assert emulator.request_count == 0
 
 
 def test_dockerfile_runs_source_mega_as_airbyte_expects() -> None:

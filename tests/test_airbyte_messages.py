@@ -58,9 +58,10 @@ def test_empty_stream_states_are_dropped() -> None:
     assert singer_state([airbyte_stream_state("leads", {})]) == {}
 
 
-def test_state_of_another_shape_is_refused() -> None:
+@pytest.mark.parametrize("state", ["2026-01-01", 42, ["2026-01-01"], [BOOKMARK, None]])
+def test_state_of_another_shape_is_refused(state: t.Any) -> None:
     with pytest.raises(InputError, match="list of per-stream states"):
-        singer_state("2026-01-01")
+        singer_state(state)
 
 
 def test_record_keeps_the_data_and_stamps_milliseconds() -> None:
