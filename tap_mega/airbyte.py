@@ -67,7 +67,7 @@ class Output:
     def emit(self, message: Json) -> None:
         """Write one message as one JSON line, and flush: Airbyte reads as we go."""
         if message["type"] in {"LOG", "TRACE", "CONNECTION_STATUS"}:
-            message = json.loads(redact(json.dumps(message)))
+            message = redacted(message)
         sys.stdout.write(json.dumps(message, default=str, separators=(",", ":")) + "\n")
         sys.stdout.flush()
 
@@ -85,6 +85,21 @@ class Output:
             "type": "TRACE",
             "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error},
         })
+
+
+def redacted(value: t.Any) -> t.Any:
+    """`value` with every secret redacted from its strings, before JSON escapes them.
+
+    Redacting the encoded text would miss a secret that JSON escapes (a pasted
+    token with a `"` in it).
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redacted(item) for item in value]
+    return value
 
 
 def now_ms() -> int:

@@ -300,6 +300,48 @@ def test_read_failure_on_the_api_side_is_a_system_error_after_saving_state(
     assert run.messages[-1]["type"] == "TRACE"
 
 
+# A bug no MEGA response can trigger (every odd body is a known MegaError): the
+# second page raises an exception the tap does not know, quoting the token.
+BUG_ON_SECOND_PAGE_SOURCE = """
+from tap_mega.client import MegaStream
+from tap_mega.streams import LeadsStream
+MegaStream.retry_wait_base = 0.01
+read_page = LeadsStream.read_page
+def buggy_read_page(self, response):
+    if "cursor=" in response.request.url:
+        raise KeyError(f"no such key for {self.config['token']}")
+    return read_page(self, response)
+LeadsStream.read_page = buggy_read_page
+from tap_mega.airbyte import main
+main()
+"""
+
+
+@pytest.mark.parametrize("token", [None, 'mega_pasted"with-a-quote' + "0" * 40])
+def test_an_unexpected_failure_is_a_system_error_with_no_token_anywhere(
+    make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path, token: str | None,
+) -> None:
+    emulator = make_emulator(n_leads=250, seed=7, token=token)
+    files = input_files(tmp_path, emulator)
+
+    run = source_process(["read", *files], program=BUG_ON_SECOND_PAGE_SOURCE)
+
+    assert run.returncode == 1
+    for spelling in (emulator.token, json.dumps(emulator.token)[1:-1]):
+        assert spelling not in run.stdout + run.stderr
+    assert run.stderr == "", "no traceback outside the protocol"
+    [error] = run.errors
+    assert run.messages[-1]["type"] == "TRACE"
+    assert error["failure_type"] == "system_error"
+    assert error["message"].startswith("tap-mega failed unexpectedly: KeyError")
+    assert "<redacted>" in error["message"]
+    assert "Traceback" in error["stack_trace"]
+    assert "buggy_read_page" in error["stack_trace"]
+    assert len(run.records) == 100, "the first page was delivered"
+    saved = run.states[-1]["stream"]["stream_state"]["replication_key_value"]
+    assert saved == max(r["data"]["updated_at"] for r in run.records)
+
+
 # Valid JSON of the wrong shape for each input: Airbyte passes an object, an object, a list.
 WRONG_SHAPE = {
     "config": '["token", "customer_id"]',
@@ -325,7 +367,8 @@ def unusable_file(tmp_path: Path, role: str, problem: str, token: str) -> Path:
     return path
 
 
-def input_files(tmp_path: Path, emulator: MegaEmulator, role: str, problem: str) -> list[str]:
+def input_files(tmp_path: Path, emulator: MegaEmulator, role: str | None = None,
+                problem: str = "missing") -> list[str]:
     """`--config`, `--catalog` and `--state` arguments, all usable but `role`'s."""
     values = {"config": tap_config(emulator), "catalog": configured_catalog(), "state": []}
     args: list[str] = []

@@ -99,18 +99,22 @@ def test_a_catalog_that_is_not_configured_is_refused(catalog: t.Any) -> None:
         sync_modes(catalog)
 
 
-def test_logs_and_errors_never_show_the_token() -> None:
-    register_secret("mega_secret")
+@pytest.mark.parametrize("secret", ["mega_secret", 'mega_"quoted"\\secret'])
+def test_logs_and_errors_never_show_the_token(secret: str) -> None:
+    register_secret(secret)
     output = Output()
     buffer = io.StringIO()
     with redirect_stdout(buffer):
-        output.log("INFO", "calling with mega_secret")
-        output.error("401 for mega_secret", "config_error")
+        output.log("INFO", f"calling with {secret}")
+        output.error(f"401 for {secret}", "config_error", stack_trace=f"in call({secret})")
 
     lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
-    assert "mega_secret" not in buffer.getvalue()
+    assert secret not in buffer.getvalue()
+    assert json.dumps(secret)[1:-1] not in buffer.getvalue()
     assert lines[0]["log"] == {"level": "INFO", "message": "calling with <redacted>"}
-    assert lines[1]["trace"]["error"]["failure_type"] == "config_error"
+    error = lines[1]["trace"]["error"]
+    assert error["failure_type"] == "config_error"
+    assert error["stack_trace"] == "in call(<redacted>)"
 
 
 def test_logging_becomes_log_messages() -> None:
