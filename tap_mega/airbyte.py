@@ -14,6 +14,7 @@ import argparse
 import copy
 import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -21,6 +22,7 @@ import typing as t
 from pathlib import Path
 
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.metrics import METRICS_LOGGER_NAME
 from singer_sdk.singerlib import Catalog, RecordMessage, StateMessage
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 
@@ -172,11 +174,19 @@ class AirbyteLogHandler(logging.Handler):
 
 
 def route_logging(output: Output, level: int = logging.INFO) -> None:
-    """Send the root logger, and so the SDK's and the tap's loggers, to LOG messages."""
+    """Send the root logger, and so the SDK's and the tap's loggers, to LOG messages.
+
+    The SDK's METRIC lines (request timings, record counts) are for Singer tooling;
+    Airbyte counts records itself, so they are shown only at DEBUG. A filter, not
+    the metrics logger's level: the SDK resets that whenever a tap is built.
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(AirbyteLogHandler(output))
+    handler = AirbyteLogHandler(output)
+    if level > logging.DEBUG:
+        handler.addFilter(lambda record: record.name != METRICS_LOGGER_NAME)
+    root.addHandler(handler)
     root.setLevel(level)
 
 
@@ -360,17 +370,25 @@ def describe(exc: BaseException) -> str | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The four Airbyte commands and their file arguments."""
+    """The four Airbyte commands, their file arguments and airbyte-cdk's `--debug`."""
     parser = argparse.ArgumentParser(prog="source-mega", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true",
+                        help="DEBUG logs, the SDK's METRIC lines included")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("spec", help="print the settings schema")
+    commands.add_parser("spec", help="print the settings schema", parents=[common])
     for name in ("check", "discover", "read"):
-        command = commands.add_parser(name)
+        command = commands.add_parser(name, parents=[common])
         command.add_argument("--config", required=True)
         if name == "read":
             command.add_argument("--catalog", required=True)
             command.add_argument("--state")
     return parser.parse_args(argv)
+
+
+def debug_requested(args: argparse.Namespace) -> bool:
+    """`--debug` or `LOG_LEVEL=debug`: the two switches airbyte-cdk's connectors read."""
+    return bool(args.debug) or os.environ.get("LOG_LEVEL", "").lower() == "debug"
 
 
 def run(args: argparse.Namespace, output: Output) -> None:
@@ -405,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run one Airbyte command; a failure becomes one TRACE error and exit code 1."""
     args = parse_args(argv)
     output = Output()
-    route_logging(output)
+    route_logging(output, logging.DEBUG if debug_requested(args) else logging.INFO)
     try:
         run(args, output)
     except Terminated as exc:

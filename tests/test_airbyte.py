@@ -250,6 +250,38 @@ def test_full_refresh_reads_from_start_date_not_from_an_incremental_bookmark(
     assert run.states[-1]["stream"]["stream_state"]["replication_key_value"] == newest
 
 
+def log_lines(run: Run) -> list[str]:
+    return [message["log"]["message"] for message in run.of_type("LOG")]
+
+
+def test_read_logs_progress_without_the_sdks_metric_lines(emulator: MegaEmulator,
+                                                          tmp_path: Path) -> None:
+    run = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
+
+    assert run.returncode == 0
+    assert any("Progress: 250 / 250 leads" in line for line in log_lines(run))
+    assert not [line for line in log_lines(run) if "METRIC" in line]
+    assert {m["log"]["level"] for m in run.of_type("LOG")} <= {"INFO", "WARN", "ERROR", "FATAL"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"), [(("--debug",), None), ((), {"LOG_LEVEL": "debug"})], ids=["flag", "env"],
+)
+def test_debug_logs_carry_the_sdks_metric_lines(emulator: MegaEmulator, tmp_path: Path,
+                                                flags: tuple[str, ...],
+                                                env: dict[str, str] | None) -> None:
+    run = source(tmp_path, "read", tap_config(emulator), configured_catalog(), [], *flags,
+                 env=env)
+
+    assert run.returncode == 0
+    metrics = [line for line in log_lines(run) if "METRIC" in line]
+    assert any('"metric":"record_count","value":250' in line for line in metrics)
+    assert sum('"metric":"http_request_duration"' in line for line in metrics) == 3
+    assert "DEBUG" in {m["log"]["level"] for m in run.of_type("LOG")}
+    assert len(run.records) == 250
+    assert_no_leak(run, emulator.token)
+
+
 def test_read_of_an_unselected_stream_reads_nothing(emulator: MegaEmulator,
                                                     tmp_path: Path) -> None:
     run = source(tmp_path, "read", tap_config(emulator), {"streams": []})
