@@ -265,6 +265,25 @@ def sync_modes(configured_catalog: t.Any) -> dict[str, str]:
         raise InputError(msg) from exc
 
 
+def selected_fields(configured_catalog: Json) -> dict[str, frozenset[str] | None]:
+    """Stream name to the top-level fields Airbyte asks for; None: every field.
+
+    The protocol has no field list: Airbyte's column selection prunes the
+    configured stream's `json_schema` to the selected columns, so its
+    `properties` are the selection. A schema without them (`{}`, common in
+    hand-written catalogs) selects everything. Call after `sync_modes`, which
+    refuses a catalog of another shape.
+    """
+    fields: dict[str, frozenset[str] | None] = {}
+    for entry in configured_catalog["streams"]:
+        schema = entry["stream"].get("json_schema")
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        fields[entry["stream"]["name"]] = (
+            frozenset(properties) if isinstance(properties, dict) else None
+        )
+    return fields
+
+
 # --------------------------------------------------------------------------- #
 # Commands
 # --------------------------------------------------------------------------- #
@@ -332,22 +351,41 @@ def check(tap: TapMega) -> None:
     stream.read_page(response)
 
 
-def singer_catalog(tap: TapMega, modes: dict[str, str]) -> Catalog:
-    """The tap's catalog with exactly the streams Airbyte configured selected."""
+def singer_catalog(
+    tap: TapMega,
+    modes: dict[str, str],
+    fields: dict[str, frozenset[str] | None],
+) -> Catalog:
+    """The tap's catalog with exactly the streams and top-level fields Airbyte configured.
+
+    The SDK keeps the primary key and the replication key whatever the selection
+    (Airbyte's UI cannot deselect them either).
+    """
     catalog = Catalog.from_dict(tap.catalog_dict)
     for name, entry in catalog.items():
         entry.metadata.root.selected = name in modes
+        wanted = fields.get(name)
+        if wanted is None:
+            continue
+        for field in entry.schema.properties or {}:
+            entry.metadata[("properties", field)].selected = field in wanted
     return catalog
 
 
-def read(config: Json, modes: dict[str, str], state: Json, output: Output) -> None:
+def read(
+    config: Json,
+    modes: dict[str, str],
+    fields: dict[str, frozenset[str] | None],
+    state: Json,
+    output: Output,
+) -> None:
     """Run the tap's sync; a full refresh starts without the stream's bookmark."""
     bookmarks = {
         name: bookmark
         for name, bookmark in state.get("bookmarks", {}).items()
         if modes.get(name) == INCREMENTAL
     }
-    catalog = singer_catalog(make_tap(config, validate_config=False), modes)
+    catalog = singer_catalog(make_tap(config, validate_config=False), modes, fields)
     tap = make_tap(
         config,
         catalog=catalog,
@@ -414,9 +452,11 @@ def run(args: argparse.Namespace, output: Output) -> None:
     elif args.command == "discover":
         output.emit(catalog_message(make_tap(config)))
     else:
-        modes = sync_modes(read_json(args.catalog, "catalog"))
+        configured_catalog = read_json(args.catalog, "catalog")
+        modes = sync_modes(configured_catalog)
+        fields = selected_fields(configured_catalog)
         state = singer_state(read_json(args.state, "state")) if args.state else {}
-        read(config, modes, state, output)
+        read(config, modes, fields, state, output)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -282,6 +282,59 @@ def test_debug_logs_carry_the_sdks_metric_lines(emulator: MegaEmulator, tmp_path
     assert_no_leak(run, emulator.token)
 
 
+def configured_with_columns(tmp_path: Path, emulator: MegaEmulator,
+                            columns: list[str] | None) -> dict[str, t.Any]:
+    """A configured catalog as Airbyte's column selection sends it: the discovered
+    stream, its `json_schema` pruned to `columns` (None: kept whole)."""
+    [stream] = source(tmp_path, "discover", tap_config(emulator)).messages[-1]["catalog"]["streams"]
+    if columns is not None:
+        properties = stream["json_schema"]["properties"]
+        stream["json_schema"]["properties"] = {name: properties[name] for name in columns}
+    catalog = configured_catalog()
+    catalog["streams"][0]["stream"] = stream
+    return catalog
+
+
+@pytest.mark.parametrize(
+    ("columns", "emitted"),
+    [
+        (["id", "updated_at", "status", "owner"], {"id", "updated_at", "status", "owner"}),
+        (["status", "custom_fields"], {"id", "updated_at", "status", "custom_fields"}),
+    ],
+    ids=["selected", "key-and-cursor-kept"],
+)
+def test_read_emits_only_the_columns_of_the_configured_schema(
+    emulator: MegaEmulator, tmp_path: Path, columns: list[str], emitted: set[str],
+) -> None:
+    catalog = configured_with_columns(tmp_path, emulator, columns)
+
+    run = source(tmp_path, "read", tap_config(emulator), catalog, state=[])
+
+    assert run.returncode == 0, run.stdout[-2000:]
+    truth = {lead["id"]: lead for lead in emulator.leads}
+    assert sorted(r["data"]["id"] for r in run.records) == sorted(truth)
+    for record in run.records:
+        assert set(record["data"]) == emitted
+        lead = truth[record["data"]["id"]]
+        assert all(record["data"][name] == lead[name] for name in emitted - {"updated_at"})
+    newest = max(r["data"]["updated_at"] for r in run.records)
+    assert run.states[-1]["stream"]["stream_state"]["replication_key_value"] == newest
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["discovered-schema", "empty-schema"])
+def test_read_without_column_selection_emits_every_field(emulator: MegaEmulator,
+                                                         tmp_path: Path, whole: bool) -> None:
+    catalog = configured_with_columns(tmp_path, emulator, None) if whole else configured_catalog()
+
+    run = source(tmp_path, "read", tap_config(emulator), catalog, state=[])
+
+    assert run.returncode == 0
+    truth = {lead["id"]: lead for lead in emulator.leads}
+    assert len(run.records) == len(truth)
+    assert all(set(r["data"]) == set(truth[r["data"]["id"]]) for r in run.records)
+    assert any(r["data"]["custom_fields"] for r in run.records)
+
+
 def test_read_of_an_unselected_stream_reads_nothing(emulator: MegaEmulator,
                                                     tmp_path: Path) -> None:
     run = source(tmp_path, "read", tap_config(emulator), {"streams": []})

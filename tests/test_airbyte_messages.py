@@ -15,6 +15,7 @@ from tap_mega.airbyte import (
     InputError,
     Output,
     route_logging,
+    selected_fields,
     singer_state,
     stream_state_message,
     sync_modes,
@@ -91,6 +92,25 @@ def test_sync_modes_by_stream() -> None:
     catalog = {"streams": [{"stream": {"name": "leads"}, "sync_mode": "incremental"}]}
 
     assert sync_modes(catalog) == {"leads": "incremental"}
+
+
+@pytest.mark.parametrize(
+    ("stream", "fields"),
+    [
+        ({"name": "leads", "json_schema": {"properties": {"id": {}, "status": {}}}},
+         frozenset({"id", "status"})),
+        ({"name": "leads", "json_schema": {"type": "object", "properties": {}}}, frozenset()),
+        ({"name": "leads", "json_schema": {}}, None),
+        ({"name": "leads"}, None),
+        ({"name": "leads", "json_schema": {"properties": ["id"]}}, None),
+    ],
+)
+def test_the_configured_schema_is_the_column_selection(
+    stream: dict[str, t.Any], fields: frozenset[str] | None,
+) -> None:
+    catalog = {"streams": [{"stream": stream, "sync_mode": "incremental"}]}
+
+    assert selected_fields(catalog) == {"leads": fields}
 
 
 @pytest.mark.parametrize("catalog", [[], {"streams": "leads"}, {"streams": [{"sync_mode": "x"}]}])
