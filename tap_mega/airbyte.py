@@ -358,8 +358,8 @@ def singer_catalog(
 ) -> Catalog:
     """The tap's catalog with exactly the streams and top-level fields Airbyte configured.
 
-    The SDK keeps the primary key and the replication key whatever the selection
-    (Airbyte's UI cannot deselect them either).
+    The SDK keeps the primary key and the replication key whatever the selection:
+    every record carries `id` and the `updated_at` its bookmark is read from.
     """
     catalog = Catalog.from_dict(tap.catalog_dict)
     for name, entry in catalog.items():
