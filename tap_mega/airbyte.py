@@ -14,6 +14,7 @@ import argparse
 import copy
 import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -21,6 +22,7 @@ import typing as t
 from pathlib import Path
 
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.metrics import METRICS_LOGGER_NAME
 from singer_sdk.singerlib import Catalog, RecordMessage, StateMessage
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 
@@ -67,7 +69,7 @@ class Output:
     def emit(self, message: Json) -> None:
         """Write one message as one JSON line, and flush: Airbyte reads as we go."""
         if message["type"] in {"LOG", "TRACE", "CONNECTION_STATUS"}:
-            message = json.loads(redact(json.dumps(message)))
+            message = redacted(message)
         sys.stdout.write(json.dumps(message, default=str, separators=(",", ":")) + "\n")
         sys.stdout.flush()
 
@@ -85,6 +87,21 @@ class Output:
             "type": "TRACE",
             "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error},
         })
+
+
+def redacted(value: t.Any) -> t.Any:
+    """`value` with every secret redacted from its strings, before JSON escapes them.
+
+    Redacting the encoded text would miss a secret that JSON escapes (a pasted
+    token with a `"` in it).
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redacted(item) for item in value]
+    return value
 
 
 def now_ms() -> int:
@@ -157,11 +174,19 @@ class AirbyteLogHandler(logging.Handler):
 
 
 def route_logging(output: Output, level: int = logging.INFO) -> None:
-    """Send the root logger, and so the SDK's and the tap's loggers, to LOG messages."""
+    """Send the root logger, and so the SDK's and the tap's loggers, to LOG messages.
+
+    The SDK's METRIC lines (request timings, record counts) are for Singer tooling;
+    Airbyte counts records itself, so they are shown only at DEBUG. A filter, not
+    the metrics logger's level: the SDK resets that whenever a tap is built.
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(AirbyteLogHandler(output))
+    handler = AirbyteLogHandler(output)
+    if level > logging.DEBUG:
+        handler.addFilter(lambda record: record.name != METRICS_LOGGER_NAME)
+    root.addHandler(handler)
     root.setLevel(level)
 
 
@@ -174,6 +199,9 @@ def read_json(path: str, what: str) -> t.Any:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         msg = f"cannot read the {what} file {path}: {exc.strerror or exc}"
+        raise InputError(msg) from exc
+    except UnicodeDecodeError as exc:  # JSON is UTF-8 text (RFC 8259)
+        msg = f"the {what} file {path} is not valid JSON: not UTF-8 text"
         raise InputError(msg) from exc
     if not text.strip():
         return None
@@ -207,11 +235,14 @@ def singer_state(airbyte_state: t.Any) -> Json:
     if not isinstance(airbyte_state, list):
         msg = "the state must be a list of per-stream states"
         raise InputError(msg)
+    if not all(isinstance(entry, dict) for entry in airbyte_state):
+        msg = "the state must be a list of per-stream states (JSON objects)"
+        raise InputError(msg)
     bookmarks: Json = {}
     for entry in airbyte_state:
-        stream = entry.get("stream") if isinstance(entry, dict) else None
+        stream = entry.get("stream")
         if not isinstance(stream, dict):
-            if isinstance(entry, dict) and entry.get("type") == "LEGACY":
+            if entry.get("type") == "LEGACY":
                 return singer_state(entry.get("data"))
             continue
         name = stream.get("stream_descriptor", {}).get("name")
@@ -232,6 +263,25 @@ def sync_modes(configured_catalog: t.Any) -> dict[str, str]:
     except (KeyError, TypeError, AttributeError) as exc:
         msg = "the catalog has a stream entry without `stream.name`"
         raise InputError(msg) from exc
+
+
+def selected_fields(configured_catalog: Json) -> dict[str, frozenset[str] | None]:
+    """Stream name to the top-level fields Airbyte asks for; None: every field.
+
+    The protocol has no field list: Airbyte's column selection prunes the
+    configured stream's `json_schema` to the selected columns, so its
+    `properties` are the selection. A schema without them (`{}`, common in
+    hand-written catalogs) selects everything. Call after `sync_modes`, which
+    refuses a catalog of another shape.
+    """
+    fields: dict[str, frozenset[str] | None] = {}
+    for entry in configured_catalog["streams"]:
+        schema = entry["stream"].get("json_schema")
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        fields[entry["stream"]["name"]] = (
+            frozenset(properties) if isinstance(properties, dict) else None
+        )
+    return fields
 
 
 # --------------------------------------------------------------------------- #
@@ -301,22 +351,41 @@ def check(tap: TapMega) -> None:
     stream.read_page(response)
 
 
-def singer_catalog(tap: TapMega, modes: dict[str, str]) -> Catalog:
-    """The tap's catalog with exactly the streams Airbyte configured selected."""
+def singer_catalog(
+    tap: TapMega,
+    modes: dict[str, str],
+    fields: dict[str, frozenset[str] | None],
+) -> Catalog:
+    """The tap's catalog with exactly the streams and top-level fields Airbyte configured.
+
+    The SDK keeps the primary key and the replication key whatever the selection:
+    every record carries `id` and the `updated_at` its bookmark is read from.
+    """
     catalog = Catalog.from_dict(tap.catalog_dict)
     for name, entry in catalog.items():
         entry.metadata.root.selected = name in modes
+        wanted = fields.get(name)
+        if wanted is None:
+            continue
+        for field in entry.schema.properties or {}:
+            entry.metadata[("properties", field)].selected = field in wanted
     return catalog
 
 
-def read(config: Json, modes: dict[str, str], state: Json, output: Output) -> None:
+def read(
+    config: Json,
+    modes: dict[str, str],
+    fields: dict[str, frozenset[str] | None],
+    state: Json,
+    output: Output,
+) -> None:
     """Run the tap's sync; a full refresh starts without the stream's bookmark."""
     bookmarks = {
         name: bookmark
         for name, bookmark in state.get("bookmarks", {}).items()
         if modes.get(name) == INCREMENTAL
     }
-    catalog = singer_catalog(make_tap(config, validate_config=False), modes)
+    catalog = singer_catalog(make_tap(config, validate_config=False), modes, fields)
     tap = make_tap(
         config,
         catalog=catalog,
@@ -339,17 +408,25 @@ def describe(exc: BaseException) -> str | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The four Airbyte commands and their file arguments."""
+    """The four Airbyte commands, their file arguments and airbyte-cdk's `--debug`."""
     parser = argparse.ArgumentParser(prog="source-mega", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true",
+                        help="DEBUG logs, the SDK's METRIC lines included")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("spec", help="print the settings schema")
+    commands.add_parser("spec", help="print the settings schema", parents=[common])
     for name in ("check", "discover", "read"):
-        command = commands.add_parser(name)
+        command = commands.add_parser(name, parents=[common])
         command.add_argument("--config", required=True)
         if name == "read":
             command.add_argument("--catalog", required=True)
             command.add_argument("--state")
     return parser.parse_args(argv)
+
+
+def debug_requested(args: argparse.Namespace) -> bool:
+    """`--debug` or `LOG_LEVEL=debug`: the two switches airbyte-cdk's connectors read."""
+    return bool(args.debug) or os.environ.get("LOG_LEVEL", "").lower() == "debug"
 
 
 def run(args: argparse.Namespace, output: Output) -> None:
@@ -375,16 +452,18 @@ def run(args: argparse.Namespace, output: Output) -> None:
     elif args.command == "discover":
         output.emit(catalog_message(make_tap(config)))
     else:
-        modes = sync_modes(read_json(args.catalog, "catalog"))
+        configured_catalog = read_json(args.catalog, "catalog")
+        modes = sync_modes(configured_catalog)
+        fields = selected_fields(configured_catalog)
         state = singer_state(read_json(args.state, "state")) if args.state else {}
-        read(config, modes, state, output)
+        read(config, modes, fields, state, output)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run one Airbyte command; a failure becomes one TRACE error and exit code 1."""
     args = parse_args(argv)
     output = Output()
-    route_logging(output)
+    route_logging(output, logging.DEBUG if debug_requested(args) else logging.INFO)
     try:
         run(args, output)
     except Terminated as exc:

@@ -7,11 +7,13 @@ Protocol-model validation and PyAirbyte itself run in their own venv
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import typing as t
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -58,16 +60,24 @@ class Run:
 
 
 def source(tmp_path: Path, command: str, config: dict[str, t.Any] | None = None,
-           catalog: dict[str, t.Any] | None = None, state: t.Any = None) -> Run:
+           catalog: dict[str, t.Any] | None = None, state: t.Any = None,
+           *flags: str, env: dict[str, str] | None = None) -> Run:
     """Run `source-mega <command>` as Airbyte does, with files for every input."""
-    args = [command]
+    args = [command, *flags]
     for name, value in (("config", config), ("catalog", catalog), ("state", state)):
         if value is not None:
             path = tmp_path / f"{name}.json"
             path.write_text(json.dumps(value))
             args += [f"--{name}", str(path)]
-    done = subprocess.run([sys.executable, "-c", FAST_RETRY_SOURCE, *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return source_process(args, env=env)
+
+
+def source_process(args: list[str], program: str = FAST_RETRY_SOURCE,
+                   env: dict[str, str] | None = None) -> Run:
+    """`source-mega` with these arguments, in its own process as Airbyte runs it."""
+    done = subprocess.run([sys.executable, "-c", program, *args], capture_output=True,
+                          text=True, timeout=120, check=False,
+                          env=None if env is None else {**os.environ, **env})
     return Run(done.returncode, done.stdout, done.stderr)
 
 
@@ -197,6 +207,134 @@ def test_full_refresh_ignores_the_bookmark(emulator: MegaEmulator, tmp_path: Pat
     assert len(again.records) == len(emulator.leads)
 
 
+def instant(text: str) -> datetime:
+    """An ISO-8601 UTC timestamp as an aware datetime, whatever its spelling of UTC."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def ids_changed_since(emulator: MegaEmulator, start_date: str) -> list[str]:
+    """The emulator's leads updated at or after `start_date`: what a read from it owes."""
+    return sorted(lead["id"] for lead in emulator.leads
+                  if instant(lead["updated_at"]) >= instant(start_date))
+
+
+def test_full_refresh_reads_everything_from_start_date(emulator: MegaEmulator,
+                                                       tmp_path: Path) -> None:
+    start_date = emulator.leads[100]["updated_at"]
+    config = tap_config(emulator, start_date=start_date)
+
+    run = source(tmp_path, "read", config, configured_catalog("full_refresh"), state=[])
+
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert sorted(r["data"]["id"] for r in run.records) == ids_changed_since(emulator, start_date)
+    assert all(instant(r["data"]["updated_at"]) >= instant(start_date) for r in run.records)
+    assert 100 < len(run.records) < len(emulator.leads), "start_date cut the older leads"
+
+
+def test_full_refresh_reads_from_start_date_not_from_an_incremental_bookmark(
+    emulator: MegaEmulator, tmp_path: Path,
+) -> None:
+    earlier = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
+    emulator.update_leads(count=5, seed=2)
+    start_date = emulator.leads[100]["updated_at"]
+    bookmark = earlier.states[-1]["stream"]["stream_state"]["replication_key_value"]
+    assert instant(bookmark) > instant(start_date), "the bookmark is the newer floor"
+
+    run = source(tmp_path, "read", tap_config(emulator, start_date=start_date),
+                 configured_catalog("full_refresh"), state=per_stream_state(earlier))
+
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert sorted(r["data"]["id"] for r in run.records) == ids_changed_since(emulator, start_date)
+    assert all(instant(r["data"]["updated_at"]) >= instant(start_date) for r in run.records)
+    newest = max(r["data"]["updated_at"] for r in run.records)
+    assert run.states[-1]["stream"]["stream_state"]["replication_key_value"] == newest
+
+
+def log_lines(run: Run) -> list[str]:
+    return [message["log"]["message"] for message in run.of_type("LOG")]
+
+
+def test_read_logs_progress_without_the_sdks_metric_lines(emulator: MegaEmulator,
+                                                          tmp_path: Path) -> None:
+    run = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
+
+    assert run.returncode == 0
+    assert any("Progress: 250 / 250 leads" in line for line in log_lines(run))
+    assert not [line for line in log_lines(run) if "METRIC" in line]
+    assert {m["log"]["level"] for m in run.of_type("LOG")} <= {"INFO", "WARN", "ERROR", "FATAL"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"), [(("--debug",), None), ((), {"LOG_LEVEL": "debug"})], ids=["flag", "env"],
+)
+def test_debug_logs_carry_the_sdks_metric_lines(emulator: MegaEmulator, tmp_path: Path,
+                                                flags: tuple[str, ...],
+                                                env: dict[str, str] | None) -> None:
+    run = source(tmp_path, "read", tap_config(emulator), configured_catalog(), [], *flags,
+                 env=env)
+
+    assert run.returncode == 0
+    metrics = [line for line in log_lines(run) if "METRIC" in line]
+    assert any('"metric":"record_count","value":250' in line for line in metrics)
+    assert sum('"metric":"http_request_duration"' in line for line in metrics) == 3
+    assert "DEBUG" in {m["log"]["level"] for m in run.of_type("LOG")}
+    assert len(run.records) == 250
+    assert_no_leak(run, emulator.token)
+
+
+def configured_with_columns(tmp_path: Path, emulator: MegaEmulator,
+                            columns: list[str] | None) -> dict[str, t.Any]:
+    """A configured catalog as Airbyte's column selection sends it: the discovered
+    stream, its `json_schema` pruned to `columns` (None: kept whole)."""
+    [stream] = source(tmp_path, "discover", tap_config(emulator)).messages[-1]["catalog"]["streams"]
+    if columns is not None:
+        properties = stream["json_schema"]["properties"]
+        stream["json_schema"]["properties"] = {name: properties[name] for name in columns}
+    catalog = configured_catalog()
+    catalog["streams"][0]["stream"] = stream
+    return catalog
+
+
+@pytest.mark.parametrize(
+    ("columns", "emitted"),
+    [
+        (["id", "updated_at", "status", "owner"], {"id", "updated_at", "status", "owner"}),
+        (["status", "custom_fields"], {"id", "updated_at", "status", "custom_fields"}),
+    ],
+    ids=["selected", "key-and-cursor-kept"],
+)
+def test_read_emits_only_the_columns_of_the_configured_schema(
+    emulator: MegaEmulator, tmp_path: Path, columns: list[str], emitted: set[str],
+) -> None:
+    catalog = configured_with_columns(tmp_path, emulator, columns)
+
+    run = source(tmp_path, "read", tap_config(emulator), catalog, state=[])
+
+    assert run.returncode == 0, run.stdout[-2000:]
+    truth = {lead["id"]: lead for lead in emulator.leads}
+    assert sorted(r["data"]["id"] for r in run.records) == sorted(truth)
+    for record in run.records:
+        assert set(record["data"]) == emitted
+        lead = truth[record["data"]["id"]]
+        assert all(record["data"][name] == lead[name] for name in emitted - {"updated_at"})
+    newest = max(r["data"]["updated_at"] for r in run.records)
+    assert run.states[-1]["stream"]["stream_state"]["replication_key_value"] == newest
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["discovered-schema", "empty-schema"])
+def test_read_without_column_selection_emits_every_field(emulator: MegaEmulator,
+                                                         tmp_path: Path, whole: bool) -> None:
+    catalog = configured_with_columns(tmp_path, emulator, None) if whole else configured_catalog()
+
+    run = source(tmp_path, "read", tap_config(emulator), catalog, state=[])
+
+    assert run.returncode == 0
+    truth = {lead["id"]: lead for lead in emulator.leads}
+    assert len(run.records) == len(truth)
+    assert all(set(r["data"]) == set(truth[r["data"]["id"]]) for r in run.records)
+    assert any(r["data"]["custom_fields"] for r in run.records)
+
+
 def test_read_of_an_unselected_stream_reads_nothing(emulator: MegaEmulator,
                                                     tmp_path: Path) -> None:
     run = source(tmp_path, "read", tap_config(emulator), {"streams": []})
@@ -247,20 +385,122 @@ def test_read_failure_on_the_api_side_is_a_system_error_after_saving_state(
     assert run.messages[-1]["type"] == "TRACE"
 
 
-def test_unreadable_config_is_a_config_error(tmp_path: Path) -> None:
-    (tmp_path / "config.json").write_text("{not json")
+# A bug no MEGA response can trigger (every odd body is a known MegaError): the
+# second page raises an exception the tap does not know, quoting the token.
+BUG_ON_SECOND_PAGE_SOURCE = """
+from tap_mega.client import MegaStream
+from tap_mega.streams import LeadsStream
+MegaStream.retry_wait_base = 0.01
+read_page = LeadsStream.read_page
+def buggy_read_page(self, response):
+    if "cursor=" in response.request.url:
+        raise KeyError(f"no such key for {self.config['token']}")
+    return read_page(self, response)
+LeadsStream.read_page = buggy_read_page
+from tap_mega.airbyte import main
+main()
+"""
 
-    done = subprocess.run(
-        [sys.executable, "-c", FAST_RETRY_SOURCE, "read", "--config",
-         str(tmp_path / "config.json"), "--catalog", str(tmp_path / "config.json")],
-        capture_output=True, text=True, timeout=60, check=False,
-    )
 
-    assert done.returncode == 1
-    [line] = done.stdout.splitlines()
-    error = json.loads(line)["trace"]["error"]
+@pytest.mark.parametrize("token", [None, 'mega_pasted"with-a-quote' + "0" * 40])
+def test_an_unexpected_failure_is_a_system_error_with_no_token_anywhere(
+    make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path, token: str | None,
+) -> None:
+    emulator = make_emulator(n_leads=250, seed=7, token=token)
+    files = input_files(tmp_path, emulator)
+
+    run = source_process(["read", *files], program=BUG_ON_SECOND_PAGE_SOURCE)
+
+    assert run.returncode == 1
+    for spelling in (emulator.token, json.dumps(emulator.token)[1:-1]):
+        assert spelling not in run.stdout + run.stderr
+    assert run.stderr == "", "no traceback outside the protocol"
+    [error] = run.errors
+    assert run.messages[-1]["type"] == "TRACE"
+    assert error["failure_type"] == "system_error"
+    assert error["message"].startswith("tap-mega failed unexpectedly: KeyError")
+    assert "<redacted>" in error["message"]
+    assert "Traceback" in error["stack_trace"]
+    assert "buggy_read_page" in error["stack_trace"]
+    assert len(run.records) == 100, "the first page was delivered"
+    saved = run.states[-1]["stream"]["stream_state"]["replication_key_value"]
+    assert saved == max(r["data"]["updated_at"] for r in run.records)
+
+
+# Valid JSON of the wrong shape for each input: Airbyte passes an object, an object, a list.
+WRONG_SHAPE = {
+    "config": '["token", "customer_id"]',
+    "catalog": '[{"stream": {"name": "leads"}, "sync_mode": "incremental"}]',
+    "state": '["2026-01-07T13:38:05.002Z"]',
+}
+PROBLEMS = ("missing", "directory", "not JSON", "not UTF-8", "wrong shape")
+
+
+def unusable_file(tmp_path: Path, role: str, problem: str, token: str) -> Path:
+    """An input file in one of the ways it can be unusable; the unparsable ones quote the token."""
+    path = tmp_path / f"unusable-{role}.json"
+    if problem == "directory":
+        path.mkdir()
+    elif problem != "missing":
+        content = {
+            "not JSON": f'{{"token": "{token}", "customer_id": '.encode(),
+            # As PowerShell's `>` writes it: UTF-16 with a byte-order mark.
+            "not UTF-8": f'{{"token": "{token}"}}'.encode("utf-16"),
+            "wrong shape": WRONG_SHAPE[role].encode(),
+        }[problem]
+        path.write_bytes(content)
+    return path
+
+
+def input_files(tmp_path: Path, emulator: MegaEmulator, role: str | None = None,
+                problem: str = "missing") -> list[str]:
+    """`--config`, `--catalog` and `--state` arguments, all usable but `role`'s."""
+    values = {"config": tap_config(emulator), "catalog": configured_catalog(), "state": []}
+    args: list[str] = []
+    for name, value in values.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(value))
+        if name == role:
+            path = unusable_file(tmp_path, role, problem, emulator.token)
+        args += [f"--{name}", str(path)]
+    return args
+
+
+def assert_one_config_error(run: Run, role: str, token: str) -> None:
+    """Exit 1 and one TRACE config_error that names the file: nothing else, anywhere."""
+    assert run.returncode == 1
+    assert run.stderr == ""
+    [message] = run.messages
+    assert message["type"] == "TRACE"
+    error = message["trace"]["error"]
     assert error["failure_type"] == "config_error"
-    assert "not valid JSON" in error["message"]
+    assert role in error["message"]
+    assert "\n" not in error["message"]
+    assert "stack_trace" not in error
+    assert_no_leak(run, token)
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+@pytest.mark.parametrize("role", ["config", "catalog", "state"])
+def test_an_unusable_input_file_is_one_config_error(emulator: MegaEmulator, tmp_path: Path,
+                                                    role: str, problem: str) -> None:
+    run = source_process(["read", *input_files(tmp_path, emulator, role, problem)])
+
+    assert_one_config_error(run, role, emulator.token)
+    assert emulator.request_count == 0
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+@pytest.mark.parametrize("command", ["check", "discover"])
+def test_check_and_discover_refuse_an_unusable_config_the_same_way(
+    emulator: MegaEmulator, tmp_path: Path, command: str, problem: str,
+) -> None:
+    config = unusable_file(tmp_path, "config", problem, emulator.token)
+
+    run = source_process([command, "--config", str(config)])
+
+    assert_one_config_error(run, "config", emulator.token)
+    assert emulator.request_count == 0
 
 
 def test_dockerfile_runs_source_mega_as_airbyte_expects() -> None:

@@ -15,6 +15,7 @@ from tap_mega.airbyte import (
     InputError,
     Output,
     route_logging,
+    selected_fields,
     singer_state,
     stream_state_message,
     sync_modes,
@@ -58,9 +59,10 @@ def test_empty_stream_states_are_dropped() -> None:
     assert singer_state([airbyte_stream_state("leads", {})]) == {}
 
 
-def test_state_of_another_shape_is_refused() -> None:
+@pytest.mark.parametrize("state", ["2026-01-01", 42, ["2026-01-01"], [BOOKMARK, None]])
+def test_state_of_another_shape_is_refused(state: t.Any) -> None:
     with pytest.raises(InputError, match="list of per-stream states"):
-        singer_state("2026-01-01")
+        singer_state(state)
 
 
 def test_record_keeps_the_data_and_stamps_milliseconds() -> None:
@@ -92,24 +94,47 @@ def test_sync_modes_by_stream() -> None:
     assert sync_modes(catalog) == {"leads": "incremental"}
 
 
+@pytest.mark.parametrize(
+    ("stream", "fields"),
+    [
+        ({"name": "leads", "json_schema": {"properties": {"id": {}, "status": {}}}},
+         frozenset({"id", "status"})),
+        ({"name": "leads", "json_schema": {"type": "object", "properties": {}}}, frozenset()),
+        ({"name": "leads", "json_schema": {}}, None),
+        ({"name": "leads"}, None),
+        ({"name": "leads", "json_schema": {"properties": ["id"]}}, None),
+    ],
+)
+def test_the_configured_schema_is_the_column_selection(
+    stream: dict[str, t.Any], fields: frozenset[str] | None,
+) -> None:
+    catalog = {"streams": [{"stream": stream, "sync_mode": "incremental"}]}
+
+    assert selected_fields(catalog) == {"leads": fields}
+
+
 @pytest.mark.parametrize("catalog", [[], {"streams": "leads"}, {"streams": [{"sync_mode": "x"}]}])
 def test_a_catalog_that_is_not_configured_is_refused(catalog: t.Any) -> None:
     with pytest.raises(InputError, match="catalog"):
         sync_modes(catalog)
 
 
-def test_logs_and_errors_never_show_the_token() -> None:
-    register_secret("mega_secret")
+@pytest.mark.parametrize("secret", ["mega_secret", 'mega_"quoted"\\secret'])
+def test_logs_and_errors_never_show_the_token(secret: str) -> None:
+    register_secret(secret)
     output = Output()
     buffer = io.StringIO()
     with redirect_stdout(buffer):
-        output.log("INFO", "calling with mega_secret")
-        output.error("401 for mega_secret", "config_error")
+        output.log("INFO", f"calling with {secret}")
+        output.error(f"401 for {secret}", "config_error", stack_trace=f"in call({secret})")
 
     lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
-    assert "mega_secret" not in buffer.getvalue()
+    assert secret not in buffer.getvalue()
+    assert json.dumps(secret)[1:-1] not in buffer.getvalue()
     assert lines[0]["log"] == {"level": "INFO", "message": "calling with <redacted>"}
-    assert lines[1]["trace"]["error"]["failure_type"] == "config_error"
+    error = lines[1]["trace"]["error"]
+    assert error["failure_type"] == "config_error"
+    assert error["stack_trace"] == "in call(<redacted>)"
 
 
 def test_logging_becomes_log_messages() -> None:
