@@ -136,11 +136,13 @@ class NextCursorPaginator(BaseAPIPaginator[str | None]):
     A, B, A would otherwise page forever and burn the hourly budget.
     """
 
-    def __init__(self, read_page: Callable[[requests.Response], Page]) -> None:
-        """Start on the first page, which is requested without a cursor."""
-        super().__init__(None)
+    def __init__(
+        self, read_page: Callable[[requests.Response], Page], start: str | None = None
+    ) -> None:
+        """Start on the first page (no cursor), or on `start`, a cursor saved earlier."""
+        super().__init__(start)
         self._read_page = read_page
-        self._seen: set[str] = set()
+        self._seen: set[str] = {start} if start else set()
 
     def has_more(self, response: requests.Response) -> bool:
         """Stop exactly when the API says so, with no extra request."""

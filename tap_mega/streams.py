@@ -12,11 +12,20 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
-from tap_mega.client import MegaResponseError, MegaStream
+from tap_mega.client import (
+    MegaError,
+    MegaRequestError,
+    MegaResponseError,
+    MegaStream,
+    NextCursorPaginator,
+)
 from tap_mega.lookback import incremental_start, parse_lookback
 from tap_mega.pacer import BudgetExhaustedError, format_duration
 from tap_mega.progress import PROGRESS_INTERVAL_SECONDS, Progress
 from tap_mega.records import Shape, compile_shape, is_conformant
+from tap_mega.resume import STATE_KEY as RESUME_STATE_KEY
+from tap_mega.resume import ResumePoint, walk_fingerprint, why_not_resume
+from tap_mega.resume import served_at as resume_served_at
 from tap_mega.settings import is_blank
 from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
@@ -30,6 +39,7 @@ from tap_mega.writer import LineWriter
 if t.TYPE_CHECKING:
     import datetime as dt
 
+    import requests
     from singer_sdk.helpers.types import Context
 
 # Enumerated values are documented lists, not promises: plain strings, no `enum`.
@@ -79,6 +89,10 @@ FILTER_PARAMS = {
     "lead_line": "lead_line",
     "search": "search",
 }
+
+
+class SavedCursorRefusedError(MegaError):
+    """MEGA answered 400 to the cursor a previous run saved (expired, say)."""
 
 
 class LeadsStream(MegaStream):
@@ -200,11 +214,26 @@ class LeadsStream(MegaStream):
         loses at most one page, and an empty page is only the end when
         `next_cursor` says so.
         """
+        since, cursor = self.walk_start(context)
+        try:
+            yield from self.walk(context, since, cursor)
+        except SavedCursorRefusedError as exc:
+            self.logger.warning(
+                "MEGA refused the cursor the last run saved (%s); starting again "
+                "lookback_window before the bookmark.",
+                exc,
+            )
+            yield from self.walk(context, self.starting_instant(context), None)
+
+    def walk(
+        self, context: Context | None, since: dt.datetime | None, cursor: str | None
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """One walk through the pages, from `cursor` (None: the first page)."""
         # Fixed for the whole walk: MEGA wants the same filters on every cursor page,
         # while the bookmark it derives from moves with every page.
-        self._walk_since = self.starting_instant(context)
+        self._walk_since = since
         incoming_bookmark = self.current_bookmark(context)
-        paginator = self.get_new_paginator()
+        paginator = NextCursorPaginator(self.read_page, start=cursor)
         send = self.request_decorator(self._request)
         progress = Progress(
             self.pacer,
@@ -225,6 +254,10 @@ class LeadsStream(MegaStream):
                         if stuck := self.stuck_message(incoming_bookmark, progress, context):
                             self.logger.warning(stuck)
                         break
+                    except MegaRequestError as exc:
+                        if cursor is not None and paginator.count == 0:
+                            raise SavedCursorRefusedError(str(exc)) from exc
+                        raise
                     request_counter.increment()
                     self.page_extracted_at = utc_now()
                     page = self.read_page(response)
@@ -237,17 +270,89 @@ class LeadsStream(MegaStream):
                         # a held SIGTERM may stop the run here.
                         GUARD.raise_if_pending()
                     paginator.advance(response)
+                    next_cursor = None if paginator.finished else paginator.current_value
+                    self.save_resume_point(context, next_cursor, response)
                     self._write_state_message()
                     self.write_held_records()
                     if line := progress.page_done(len(page.leads), page.total):
                         self.logger.info(line)
-            except (Exception, Terminated):
+            except (Exception, Terminated) as exc:
+                if isinstance(exc, (MegaResponseError, SavedCursorRefusedError)):
+                    # MEGA's order or cursors are in doubt: the bookmark is the safe start.
+                    self.save_resume_point(context, None, None)
                 # The bookmark is the last lead emitted: flushing it now saves the
                 # next run from re-reading what this one already delivered.
                 self._write_state_message()
                 self.write_held_records()
                 raise
         self.logger.info(progress.line(done=paginator.finished))
+
+    def walk_start(self, context: Context | None) -> tuple[dt.datetime | None, str | None]:
+        """Where this run's walk begins, and with which cursor (None: the first page).
+
+        The cursor the last run saved when it is safe to follow (see resume.py),
+        else `lookback_window` before the bookmark.
+        """
+        since = self.starting_instant(context)
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return since, None
+        saved = self.get_context_state(context).get(RESUME_STATE_KEY)
+        point = ResumePoint.from_state(saved)
+        if point is None:
+            if saved is not None:
+                self.logger.warning(
+                    "Ignoring the state's %s: not a resume point this tap wrote.",
+                    RESUME_STATE_KEY,
+                )
+            return since, None
+        reason = why_not_resume(
+            point,
+            bookmark=self.stream_state_bookmark(context),
+            lookback=parse_lookback(self.config.get("lookback_window")),
+            walk=self.walk_fingerprint(context),
+        )
+        if reason:
+            self.logger.info(
+                "Not resuming from the cursor the last run saved: %s. Starting "
+                "lookback_window before the bookmark instead.",
+                reason,
+            )
+            return since, None
+        self.logger.info("Resuming the last run's walk from the cursor it saved.")
+        return (parse_timestamp(point.updated_since) if point.updated_since else None), (
+            point.cursor
+        )
+
+    def walk_fingerprint(self, context: Context | None) -> str:
+        """What a saved cursor is only valid under (see `resume.walk_fingerprint`)."""
+        start_date = self.config.get("start_date")
+        return walk_fingerprint(
+            self.get_url_params(context, None), str(start_date) if start_date else None
+        )
+
+    def save_resume_point(
+        self,
+        context: Context | None,
+        cursor: str | None,
+        response: requests.Response | None,
+    ) -> None:
+        """Keep the cursor of the next page in the state; null when there is none.
+
+        Null rather than absent, so a state store that merges partial states
+        (as Meltano does for runs that fail) cannot keep an old point alive.
+        """
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return
+        state = self.get_context_state(context)
+        served = resume_served_at(response.headers.get("Date")) if response else None
+        point = None
+        if cursor is not None and served is not None:
+            since = format_timestamp(self._walk_since) if self._walk_since else None
+            walk = self.walk_fingerprint(context)
+            point = ResumePoint(cursor, since, walk, served).to_state()
+        if state.get(RESUME_STATE_KEY) != point:
+            state[RESUME_STATE_KEY] = point
+            self.state_manager.is_flushed = False
 
     def write_held_records(self) -> None:
         """Write the page's records even when no STATE follows them.

@@ -167,6 +167,17 @@ def tap_config(emulator: MegaEmulator, **overrides: t.Any) -> dict[str, t.Any]:
     return config
 
 
+def full_table_catalog(config: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The tap's catalog with every stream switched to FULL_TABLE."""
+    catalog = TapMega(config=config, parse_env_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        stream["replication_method"] = "FULL_TABLE"
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["forced-replication-method"] = "FULL_TABLE"
+    return catalog
+
+
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry waits of milliseconds, so fault tests stay fast; the logic is unchanged."""

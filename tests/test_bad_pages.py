@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import typing as t
 
 import pytest
 
-from tests.conftest import run_cli, tap_config
+from tests.conftest import bookmark, full_table_catalog, run_cli, tap_config
 from tests.scripted import assert_nothing_lost, leads_in, page, script_pages, sorted_leads
 
 if t.TYPE_CHECKING:
@@ -107,6 +108,8 @@ def test_contract_breach_is_one_line_and_loses_nothing(
     assert fragment in lines[0]
     assert "Traceback" not in result.stderr
     assert result.result.states, "the state reached must be flushed on the way out"
+    # MEGA's order or cursors are in doubt: the next run starts from the bookmark.
+    assert bookmark(result.result.final_state).get("resume_from") is None
     assert_nothing_lost(result.result, leads_in(bodies))
     assert emulator.request_count == len(bodies), "no request after the breach"
 
@@ -114,15 +117,17 @@ def test_contract_breach_is_one_line_and_loses_nothing(
 def test_leads_emitted_before_a_breach_reach_stdout_even_without_a_new_state(
     make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path
 ) -> None:
-    # Page 2 opens with a lead tied with the bookmark (so no new STATE follows it),
-    # then breaks the contract: the tied lead was emitted and must be on stdout.
-    tied = {**B[0], "updated_at": A[-1]["updated_at"]}
-    bodies = [page(A, "cur-A"), page([tied, without(B[1], "id")], None)]
+    # A FULL_TABLE run keeps no bookmark, so no STATE follows its records. Page 2
+    # breaks the contract after one lead, which was emitted and must be on stdout.
+    bodies = [page(A, "cur-A"), page([B[0], without(B[1], "id")], None)]
     emulator = make_emulator(leads=[])
     script_pages(emulator, bodies)
+    config = tap_config(emulator)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(full_table_catalog(config)))
 
-    result = run_cli(tap_config(emulator, lookback_window=0), tmp_path)
+    result = run_cli(config, tmp_path, "--catalog", str(catalog))
 
     assert result.returncode == 1, result.stderr
-    assert result.result.ids == [lead["id"] for lead in [*A, tied]]
+    assert result.result.ids == [lead["id"] for lead in [*A, B[0]]]
     assert result.stdout.splitlines()[-1].startswith('{"type":"RECORD"')

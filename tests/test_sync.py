@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from tap_mega.timestamps import normalize_timestamp, parse_timestamp
-from tests.conftest import bookmark, run_sync, tap_config
+from tests.conftest import bookmark, full_table_catalog, run_sync, tap_config
 
 if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator
@@ -290,15 +290,8 @@ def test_a_rerun_that_leaves_the_bookmark_still_writes_its_records(
 def test_a_full_table_catalog_reads_everything_and_keeps_no_bookmark(
     emulator: MegaEmulator,
 ) -> None:
-    from tap_mega.tap import TapMega  # noqa: PLC0415
-
     config = tap_config(emulator, page_size=50)
-    catalog = TapMega(config=config, parse_env_config=False).catalog_dict
-    for stream in catalog["streams"]:
-        stream["replication_method"] = "FULL_TABLE"
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["forced-replication-method"] = "FULL_TABLE"
+    catalog = full_table_catalog(config)
     middle = sorted(lead["updated_at"] for lead in emulator.leads)[len(emulator.leads) // 2]
     state = {"bookmarks": {"leads": {"replication_key": "updated_at",
                                      "replication_key_value": normalize_timestamp(middle)}}}
