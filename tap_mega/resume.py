@@ -13,7 +13,10 @@ It is followed only when that is as safe as the bookmark:
   (the page's `Date`), when the page was served. A late commit is visible within
   `lookback_window` of its `updated_at` (the lookback's own premise), so none can
   appear behind the cursor afterwards; near the newest changes, restarting
-  `lookback_window` before the bookmark is what catches them.
+  `lookback_window` before the bookmark is what catches them. (One that became
+  visible after the walk passed it but before the cursor was saved needs a walk
+  that waited for the budget right after reaching recent changes: the limit the
+  README's lookback section describes, for uninterrupted runs too.)
 Anything else (no cursor saved, a malformed one, a change of settings) falls
 back to the bookmark, which is always correct.
 """
