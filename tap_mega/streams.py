@@ -113,6 +113,8 @@ class LeadsStream(MegaStream):
         """Start with no walk under way."""
         super().__init__(*args, **kwargs)
         self._walk_since: dt.datetime | None = None
+        #: `walk_fingerprint` of the current walk, fixed with its filters.
+        self._walk_key = ""
         #: When the current page arrived: the extraction time of all its records.
         self.page_extracted_at = utc_now()
 
@@ -232,6 +234,7 @@ class LeadsStream(MegaStream):
         # Fixed for the whole walk: MEGA wants the same filters on every cursor page,
         # while the bookmark it derives from moves with every page.
         self._walk_since = since
+        self._walk_key = self.walk_fingerprint(context)
         incoming_bookmark = self.current_bookmark(context)
         paginator = NextCursorPaginator(self.read_page, start=cursor)
         send = self.request_decorator(self._request)
@@ -348,8 +351,7 @@ class LeadsStream(MegaStream):
         point = None
         if cursor is not None and served is not None:
             since = format_timestamp(self._walk_since) if self._walk_since else None
-            walk = self.walk_fingerprint(context)
-            point = ResumePoint(cursor, since, walk, served).to_state()
+            point = ResumePoint(cursor, since, self._walk_key, served).to_state()
         if state.get(RESUME_STATE_KEY) != point:
             state[RESUME_STATE_KEY] = point
             self.state_manager.is_flushed = False
