@@ -32,6 +32,7 @@ from tap_mega.client import MegaAuthError
 from tap_mega.redaction import redact, register_secret
 from tap_mega.tap import TapMega
 from tap_mega.termination import Terminated
+from tap_mega.writer import write_stdout
 
 if t.TYPE_CHECKING:
 
@@ -70,8 +71,7 @@ class Output:
         """Write one message as one JSON line, and flush: Airbyte reads as we go."""
         if message["type"] in {"LOG", "TRACE", "CONNECTION_STATUS"}:
             message = redacted(message)
-        sys.stdout.write(json.dumps(message, default=str, separators=(",", ":")) + "\n")
-        sys.stdout.flush()
+        write_stdout(json.dumps(message, default=str, separators=(",", ":")) + "\n")
 
     def log(self, level: str, text: str) -> None:
         """A LOG message."""

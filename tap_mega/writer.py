@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import select
 import sys
 import typing as t
 
@@ -112,6 +113,32 @@ class LineWriter(SingerWriter):
         """Write the held lines and flush stdout."""
         if self._pending:
             self._pending.append("")
-            sys.stdout.write("\n".join(self._pending))
+            write_stdout("\n".join(self._pending))
             self._pending.clear()
-        sys.stdout.flush()
+        else:
+            sys.stdout.flush()
+
+
+def write_stdout(text: str) -> None:
+    """Write all of `text` to stdout and flush it, however Python buffers stdout.
+
+    Under `python -u` or PYTHONUNBUFFERED=1 (common in containers) the text layer
+    writes straight to the file and ignores a short write: when SIGTERM lands
+    while the pipe is full, the rest of the text is silently dropped, and stdout
+    ends in half a RECORD. Writing the bytes until every one is out loses none.
+    """
+    stream = sys.stdout
+    binary = getattr(stream, "buffer", None)
+    if binary is None:  # a text-only stdout, such as a test's StringIO
+        stream.write(text)
+        stream.flush()
+        return
+    stream.flush()  # whatever is already in the text layer goes first
+    data = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+    while data:
+        written = binary.write(data)
+        if written is None:  # a non-blocking stdout that is full: wait for room
+            select.select([], [binary.fileno()], [])
+            continue
+        data = data[written:]
+    binary.flush()

@@ -8,6 +8,10 @@ import io
 import json
 import logging
 import math
+import os
+import sys
+import threading
+import time
 import typing as t
 from contextlib import redirect_stdout
 
@@ -22,7 +26,7 @@ from tap_mega.records import compile_shape, is_conformant
 from tap_mega.streams import LEAD_SCHEMA, LeadsStream
 from tap_mega.tap import TapMega
 from tap_mega.testing.leadgen import generate_leads
-from tap_mega.writer import LineWriter
+from tap_mega.writer import LineWriter, write_stdout
 from tests.conftest import tap_config
 from tests.scripted import page, script_pages, sorted_leads
 
@@ -180,5 +184,34 @@ def test_a_whole_sync_writes_what_the_sdks_own_path_writes(
     sdk = scripted_sync_output(sdk_emulator)
 
     assert sum(line.startswith('{"type":"RECORD"') for line in fast) == 250
-    assert '"time_extracted":"2026-11-29T15:04:05.123456+00:00"' in fast[-2]
+    records = [line for line in fast if line.startswith('{"type":"RECORD"')]
+    assert all('"time_extracted":"2026-11-29T15:04:05.123456+00:00"}' in line for line in records)
     assert fast == sdk
+
+
+@pytest.mark.parametrize("blocking", [True, False], ids=["blocking", "non-blocking"])
+def test_stdout_writes_lose_nothing_when_the_file_takes_part_of_a_write(
+    monkeypatch: pytest.MonkeyPatch, blocking: bool
+) -> None:
+    # stdout as PYTHONUNBUFFERED=1 leaves it (text layer straight on the file), on a
+    # pipe read slowly: the file takes part of a write, or (non-blocking) none of it.
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, blocking)
+    stdout = io.TextIOWrapper(io.FileIO(write_end, "w"), write_through=True)
+    received: list[bytes] = []
+
+    def drain() -> None:
+        while chunk := os.read(read_end, 4096):
+            received.append(chunk)
+            time.sleep(0.0005)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    text = "".join(f'{{"line":{n},"pad":"{"x" * 200}"}}\n' for n in range(5000))
+    monkeypatch.setattr(sys, "stdout", stdout)
+    write_stdout(text)
+    stdout.close()
+    reader.join(timeout=30)
+    os.close(read_end)
+
+    assert b"".join(received).decode() == text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -168,6 +169,55 @@ def test_sigterm_while_records_stream_out_keeps_whole_lines(
 
     stopped = assert_clean_stop(code, stdout, stderr, signal.SIGTERM)
     assert len(stopped.records) < 5000, "the signal came mid-sync"
+    assert_resumable(emulator, config, stopped)
+
+
+class SlowReader:
+    """Reads a child's stdout a little at a time, so the child blocks on a full pipe."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self._fd = proc.stdout.fileno()
+        self.chunks: list[bytes] = []
+        self.received = 0
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while chunk := os.read(self._fd, 4096):
+            self.chunks.append(chunk)
+            self.received += len(chunk)
+            time.sleep(0.002)
+
+    def finish(self) -> str:
+        self._thread.join(timeout=60)
+        return b"".join(self.chunks).decode()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sigterm_on_a_full_stdout_loses_no_bytes_even_with_pythonunbuffered(
+    make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path, seed: int
+) -> None:
+    # PYTHONUNBUFFERED=1, which containers often set, makes Python's stdout drop
+    # the rest of a write that a signal cuts short: half a RECORD, then the end.
+    emulator = make_emulator(n_leads=5000, seed=seed)
+    config = tap_config(emulator, page_size=100)
+    proc = spawn_cli(config, tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    reader = SlowReader(proc)
+    deadline = time.monotonic() + 30
+    while reader.received < 150_000 + 100_000 * seed:  # the tap is now blocked writing
+        assert time.monotonic() < deadline, "the tap wrote too little"
+        time.sleep(0.005)
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    code = proc.wait(timeout=60)
+    stdout = reader.finish()
+    for stream in (proc.stdout, proc.stderr):
+        stream.close()
+
+    stopped = assert_clean_stop(code, stdout, stderr, signal.SIGTERM)
     assert_resumable(emulator, config, stopped)
 
 
