@@ -6,7 +6,6 @@ import math
 import random
 import time
 import typing as t
-import weakref
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -171,9 +170,8 @@ class MegaStream(RESTStream[str | None]):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Set up a per-stream cache so each body is parsed once per response."""
         super().__init__(*args, **kwargs)
-        self._pages: weakref.WeakKeyDictionary[requests.Response, Page] = (
-            weakref.WeakKeyDictionary()
-        )
+        #: The last response read and its page: pages are read one at a time.
+        self._last_page: tuple[requests.Response, Page] | None = None
         self.pacer = Pacer(
             reserve=int(self.config.get("rate_limit_reserve", 0)),
             max_wait=float(self.config.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS)),
@@ -243,11 +241,16 @@ class MegaStream(RESTStream[str | None]):
         time.sleep(seconds)
 
     def read_page(self, response: requests.Response) -> Page:
-        """Parse and validate a body once, however many callers ask for it."""
-        page = self._pages.get(response)
-        if page is None:
-            page = read_page_body(response)
-            self._pages[response] = page
+        """Parse and validate a body once, however many callers ask for it.
+
+        A strong reference to the last response, not a weak-keyed cache: the
+        cache's clean-up callback ran during requests, where a SIGTERM stopping the
+        run was swallowed by the callback and printed as a traceback.
+        """
+        if self._last_page is not None and self._last_page[0] is response:
+            return self._last_page[1]
+        page = read_page_body(response)
+        self._last_page = (response, page)
         return page
 
     def get_new_paginator(self) -> NextCursorPaginator:
