@@ -31,15 +31,22 @@ class Progress:
         *,
         interval: float = PROGRESS_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        already: int = 0,
     ) -> None:
-        """Start counting now; the first line comes after `interval` seconds."""
+        """Start counting now; the first line comes after `interval` seconds.
+
+        `already`: leads earlier runs emitted in the walk this run goes on with,
+        so the count and the ETA are the walk's, not just this run's.
+        """
         self._pacer = pacer
         self._page_size = max(page_size, 1)
         self._interval = interval
         self._clock = clock
         self.started_at = clock()
         self._last_report = self.started_at
-        self.leads = 0
+        self.already = already
+        #: Leads the walk has emitted, in this run and the earlier ones it goes on from.
+        self.leads = already
         self.pages = 0
         self.total: int | None = None
         self._first_total: int | None = None
@@ -66,7 +73,7 @@ class Progress:
         elapsed = max(self._clock() - self.started_at, 1e-9)
         pacer = self._pacer
         parts = [self._leads_text(), f"{self.pages:,} pages", self._requests_text()]
-        parts.append(f"{self.leads / elapsed:,.0f} leads/s")
+        parts.append(f"{self.leads_this_run / elapsed:,.0f} leads/s")
         parts.append(f"{pacer.requests_sent / elapsed * 3600:,.0f} requests/h")
         tail = f"{pacer.budget_text()}: "
         if done:
@@ -74,6 +81,11 @@ class Progress:
         else:
             tail += f"ETA {self._eta_text(elapsed)}"
         return "Progress: " + ", ".join(parts) + ", " + tail
+
+    @property
+    def leads_this_run(self) -> int:
+        """Leads this run emitted."""
+        return self.leads - self.already
 
     def _leads_text(self) -> str:
         if self.total is None or self.total <= 0:

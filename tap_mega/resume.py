@@ -49,14 +49,17 @@ class ResumePoint:
     walk: str
     #: MEGA's clock (`Date`) when the page before the cursor was served, canonical.
     served_at: str
+    #: Leads the walk emitted before the cursor, over all its runs: for progress.
+    emitted: int = 0
 
-    def to_state(self) -> dict[str, str | None]:
+    def to_state(self) -> dict[str, str | int | None]:
         """The JSON object kept in the stream's state."""
         return {
             "cursor": self.cursor,
             "updated_since": self.updated_since,
             "walk": self.walk,
             "served_at": self.served_at,
+            "emitted": self.emitted,
         }
 
     @classmethod
@@ -70,6 +73,9 @@ class ResumePoint:
             return None
         if since is not None and not isinstance(since, str):
             return None
+        emitted = value.get("emitted", 0)
+        if type(emitted) is not int or emitted < 0:
+            return None
         try:
             parse_timestamp(t.cast("str", served_at))
             if since is not None:
@@ -81,6 +87,7 @@ class ResumePoint:
             updated_since=since,
             walk=t.cast("str", walk),
             served_at=t.cast("str", served_at),
+            emitted=emitted,
         )
 
 

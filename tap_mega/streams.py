@@ -95,6 +95,16 @@ class SavedCursorRefusedError(MegaError):
     """MEGA answered 400 to the cursor a previous run saved (expired, say)."""
 
 
+class WalkStart(t.NamedTuple):
+    """Where a walk begins: its fixed `updated_since`, and a saved cursor to go on from."""
+
+    since: dt.datetime | None
+    #: None: the first page.
+    cursor: str | None = None
+    #: Leads earlier runs emitted in the walk this cursor belongs to.
+    emitted: int = 0
+
+
 class LeadsStream(MegaStream):
     """CRM leads, walked oldest change first so every page is a resumable checkpoint."""
 
@@ -216,32 +226,30 @@ class LeadsStream(MegaStream):
         loses at most one page, and an empty page is only the end when
         `next_cursor` says so.
         """
-        since, cursor = self.walk_start(context)
         try:
-            yield from self.walk(context, since, cursor)
+            yield from self.walk(context, self.walk_start(context))
         except SavedCursorRefusedError as exc:
             self.logger.warning(
                 "MEGA refused the cursor the last run saved (%s); starting again "
                 "lookback_window before the bookmark.",
                 exc,
             )
-            yield from self.walk(context, self.starting_instant(context), None)
+            yield from self.walk(context, WalkStart(self.starting_instant(context)))
 
-    def walk(
-        self, context: Context | None, since: dt.datetime | None, cursor: str | None
-    ) -> t.Iterator[dict[str, t.Any]]:
-        """One walk through the pages, from `cursor` (None: the first page)."""
+    def walk(self, context: Context | None, start: WalkStart) -> t.Iterator[dict[str, t.Any]]:
+        """One walk through the pages, from the first or from a saved cursor."""
         # Fixed for the whole walk: MEGA wants the same filters on every cursor page,
         # while the bookmark it derives from moves with every page.
-        self._walk_since = since
+        self._walk_since = start.since
         self._walk_key = self.walk_fingerprint(context)
         incoming_bookmark = self.current_bookmark(context)
-        paginator = NextCursorPaginator(self.read_page, start=cursor)
+        paginator = NextCursorPaginator(self.read_page, start=start.cursor)
         send = self.request_decorator(self._request)
         progress = Progress(
             self.pacer,
             int(self.config.get("page_size", 100)),
             interval=self.progress_interval_seconds,
+            already=start.emitted,
         )
         last_updated_at: str | None = None
         with self.get_http_request_counter() as request_counter:
@@ -258,7 +266,7 @@ class LeadsStream(MegaStream):
                             self.logger.warning(stuck)
                         break
                     except MegaRequestError as exc:
-                        if cursor is not None and paginator.count == 0:
+                        if start.cursor is not None and paginator.count == 0:
                             raise SavedCursorRefusedError(str(exc)) from exc
                         raise
                     request_counter.increment()
@@ -272,17 +280,18 @@ class LeadsStream(MegaStream):
                         # The SDK has written the RECORD and moved the bookmark:
                         # a held SIGTERM may stop the run here.
                         GUARD.raise_if_pending()
+                    line = progress.page_done(len(page.leads), page.total)
                     paginator.advance(response)
                     next_cursor = None if paginator.finished else paginator.current_value
-                    self.save_resume_point(context, next_cursor, response)
+                    self.save_resume_point(context, next_cursor, response, progress.leads)
                     self._write_state_message()
                     self.write_held_records()
-                    if line := progress.page_done(len(page.leads), page.total):
+                    if line:
                         self.logger.info(line)
             except (Exception, Terminated) as exc:
                 if isinstance(exc, (MegaResponseError, SavedCursorRefusedError)):
                     # MEGA's order or cursors are in doubt: the bookmark is the safe start.
-                    self.save_resume_point(context, None, None)
+                    self.save_resume_point(context, None, None, 0)
                 # The bookmark is the last lead emitted: flushing it now saves the
                 # next run from re-reading what this one already delivered.
                 self._write_state_message()
@@ -290,7 +299,7 @@ class LeadsStream(MegaStream):
                 raise
         self.logger.info(progress.line(done=paginator.finished))
 
-    def walk_start(self, context: Context | None) -> tuple[dt.datetime | None, str | None]:
+    def walk_start(self, context: Context | None) -> WalkStart:
         """Where this run's walk begins, and with which cursor (None: the first page).
 
         The cursor the last run saved when it is safe to follow (see resume.py),
@@ -298,7 +307,7 @@ class LeadsStream(MegaStream):
         """
         since = self.starting_instant(context)
         if self.replication_method != REPLICATION_INCREMENTAL:
-            return since, None
+            return WalkStart(since)
         saved = self.get_context_state(context).get(RESUME_STATE_KEY)
         point = ResumePoint.from_state(saved)
         if point is None:
@@ -307,7 +316,7 @@ class LeadsStream(MegaStream):
                     "Ignoring the state's %s: not a resume point this tap wrote.",
                     RESUME_STATE_KEY,
                 )
-            return since, None
+            return WalkStart(since)
         reason = why_not_resume(
             point,
             bookmark=self.stream_state_bookmark(context),
@@ -320,11 +329,10 @@ class LeadsStream(MegaStream):
                 "lookback_window before the bookmark instead.",
                 reason,
             )
-            return since, None
+            return WalkStart(since)
         self.logger.info("Resuming the last run's walk from the cursor it saved.")
-        return (parse_timestamp(point.updated_since) if point.updated_since else None), (
-            point.cursor
-        )
+        walk_since = parse_timestamp(point.updated_since) if point.updated_since else None
+        return WalkStart(walk_since, point.cursor, point.emitted)
 
     def walk_fingerprint(self, context: Context | None) -> str:
         """What a saved cursor is only valid under (see `resume.walk_fingerprint`)."""
@@ -338,11 +346,13 @@ class LeadsStream(MegaStream):
         context: Context | None,
         cursor: str | None,
         response: requests.Response | None,
+        emitted: int,
     ) -> None:
         """Keep the cursor of the next page in the state; null when there is none.
 
-        Null rather than absent, so a state store that merges partial states
-        (as Meltano does for runs that fail) cannot keep an old point alive.
+        Null rather than absent, so a state store that merges the states of
+        failed runs into the last good one cannot keep an old point alive.
+        `emitted`: the leads the walk has emitted so far, over all its runs.
         """
         if self.replication_method != REPLICATION_INCREMENTAL:
             return
@@ -351,7 +361,7 @@ class LeadsStream(MegaStream):
         point = None
         if cursor is not None and served is not None:
             since = format_timestamp(self._walk_since) if self._walk_since else None
-            point = ResumePoint(cursor, since, self._walk_key, served).to_state()
+            point = ResumePoint(cursor, since, self._walk_key, served, emitted).to_state()
         if state.get(RESUME_STATE_KEY) != point:
             state[RESUME_STATE_KEY] = point
             self.state_manager.is_flushed = False
@@ -369,10 +379,15 @@ class LeadsStream(MegaStream):
     def stopped_early_message(self, exc: BudgetExhaustedError, progress: Progress) -> str:
         """Say how far the run got, why it stopped, and that nothing is lost."""
         total = f" of {progress.total:,}" if progress.total is not None else ""
+        earlier = (
+            f" ({progress.leads_this_run:,} in this run, the rest in earlier ones)"
+            if progress.already
+            else ""
+        )
         return (
             f"Stopping early: the next request would wait {format_duration(exc.wait)} "
             f"because {exc.reason}, longer than max_wait_seconds="
-            f"{self.pacer.max_wait:g}. Emitted {progress.leads:,}{total} leads; "
+            f"{self.pacer.max_wait:g}. Emitted {progress.leads:,}{total} leads{earlier}; "
             "the state is saved and the next run resumes from here."
         )
 
@@ -422,7 +437,11 @@ class LeadsStream(MegaStream):
         The next run restarts at that bookmark, so it would read the same leads and
         stop at the same place: a scheduled job would never finish, silently.
         """
-        if incoming is None or progress.leads == 0 or self.current_bookmark(context) != incoming:
+        if (
+            incoming is None
+            or progress.leads_this_run == 0
+            or self.current_bookmark(context) != incoming
+        ):
             return None
         return (
             f"No progress: this run stopped before reading past the bookmark it started "

@@ -245,6 +245,27 @@ def test_progress_reports_at_most_every_interval_with_total_and_eta() -> None:
     assert progress.line(done=True).endswith("done in 1m 40s")
 
 
+def test_progress_of_a_walk_an_earlier_run_began_counts_its_leads_too() -> None:
+    clock = FakeClock()
+    pacer = make_pacer(clock)
+    progress = Progress(pacer, 100, interval=30, clock=clock, already=64_000)
+    for _ in range(10):
+        pacer.wait_for_turn()
+        pacer.observe(200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "50",
+                            "RateLimit-Reset": "60"})
+        clock.now += 10
+        progress.page_done(100, 128_000)
+
+    line = progress.line()
+    assert line.startswith("Progress: 65,000 / 128,000 leads (50.8%), 10 pages, 10 requests")
+    assert ", 10 leads/s," in line  # this run's 1,000 leads in 100 s, not the walk's
+    assert progress.leads_this_run == 1000
+    eta = progress.eta_seconds(100.0)
+    assert eta is not None
+    # The 630 pages still to fetch (63,000 leads), at this run's pace per request.
+    assert eta == pacer.seconds_for(630, (100.0 - pacer.seconds_waited) / 10)
+
+
 def test_the_pacer_keeps_only_an_hour_of_its_own_requests() -> None:
     clock = FakeClock()
     pacer = make_pacer(clock)

@@ -54,10 +54,20 @@ def test_a_point_survives_the_state_as_json() -> None:
         {**POINT.to_state(), "updated_since": "soon"},
         {**POINT.to_state(), "updated_since": 5},
         {key: value for key, value in POINT.to_state().items() if key != "served_at"},
+        {**POINT.to_state(), "emitted": -1},
+        {**POINT.to_state(), "emitted": "100"},
+        {**POINT.to_state(), "emitted": True},
     ],
 )
 def test_anything_the_tap_did_not_write_is_no_point(saved: object) -> None:
     assert ResumePoint.from_state(saved) is None
+
+
+def test_a_point_without_a_count_counts_from_zero() -> None:
+    saved = {key: value for key, value in POINT.to_state().items() if key != "emitted"}
+    point = ResumePoint.from_state(saved)
+    assert point is not None
+    assert point.emitted == 0
 
 
 def test_the_walk_fingerprint_ignores_what_moves_and_sees_what_a_cursor_depends_on() -> None:
@@ -158,6 +168,24 @@ def test_a_run_stopped_early_goes_on_from_its_cursor_and_reads_nothing_twice(
     assert Counter(ids) == Counter(lead["id"] for lead in emu.leads), "each lead exactly once"
     assert emu.request_count == 6, "ceil(120 / 20) list requests across both runs"
     assert bookmark(runs[1].result.final_state)[STATE_KEY] is None, "the walk is done"
+
+
+def test_progress_counts_the_whole_walk_across_the_runs_that_share_it(
+    budgeted: Callable[..., BudgetedEmulator], tmp_path: Path
+) -> None:
+    setup = budgeted(n_leads=250, requests=5)
+    config = tap_config(setup.emulator, page_size=20, max_wait_seconds=5)
+
+    runs = run_until_done(setup, config, tmp_path)
+
+    assert len(runs) == 3
+    assert "Emitted 100 of 250 leads; the state is saved" in runs[0].stderr
+    assert (
+        "Emitted 200 of 250 leads (100 in this run, the rest in earlier ones); "
+        "the state is saved" in runs[1].stderr
+    )
+    assert "Progress: 250 / 250 leads (100.0%), 3 pages" in runs[2].stderr
+    assert bookmark(runs[1].result.final_state)[STATE_KEY]["emitted"] == 200
 
 
 def test_more_tied_leads_than_one_run_can_read_still_get_read(
