@@ -253,9 +253,9 @@ class MegaStream(RESTStream[str | None]):
         self._last_page = (response, page)
         return page
 
-    def get_new_paginator(self) -> NextCursorPaginator:
-        """Keyset paging on `next_cursor`, MEGA's preferred method."""
-        return NextCursorPaginator(self.read_page)
+    def get_new_paginator(self, start: str | None = None) -> NextCursorPaginator:
+        """Keyset paging on `next_cursor`, MEGA's preferred method; `start`: a saved cursor."""
+        return NextCursorPaginator(self.read_page, start=start)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         """Yield the page's leads from the validated body."""

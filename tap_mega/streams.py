@@ -12,13 +12,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
-from tap_mega.client import (
-    MegaError,
-    MegaRequestError,
-    MegaResponseError,
-    MegaStream,
-    NextCursorPaginator,
-)
+from tap_mega.client import MegaError, MegaRequestError, MegaResponseError, MegaStream
 from tap_mega.lookback import incremental_start, parse_lookback
 from tap_mega.pacer import BudgetExhaustedError, format_duration
 from tap_mega.progress import PROGRESS_INTERVAL_SECONDS, Progress
@@ -243,7 +237,7 @@ class LeadsStream(MegaStream):
         self._walk_since = start.since
         self._walk_key = self.walk_fingerprint(context)
         incoming_bookmark = self.current_bookmark(context)
-        paginator = NextCursorPaginator(self.read_page, start=start.cursor)
+        paginator = self.get_new_paginator(start=start.cursor)
         send = self.request_decorator(self._request)
         progress = Progress(
             self.pacer,
@@ -402,32 +396,35 @@ class LeadsStream(MegaStream):
             super()._process_record(record, child_context, partition_context)
 
     def _write_record_message(self, record: dict[str, t.Any]) -> None:
-        """Hand a record that needs no SDK walk straight to our writer, as one line.
+        """Write a record that needs no SDK walk as it is; anything else the SDK's way.
 
-        Overridden because building a message object per record costs as much as
-        encoding it; anything unusual still takes the SDK's path.
+        Overridden because selection, conformance and mapping cost more than the
+        rest of a record's way to stdout; they are skipped only when every field
+        is selected, no stream map is configured and `is_conformant` holds. Our
+        own writer then gets the record without a message object per record.
         """
-        writer = self.record_line_writer
-        if writer is not None and is_conformant(record, self.lead_shape):
-            writer.write_record(
-                self.name, record, self._stream_version, self.page_extracted_at
-            )
-            self.state_manager.is_flushed = False
+        if not (self.plain_records and is_conformant(record, self.lead_shape)):
+            super()._write_record_message(record)
             return
-        super()._write_record_message(record)
-
-    @cached_property
-    def record_line_writer(self) -> LineWriter | None:
-        """Our writer, when records go out as they are; None sends them the SDK's way."""
         writer = self._tap.message_writer
-        return writer if self.plain_records and isinstance(writer, LineWriter) else None
+        if isinstance(writer, LineWriter):
+            writer.write_record(self.name, record, self._stream_version, self.page_extracted_at)
+        else:  # source-mega's writer, say
+            writer.write_message(
+                RecordMessage(
+                    stream=self.name,
+                    record=record,
+                    version=self._stream_version,
+                    time_extracted=self.page_extracted_at,
+                )
+            )
+        self.state_manager.is_flushed = False
 
     def current_bookmark(self, context: Context | None) -> str | None:
-        """The bookmark as it stands now (incremental runs only)."""
+        """The bookmark as it stands now; None for a FULL_TABLE run, which keeps none."""
         if self.replication_method != REPLICATION_INCREMENTAL:
             return None
-        value = self.get_context_state(context).get("replication_key_value")
-        return str(value) if value else None
+        return self.stream_state_bookmark(context)
 
     def stuck_message(
         self, incoming: str | None, progress: Progress, context: Context | None
@@ -450,25 +447,6 @@ class LeadsStream(MegaStream):
             "budget reaches; raise max_wait_seconds so a run can wait for the budget "
             "and read past them."
         )
-
-    def _generate_record_messages(
-        self, record: dict[str, t.Any]
-    ) -> t.Generator[RecordMessage, None, None]:
-        """The SDK's record message, without its per-record walks when they change nothing.
-
-        Overridden because selection, conformance and mapping cost more than the
-        rest of a record's way to stdout; they are skipped only when every field
-        is selected, no stream map is configured and `is_conformant` holds.
-        """
-        if self.plain_records and is_conformant(record, self.lead_shape):
-            yield RecordMessage(
-                stream=self.name,
-                record=record,
-                version=self._stream_version,
-                time_extracted=self.page_extracted_at,
-            )
-            return
-        yield from super()._generate_record_messages(record)
 
     @cached_property
     def lead_shape(self) -> Shape:

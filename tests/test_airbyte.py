@@ -197,6 +197,23 @@ def test_incremental_read_resumes_at_the_bookmark(emulator: MegaEmulator, tmp_pa
     assert len(second.records) < len(first.records)
 
 
+def test_a_read_from_a_mid_sync_state_goes_on_from_its_cursor(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    first = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
+    assert first.states[-1]["stream"]["stream_state"]["resume_from"] is None, "walk done"
+    middle = next(state for state in reversed(first.states)
+                  if state["stream"]["stream_state"]["resume_from"])
+    saved = middle["stream"]["stream_state"]["resume_from"]
+    before = emulator.request_count
+
+    again = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[middle])
+
+    assert again.returncode == 0
+    assert emulator.requests[before].params["cursor"] == saved["cursor"]
+    assert len(again.records) == len(emulator.leads) - saved["emitted"] > 0
+
+
 def test_full_refresh_ignores_the_bookmark(emulator: MegaEmulator, tmp_path: Path) -> None:
     first = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
 

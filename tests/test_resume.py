@@ -108,6 +108,10 @@ class BudgetedEmulator(t.NamedTuple):
     emulator: MegaEmulator
     next_window: Callable[[], None]
 
+    def config(self, **overrides: t.Any) -> dict[str, t.Any]:
+        """Pages of 20, and a max_wait_seconds that stops a run when its window is used."""
+        return tap_config(self.emulator, **{"page_size": 20, "max_wait_seconds": 5, **overrides})
+
 
 @pytest.fixture
 def budgeted() -> Iterator[Callable[..., BudgetedEmulator]]:
@@ -153,8 +157,7 @@ def test_a_run_stopped_early_goes_on_from_its_cursor_and_reads_nothing_twice(
     budgeted: Callable[..., BudgetedEmulator], tmp_path: Path
 ) -> None:
     setup = budgeted(n_leads=120, requests=5)
-    emu = setup.emulator
-    config = tap_config(emu, page_size=20, max_wait_seconds=5)
+    emu, config = setup.emulator, setup.config()
 
     runs = run_until_done(setup, config, tmp_path)
 
@@ -174,7 +177,7 @@ def test_progress_counts_the_whole_walk_across_the_runs_that_share_it(
     budgeted: Callable[..., BudgetedEmulator], tmp_path: Path
 ) -> None:
     setup = budgeted(n_leads=250, requests=5)
-    config = tap_config(setup.emulator, page_size=20, max_wait_seconds=5)
+    config = setup.config()
 
     runs = run_until_done(setup, config, tmp_path)
 
@@ -195,7 +198,7 @@ def test_more_tied_leads_than_one_run_can_read_still_get_read(
     emu = setup.emulator
     for lead in emu.leads:
         emu.set_updated_at(lead["id"], "2026-03-01T12:00:00.000Z")
-    config = tap_config(emu, page_size=100, max_wait_seconds=5)
+    config = setup.config(page_size=100)
 
     runs = run_until_done(setup, config, tmp_path)
 
@@ -217,7 +220,7 @@ def test_a_stop_near_the_newest_changes_restarts_lookback_window_before_the_book
     for k, lead in enumerate(sorted(emu.leads, key=lambda lead: lead["id"])):
         stamp = now - dt.timedelta(seconds=900 - 8 * k)
         emu.set_updated_at(lead["id"], format_timestamp(stamp))
-    config = tap_config(emu, page_size=20, max_wait_seconds=5)
+    config = setup.config()
 
     runs = run_until_done(setup, config, tmp_path)
 
@@ -236,8 +239,7 @@ def test_a_cursor_mega_refuses_falls_back_to_the_bookmark(
     budgeted: Callable[..., BudgetedEmulator], tmp_path: Path
 ) -> None:
     setup = budgeted(n_leads=120, requests=5)
-    emu = setup.emulator
-    config = tap_config(emu, page_size=20, max_wait_seconds=5)
+    emu, config = setup.emulator, setup.config()
     first = run_cli(config, tmp_path)
     setup.next_window()
     state = first.result.final_state
@@ -260,11 +262,10 @@ def test_changed_filters_do_not_reuse_the_cursor(
 ) -> None:
     setup = budgeted(n_leads=120, requests=5)
     emu = setup.emulator
-    first = run_cli(tap_config(emu, page_size=20, max_wait_seconds=5), tmp_path)
+    first = run_cli(setup.config(), tmp_path)
     setup.next_window()
 
-    second = run_cli(tap_config(emu, page_size=20, max_wait_seconds=5, status="won"), tmp_path,
-                     state=first.result.final_state)
+    second = run_cli(setup.config(status="won"), tmp_path, state=first.result.final_state)
 
     assert second.returncode == 0, second.stderr
     assert "the filters, sort or start_date changed since it was saved" in second.stderr

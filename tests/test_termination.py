@@ -61,7 +61,9 @@ class LineReader:
 
 
 def finish(
-    proc: subprocess.Popen[str], reader: LineReader, err_reader: LineReader | None = None
+    proc: subprocess.Popen[str],
+    reader: LineReader | SlowReader,
+    err_reader: LineReader | None = None,
 ) -> tuple[int, str, str]:
     assert proc.stderr is not None
     stderr = proc.stderr.read() if err_reader is None else ""
@@ -210,12 +212,7 @@ def test_sigterm_on_a_full_stdout_loses_no_bytes_even_with_pythonunbuffered(
         time.sleep(0.005)
 
     proc.send_signal(signal.SIGTERM)
-    assert proc.stderr is not None
-    stderr = proc.stderr.read()
-    code = proc.wait(timeout=60)
-    stdout = reader.finish()
-    for stream in (proc.stdout, proc.stderr):
-        stream.close()
+    code, stdout, stderr = finish(proc, reader)
 
     stopped = assert_clean_stop(code, stdout, stderr, signal.SIGTERM)
     assert_resumable(emulator, config, stopped)
