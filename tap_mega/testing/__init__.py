@@ -1,9 +1,9 @@
 """Test doubles for MEGA: an API emulator and a lead generator.
 
 They live in the package, not under tests/, so benchmarks, demos and the tap's
-own tests all run against one and the same emulator. The re-exports are lazy
-so that ``python -m tap_mega.testing.emulator`` does not import the module
-twice (runpy warns when a package pre-imports the module it is asked to run).
+own tests all run against one and the same emulator (a package: its
+``__init__`` is its public interface). The re-exports are lazy so that
+importing ``tap_mega.testing`` for the lead generator alone stays cheap.
 """
 
 from __future__ import annotations

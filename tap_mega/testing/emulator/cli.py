@@ -1,0 +1,100 @@
+"""The demo server's command line: ``python -m tap_mega.testing.emulator``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from tap_mega.testing.emulator.core import MegaEmulator
+from tap_mega.testing.emulator.limiter import RateWindow
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _parse_windows(text: str) -> list[RateWindow]:
+    """``"60/60,1000/3600"`` -> windows (limit/seconds)."""
+    windows = []
+    for part in text.split(","):
+        limit, _, seconds = part.strip().partition("/")
+        try:
+            windows.append(RateWindow(int(limit), float(seconds)))
+        except ValueError:
+            msg = f"bad rate window {part!r}; expected LIMIT/SECONDS"
+            raise argparse.ArgumentTypeError(msg) from None
+    return windows
+
+
+def _lead_count(text: str) -> int:
+    """``--leads``: a whole number, zero or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"expected a whole number of leads, 0 or more, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _port(text: str) -> int:
+    """``--port``: 0 to 65535 (0 picks a free port), checked before binding."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:  # noqa: PLR2004 - the largest TCP port
+        msg = f"expected a port from 0 to 65535 (0: any free port), not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _arg_parser() -> argparse.ArgumentParser:
+    """The demo server's options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tap_mega.testing.emulator",
+        description="Serve an emulated MEGA lead API for demos and manual testing.",
+    )
+    parser.add_argument("--leads", type=_lead_count, default=5000,
+                        help="number of generated leads")
+    parser.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--seed", type=int, default=0)
+    limits = parser.add_mutually_exclusive_group()
+    limits.add_argument("--rate-limit", type=_parse_windows, default=None,
+                        help='windows as "LIMIT/SECONDS,...", default "60/60,1000/3600"')
+    limits.add_argument("--no-rate-limit", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until Ctrl-C, after printing how to point the tap at it."""
+    parser = _arg_parser()
+    args = parser.parse_args(argv)
+    windows: list[RateWindow] | None = [] if args.no_rate_limit else args.rate_limit
+    emu = MegaEmulator(n_leads=args.leads, seed=args.seed, rate_windows=windows,
+                       port=args.port, host=args.host, verbose=args.verbose)
+    try:
+        emu.start()
+    except OSError as exc:  # port taken, host unknown: the flags' fault, not a bug
+        parser.error(f"argument --port/--host: cannot listen on {args.host}:{args.port}: "
+                     f"{exc.strerror or exc}")
+    with emu:
+        # Printing the demo token is intended: it is a public, fixed demo value.
+        sys.stdout.write(
+            f"MEGA emulator serving {args.leads} leads at {emu.url}\n"
+            f"token:       {emu.token}\ncustomer id: {emu.customer_id}\n"
+            f"export TAP_MEGA_API_URL={emu.url} TAP_MEGA_TOKEN={emu.token} "
+            f"TAP_MEGA_CUSTOMER_ID={emu.customer_id}\n",
+        )
+        sys.stdout.flush()
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            sys.stdout.write("stopped\n")
+    return 0

@@ -1,0 +1,154 @@
+"""Scripted misbehaviour: what a fault is, when it fires, and what it answers.
+
+Faults model trouble in front of the application (a proxy, a flaky network),
+so they neither spend nor check rate budget; they report the current budget
+like any API response, except an HTML proxy page.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from dataclasses import KW_ONLY, dataclass
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+
+from tap_mega.testing.emulator.wire import (
+    JSON_TYPE,
+    RATE_LIMIT_MESSAGE,
+    Response,
+    error_response,
+    json_response,
+    proxy_page,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["FAULT_KINDS", "Fault", "FaultState", "fault_response"]
+
+FAULT_KINDS = frozenset(
+    {"status", "drop", "slow", "malformed", "bad_shape", "rate_limit", "body"},
+)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A scripted misbehaviour, hitting request ``at_request`` onwards.
+
+    ``count`` defaults to 1 for a scheduled fault (``at_request=k`` hits
+    requests k .. k+count-1) and to unlimited for a probabilistic storm
+    (``at_request=None, probability=p, seed=s``), where it caps the hits.
+    """
+
+    kind: str
+    _: KW_ONLY
+    at_request: int | None = None
+    count: int | None = None
+    probability: float = 0.0
+    seed: int = 0
+    status: int = 500
+    html: bool = False
+    seconds: float = 1.0
+    retry_after: int | None = None
+    #: Any JSON value: a test may serve a body that is not even an object.
+    body: Any = None
+
+    def __post_init__(self) -> None:
+        """Fail at scripting time rather than with a confusing test result."""
+        problem = _fault_problem(self)
+        if problem:
+            raise ValueError(problem)
+
+
+def _fault_problem(fault: Fault) -> str | None:
+    """Explain why ``fault`` can never behave as its author meant, if so."""
+    checks = (
+        (fault.kind not in FAULT_KINDS, f"unknown fault kind {fault.kind!r}"),
+        (fault.at_request is None and not 0 < fault.probability <= 1,
+         "a fault needs at_request=k or 0 < probability <= 1"),
+        (fault.at_request is not None and fault.at_request < 1,
+         "at_request is 1-based"),
+        (fault.count is not None and fault.count < 1, "count must be >= 1"),
+        (not 100 <= fault.status <= 599, "status must be an HTTP status"),  # noqa: PLR2004
+        (fault.kind == "body" and fault.body is None, "kind 'body' needs body="),
+    )
+    return next((msg for bad, msg in checks if bad), None)
+
+
+@dataclass
+class FaultState:
+    """A fault with its own hit counter and random stream."""
+
+    fault: Fault
+    rng: random.Random
+    hits: int = 0
+
+    def fires(self, k: int) -> bool:
+        """Decide (and count) whether the fault hits request ``k``."""
+        fault = self.fault
+        if fault.at_request is not None:
+            count = 1 if fault.count is None else fault.count
+            hit = fault.at_request <= k < fault.at_request + count
+        else:
+            exhausted = fault.count is not None and self.hits >= fault.count
+            hit = not exhausted and self.rng.random() < fault.probability
+        self.hits += hit
+        return hit
+
+
+    @classmethod
+    def of(cls, fault: Fault) -> FaultState:
+        """A fresh state whose random stream is the fault's own seed."""
+        return cls(fault, random.Random(fault.seed))  # noqa: S311 - reproducible storms
+
+
+def fault_response(
+    fault: Fault, rate_headers: dict[str, str], real_page: Callable[[], Response],
+) -> Response:
+    """Misbehave as scripted; ``real_page`` serves what the API would have."""
+    if fault.kind == "drop":
+        return Response(0, None)
+    if fault.kind == "status":
+        return _status_fault(fault, rate_headers)
+    if fault.kind == "rate_limit":
+        return _rate_limit_fault(fault, rate_headers)
+    if fault.kind == "malformed":
+        body = b'{"leads":[{"id":"'  # cut mid-string, as a truncated response would be
+        return Response(200, body, {**JSON_TYPE, **rate_headers})
+    if fault.kind == "bad_shape":
+        return json_response(200, _bad_shape(real_page()), rate_headers)
+    return json_response(200, copy.deepcopy(fault.body), rate_headers)
+
+
+def _status_fault(fault: Fault, rate_headers: dict[str, str]) -> Response:
+    """An error status, as an envelope or as a proxy's HTML page."""
+    extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+    if fault.html:
+        reason = BaseHTTPRequestHandler.responses.get(fault.status, ("Error",))[0]
+        page = proxy_page(fault.status, reason)
+        return Response(fault.status, page, {"Content-Type": "text/html", **extra})
+    message = "Internal server error." if fault.status >= 500 else "Request failed."  # noqa: PLR2004
+    return error_response(fault.status, message, {**rate_headers, **extra})
+
+
+def _rate_limit_fault(fault: Fault, rate_headers: dict[str, str]) -> Response:
+    """A 429 the client could not predict (the token is shared)."""
+    retry = 1 if fault.retry_after is None else fault.retry_after
+    headers = {"Retry-After": str(retry)}
+    if rate_headers:
+        headers.update({
+            "RateLimit-Limit": rate_headers["RateLimit-Limit"],
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(retry),
+        })
+    return error_response(429, RATE_LIMIT_MESSAGE, headers)
+
+
+def _bad_shape(real: Response) -> dict[str, Any]:
+    """The real page without ``next_cursor``: valid JSON, wrong shape."""
+    payload: dict[str, Any] = {"leads": [], "total": 0, "limit": 20, "offset": 0}
+    if real.status == 200 and real.body is not None:  # noqa: PLR2004
+        payload = json.loads(real.body)
+    return {k: v for k, v in payload.items() if k != "next_cursor"}
