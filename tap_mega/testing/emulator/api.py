@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tap_mega.testing.emulator.cursor import Cursor
-from tap_mega.testing.emulator.query import parse_query, unique_params
+from tap_mega.testing.emulator.query import (
+    INDEXED_SORTS,
+    PageOptions,
+    parse_query,
+    unique_params,
+)
 from tap_mega.testing.emulator.wire import (
     JSON_TYPE,
     LEADS_PATH,
@@ -42,6 +47,7 @@ class LeadsApi:
 
     account: Account
     store: LeadStore
+    paging: PageOptions = field(default_factory=PageOptions)
 
     def respond(
         self, method: str, path: str, pairs: list[tuple[str, str]], headers: Message,
@@ -50,7 +56,7 @@ class LeadsApi:
         try:
             _route(method, path)
             _authenticate(headers, self.account)
-            return _list(self.store, unique_params(pairs))
+            return _list(self.store, unique_params(pairs), self.paging)
         except ApiError as exc:
             return error_response(exc.status, exc.message, exc.headers)
 
@@ -88,17 +94,18 @@ def _authenticate(headers: Message, account: Account) -> None:
         raise ApiError(403, msg)
 
 
-def _list(store: LeadStore, params: dict[str, str]) -> Response:
+def _list(store: LeadStore, params: dict[str, str], paging: PageOptions) -> Response:
     """The documented five-key page, spliced from per-lead cached JSON."""
-    query = parse_query(params)
+    query = parse_query(params, paging)
     rows, more = store.page(query)
+    full = len(rows) == query.limit and query.sort_by in INDEXED_SORTS
     next_cursor = None
-    if more and rows:
+    if rows and (more or (full and paging.trailing_empty_page)):
         last = rows[-1]
-        value = last.sort_ms(query.sort_by)
+        value = last.sort_us(query.sort_by)
         if value is not None:
             position = Cursor(query.sort_by, query.sort_dir, value, last.lead["id"])
-            next_cursor = position.encode()
+            next_cursor = position.encode(paging.cursor_alphabet)
     include = query.include_custom_fields
     leads = b",".join(row.encoded(include_custom_fields=include) for row in rows)
     rest = dumps({

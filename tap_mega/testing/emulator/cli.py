@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from tap_mega.testing.emulator.core import MegaEmulator
 from tap_mega.testing.emulator.limiter import RateWindow
+from tap_mega.testing.emulator.readings import add_reading_options, reading_kwargs
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,7 +58,9 @@ def _arg_parser() -> argparse.ArgumentParser:
     """The demo server's options."""
     parser = argparse.ArgumentParser(
         prog="python -m tap_mega.testing.emulator",
-        description="Serve an emulated MEGA lead API for demos and manual testing.",
+        description="Serve an emulated MEGA lead API for demos and manual testing. "
+                    "The readings below play the choices MEGA's docs leave open; "
+                    "their defaults are the emulator's own reading.",
     )
     parser.add_argument("--leads", type=_lead_count, default=5000,
                         help="number of generated leads")
@@ -69,6 +72,7 @@ def _arg_parser() -> argparse.ArgumentParser:
                         help='windows as "LIMIT/SECONDS,...", default "60/60,1000/3600"')
     limits.add_argument("--no-rate-limit", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    add_reading_options(parser)
     return parser
 
 
@@ -78,7 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     windows: list[RateWindow] | None = [] if args.no_rate_limit else args.rate_limit
     emu = MegaEmulator(n_leads=args.leads, seed=args.seed, rate_windows=windows,
-                       port=args.port, host=args.host, verbose=args.verbose)
+                       port=args.port, host=args.host, verbose=args.verbose,
+                       **reading_kwargs(args))
+    for fault in args.fault:
+        emu.add_fault(fault)
     try:
         emu.start()
     except OSError as exc:  # port taken, host unknown: the flags' fault, not a bug

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -10,10 +11,15 @@ from urllib.parse import parse_qsl, urlsplit
 from tap_mega.testing.emulator.api import Account, LeadsApi
 from tap_mega.testing.emulator.data import copy_lead, ingest
 from tap_mega.testing.emulator.edits import LeadEditor
-from tap_mega.testing.emulator.faults import FaultState, fault_response
-from tap_mega.testing.emulator.limiter import RateLimiter, RateWindow
+from tap_mega.testing.emulator.faults import APPLICATION_KINDS, FaultState, fault_response, unsort
+from tap_mega.testing.emulator.headers import HeaderForms
+from tap_mega.testing.emulator.limiter import LimiterConfig, RateLimiter, RateWindow
+from tap_mega.testing.emulator.neighbour import Neighbour
+from tap_mega.testing.emulator.query import PageOptions
 from tap_mega.testing.emulator.server import Server, serve_in_thread, shut_down
+from tap_mega.testing.emulator.spelling import Spelling
 from tap_mega.testing.emulator.store import LeadStore
+from tap_mega.testing.emulator.transfer import Transfer
 from tap_mega.testing.emulator.wire import (
     DEMO_CUSTOMER_ID,
     DEMO_TOKEN,
@@ -59,8 +65,48 @@ class MegaEmulator:
         port: int = 0,
         host: str = "127.0.0.1",
         verbose: bool = False,
+        limiter: str = "sliding",
+        limiter_phase: float = 0.0,
+        refusals_spend: bool = False,
+        errors_spend: bool = False,
+        report_tie: str = "constrained",
+        reset_rounding: str = "ceil",
+        retry_after: str = "seconds",
+        latency_ms: tuple[float, float] | None = None,
+        other_integration_rps: float = 0.0,
+        gzip: bool = False,
+        chunked: bool = False,
+        timestamps: str = "mega",
+        cursor_alphabet: str = "urlsafe",
+        limit_above_max: str = "refuse",
+        trailing_empty_page: bool = False,
+        deletions: tuple[int, int] | None = None,
     ) -> None:
-        """Build state now; bind the socket only in :meth:`start`."""
+        """Build state now; bind the socket only in :meth:`start`.
+
+        Every keyword after ``verbose`` selects one reading of what the docs
+        leave open; the defaults are the emulator's own careful reading:
+
+        - ``limiter``: ``sliding`` log, ``fixed`` windows opened at the first
+          hit, ``aligned`` to the clock at ``limiter_phase`` seconds, or a
+          token ``bucket``; ``refusals_spend`` / ``errors_spend``: a 429 / a
+          5xx fault counts against the budget; ``report_tie``: the window the
+          headers report when several have the fewest left (``constrained``,
+          ``minute``, ``hour``); ``reset_rounding`` (``ceil``, ``floor``,
+          ``exact``) and ``retry_after`` (``seconds``, ``date``, ``fraction``):
+          how the two time headers are spelled.
+        - ``latency_ms=(low, high)``: each request is counted (and served) a
+          uniformly drawn number of milliseconds after it arrives.
+        - ``other_integration_rps``: another integration spends the same
+          token's budget at this many requests a second while serving.
+        - ``gzip`` / ``chunked``: compress (for clients that accept it) and
+          chunk every response.
+        - ``timestamps``: the spelling style (see :mod:`.spelling`);
+          ``cursor_alphabet``, ``limit_above_max``, ``trailing_empty_page``:
+          paging readings (see :class:`~.query.PageOptions`);
+          ``deletions=(n, k)``: ``n`` leads are deleted before every ``k``-th
+          request, so ``total`` shrinks during a walk.
+        """
         self.token = token or DEMO_TOKEN
         self.customer_id = customer_id or DEMO_CUSTOMER_ID
         self.scopes = tuple(scopes)
@@ -70,13 +116,21 @@ class MegaEmulator:
         self.rate_limited_count = 0
         if rate_windows is None:
             rate_windows = [RateWindow(limit=60, seconds=60), RateWindow(limit=1000, seconds=3600)]
-        self._limiter = RateLimiter(rate_windows, clock)
-        if leads is None:
-            initial = generate_leads(n_leads, seed=seed, customer_id=self.customer_id)
-        else:
-            initial = [ingest(lead) for lead in leads]
-        self._store = LeadStore(initial)
-        self._editor = LeadEditor(self._store, self.customer_id, seed)
+        forms = HeaderForms(reset=reset_rounding, retry_after=retry_after)
+        config = LimiterConfig(model=limiter, phase=limiter_phase, refusals_spend=refusals_spend,
+                               tie=report_tie, forms=forms)
+        self._limiter = RateLimiter(rate_windows, clock, config)
+        self._errors_spend = errors_spend
+        self._latency = _latency_range(latency_ms)
+        self._neighbour = None if not other_integration_rps else Neighbour(
+            self._spend_as_neighbour, other_integration_rps)
+        self.transfer = Transfer(gzip=gzip, chunked=chunked)
+        spelling = Spelling(timestamps)
+        self._store = LeadStore(_initial_leads(leads, n_leads, seed, self.customer_id, spelling))
+        self._editor = LeadEditor(self._store, self.customer_id, seed, spelling)
+        self._paging = PageOptions(cursor_alphabet, limit_above_max, trailing_empty_page)
+        self._deletions = _deletions(deletions)
+        self._rng = random.Random(f"mega-emulator-latency-{seed}")  # noqa: S311 - test timing
         self._lock = threading.RLock()
         self._requests: list[RecordedRequest] = []
         self._faults: list[FaultState] = []
@@ -92,10 +146,14 @@ class MegaEmulator:
         self._server = Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
         self._thread = serve_in_thread(self._server, f"mega-emulator-{self.port}")
+        if self._neighbour is not None:
+            self._neighbour.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and cut open keep-alive connections."""
+        if self._neighbour is not None:
+            self._neighbour.stop()
         server, self._server = self._server, None
         if server is not None:
             shut_down(server, self._thread)
@@ -136,6 +194,16 @@ class MegaEmulator:
         """Requests received, including dropped and faulted ones."""
         with self._lock:
             return len(self._requests)
+
+    @property
+    def other_integration(self) -> Neighbour | None:
+        """The other integration on the token (its ``admitted``/``refused`` counts), if any."""
+        return self._neighbour
+
+    def _spend_as_neighbour(self) -> bool:
+        """One request of the other integration: straight at the limiter."""
+        with self._lock:
+            return self._limiter.admit(self.token)[0] if self._limiter.enabled else True
 
     # -- scripting --------------------------------------------------------- #
     def add_fault(self, fault: Fault) -> None:
@@ -184,9 +252,23 @@ class MegaEmulator:
             return self._editor.late_commit(count, seconds_before, seed)
 
     def set_updated_at(self, lead_id: str, iso_string: str) -> None:
-        """Force a lead's ``updated_at`` (sub-millisecond digits are truncated)."""
+        """Force a lead's ``updated_at``, spelled in the emulator's timestamp style.
+
+        In the default style sub-millisecond digits are truncated.
+        """
         with self._lock:
             self._editor.set_updated_at(lead_id, iso_string)
+
+    def delete_leads(
+        self, ids: list[str] | None = None, count: int | None = None, seed: int | None = None,
+    ) -> list[str]:
+        """Delete leads (or, as MEGA's de-duplication does, merge them away).
+
+        Without ``ids``, ``count`` (default 1) leads are picked. A walk in
+        progress then finds ``total`` smaller on its next page.
+        """
+        with self._lock:
+            return self._editor.delete(ids, count, seed)
 
     # -- request handling -------------------------------------------------- #
     def handle(self, method: str, raw_path: str, headers: Message) -> Response:
@@ -199,22 +281,48 @@ class MegaEmulator:
             k = len(self._requests)
             for callback in self._callbacks.pop(k, []):
                 callback(self)
+            self._delete_before(k)
             fault = next((s.fault for s in self._faults if s.fires(k)), None)
+            delay = self._rng.uniform(*self._latency) if self._latency else 0.0
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)  # outside the lock: others keep flowing
             fault = None
+        if delay:
+            time.sleep(delay)  # latency between client and counter, outside the lock too
         with self._lock:
             if fault is None:
                 response = self._serve(method, split.path, pairs, headers)
             else:
-                rate_headers = self._limiter.peek(bearer(headers) or "")
-                response = fault_response(
-                    fault, rate_headers,
-                    lambda: self._application("GET", split.path, pairs, headers),
-                )
+                response = self._fault(fault, method, split.path, pairs, headers)
             record.status = response.status if response.body is not None else 0
             self.rate_limited_count += response.status == 429  # noqa: PLR2004
             return response
+
+    def _delete_before(self, k: int) -> None:
+        """Scripted deletions: ``n`` leads before every ``k``-th request, while any are left."""
+        if self._deletions is not None and k % self._deletions[1] == 0:
+            available = len(self._store.rows)
+            if available:
+                self._editor.delete(None, min(self._deletions[0], available), None)
+
+    def _fault(
+        self, fault: Fault, method: str, path: str, pairs: list[tuple[str, str]],
+        headers: Message,
+    ) -> Response:
+        """Misbehave as scripted: in front of the limiter, or behind it when it spends."""
+        if fault.kind in APPLICATION_KINDS:
+            return unsort(self._serve(method, path, pairs, headers))
+        key = bearer(headers) or ""
+        forms = self._limiter.config.forms
+        spends = self._errors_spend and fault.kind == "status" and fault.status >= 500  # noqa: PLR2004
+        if spends and self._limiter.enabled:
+            admitted, rate_headers = self._limiter.admit(key)
+            if not admitted:
+                return error_response(429, RATE_LIMIT_MESSAGE, rate_headers)
+        else:
+            rate_headers = self._limiter.peek(key)
+        real_page = lambda: self._application("GET", path, pairs, headers)  # noqa: E731
+        return fault_response(fault, rate_headers, real_page, forms)
 
     def _serve(
         self, method: str, path: str, pairs: list[tuple[str, str]], headers: Message,
@@ -242,4 +350,34 @@ class MegaEmulator:
     ) -> Response:
         """The API itself, with this emulator's account and leads."""
         account = Account(self.token, self.customer_id, self.scopes)
-        return LeadsApi(account, self._store).respond(method, path, pairs, headers)
+        return LeadsApi(account, self._store, self._paging).respond(method, path, pairs, headers)
+
+
+def _latency_range(latency_ms: tuple[float, float] | None) -> tuple[float, float] | None:
+    """Milliseconds ``(low, high)`` to seconds, checked."""
+    if latency_ms is None:
+        return None
+    low, high = latency_ms
+    if not 0 <= low <= high:
+        msg = "latency_ms needs 0 <= low <= high"
+        raise ValueError(msg)
+    return (low / 1000, high / 1000) if high else None
+
+
+def _deletions(deletions: tuple[int, int] | None) -> tuple[int, int] | None:
+    """``(n, k)``: both at least 1."""
+    if deletions is not None and min(deletions) < 1:
+        msg = "deletions=(n, k) needs n >= 1 and k >= 1"
+        raise ValueError(msg)
+    return deletions
+
+
+def _initial_leads(
+    leads: list[dict[str, Any]] | None, n_leads: int, seed: int, customer_id: str,
+    spelling: Spelling,
+) -> list[dict[str, Any]]:
+    """The given leads (copied, spelled) or ``n_leads`` generated ones."""
+    if leads is not None:
+        return [ingest(lead, spelling) for lead in leads]
+    generated = generate_leads(n_leads, seed=seed, customer_id=customer_id)
+    return generated if spelling.is_default else [spelling.respell(lead) for lead in generated]

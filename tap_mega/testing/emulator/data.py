@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tap_mega.testing.emulator.instants import stored_ms
+from tap_mega.testing.emulator.instants import stored_us
 from tap_mega.testing.emulator.wire import dumps
-from tap_mega.testing.leadgen import format_ms
+
+if TYPE_CHECKING:
+    from tap_mega.testing.emulator.spelling import Spelling
 
 __all__ = ["NON_DIGITS_RE", "Row", "copy_lead", "ingest", "serve_lead"]
 
@@ -18,17 +20,17 @@ class Row:
     """A stored lead plus the parsed values that queries need."""
 
     __slots__ = (
-        "created_ms", "digits", "haystack", "json_full", "json_plain", "last_ms", "lead",
-        "updated_ms",
+        "created_us", "digits", "haystack", "json_full", "json_plain", "last_us", "lead",
+        "updated_us",
     )
 
     def __init__(self, lead: dict[str, Any]) -> None:
-        """Parse once at write time so reads never parse."""
+        """Parse once at write time so reads never parse; instants in microseconds."""
         self.lead = lead
-        self.created_ms = stored_ms(lead["created_at"])
-        self.updated_ms = stored_ms(lead["updated_at"])
+        self.created_us = stored_us(lead["created_at"])
+        self.updated_us = stored_us(lead["updated_at"])
         last = lead.get("last_interaction_at")
-        self.last_ms: int | None = None if last is None else stored_ms(last)
+        self.last_us: int | None = None if last is None else stored_us(last)
         self.haystack = ""
         self.digits = ""
         self.json_full: bytes | None = None
@@ -55,13 +57,13 @@ class Row:
                 self.json_plain = cached
         return cached
 
-    def sort_ms(self, sort_by: str) -> int | None:
+    def sort_us(self, sort_by: str) -> int | None:
         """The parsed value of the sort column."""
         if sort_by == "updated_at":
-            return self.updated_ms
+            return self.updated_us
         if sort_by == "created_at":
-            return self.created_ms
-        return self.last_ms
+            return self.created_us
+        return self.last_us
 
 
 def serve_lead(lead: dict[str, Any], *, include_custom_fields: bool) -> dict[str, Any]:
@@ -80,16 +82,13 @@ def copy_lead(lead: dict[str, Any]) -> dict[str, Any]:
     return copied
 
 
-def ingest(lead: dict[str, Any]) -> dict[str, Any]:
-    """Copy a caller's lead and re-spell its timestamps as MEGA serves them.
+def ingest(lead: dict[str, Any], spelling: Spelling) -> dict[str, Any]:
+    """Copy a caller's lead and spell its timestamps as the emulator serves them.
 
     Silent in the docs: missing fields are not invented (tests may build
     deliberately odd leads), but ``custom_fields`` defaults to ``{}`` because
     the API always has that object to return.
     """
-    copied = copy_lead(lead)
-    for key in ("created_at", "updated_at", "last_interaction_at"):
-        if copied.get(key) is not None:
-            copied[key] = format_ms(stored_ms(copied[key]))
+    copied = spelling.respell(copy_lead(lead))
     copied.setdefault("custom_fields", {})
     return copied

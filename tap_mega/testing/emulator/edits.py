@@ -10,10 +10,11 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from tap_mega.testing.emulator.data import copy_lead
-from tap_mega.testing.emulator.instants import stored_ms
-from tap_mega.testing.leadgen import format_ms, generate_leads, make_uuid
+from tap_mega.testing.emulator.instants import stored_us
+from tap_mega.testing.leadgen import generate_leads, make_uuid
 
 if TYPE_CHECKING:
+    from tap_mega.testing.emulator.spelling import Spelling
     from tap_mega.testing.emulator.store import LeadStore
 
 __all__ = ["LeadEditor"]
@@ -22,10 +23,11 @@ __all__ = ["LeadEditor"]
 class LeadEditor:
     """Changes leads in a store, drawing choices from one reproducible stream."""
 
-    def __init__(self, store: LeadStore, customer_id: str, seed: int) -> None:
+    def __init__(self, store: LeadStore, customer_id: str, seed: int, spelling: Spelling) -> None:
         """Keep the store; the stream is seeded apart from the data's seed."""
         self._store = store
         self._customer_id = customer_id
+        self._spelling = spelling
         # Reproducible test data, not security: S311 does not apply.
         self._rng = random.Random(f"mega-emulator-mutations-{seed}")  # noqa: S311
 
@@ -56,7 +58,7 @@ class LeadEditor:
         now = store.tick()
         for lead_id in chosen:
             self._apply(lead_id, field_changes, now)
-            store.set_updated(lead_id, now)
+            store.set_updated(lead_id, self._spelling.spell(now))
         return chosen
 
     def _apply(self, lead_id: str, changes: dict[str, Any], now: int) -> None:
@@ -66,20 +68,20 @@ class LeadEditor:
         if not changes:
             changes = {
                 "interaction_count": int(lead.get("interaction_count") or 0) + 1,
-                "last_interaction_at": format_ms(now),
+                "last_interaction_at": self._spelling.spell(now),
             }
         for key, value in changes.items():
             if key == "custom_fields":
                 lead["custom_fields"] = {**(lead.get("custom_fields") or {}), **value}
             elif key == "last_interaction_at" and value is not None:
-                row.last_ms = stored_ms(value)
-                lead[key] = format_ms(row.last_ms)
+                lead[key] = self._spelling.ingest(value)
+                row.last_us = stored_us(lead[key])
             else:
                 # Unknown keys are allowed: tests may add a field MEGA starts
                 # sending to prove the tap passes it through.
                 lead[key] = dict(value) if isinstance(value, dict) else value
                 if key == "last_interaction_at":
-                    row.last_ms = None
+                    row.last_us = None
         row.refresh()
 
     def insert(self, n: int, seed: int | None) -> list[dict[str, Any]]:
@@ -87,7 +89,7 @@ class LeadEditor:
         store = self._store
         gen_seed = self._rng.getrandbits(32) if seed is None else seed
         fresh = generate_leads(n, seed=gen_seed, customer_id=self._customer_id)
-        now = format_ms(store.tick())
+        now = self._spelling.spell(store.tick())
         for lead in fresh:
             while lead["id"] in store.rows:
                 lead["id"] = make_uuid(self._rng)
@@ -99,14 +101,26 @@ class LeadEditor:
     def late_commit(self, count: int, seconds_before: float, seed: int | None) -> list[str]:
         """See :meth:`MegaEmulator.late_commit`."""
         store = self._store
-        stamp = store.max_updated_ms() - round(seconds_before * 1000)
-        pool = [lead_id for ms, lead_id in store.by_updated if ms < stamp]
+        before_us = round(seconds_before * 1000) * 1000
+        stamp = self._spelling.quantize(store.max_updated_us() - before_us)
+        pool = [lead_id for us, lead_id in store.by_updated if us < stamp]
         chosen = self.pick(count, seed, pool)
         for lead_id in chosen:
             self._apply(lead_id, {}, stamp)
-            store.set_updated(lead_id, stamp)
+            store.set_updated(lead_id, self._spelling.spell(stamp))
         return chosen
 
     def set_updated_at(self, lead_id: str, iso_string: str) -> None:
         """See :meth:`MegaEmulator.set_updated_at`."""
-        self._store.set_updated(lead_id, stored_ms(iso_string))
+        self._store.set_updated(lead_id, self._spelling.ingest(iso_string))
+
+    def delete(self, ids: list[str] | None, count: int | None, seed: int | None) -> list[str]:
+        """See :meth:`MegaEmulator.delete_leads`."""
+        store = self._store
+        chosen = list(ids) if ids is not None else self.pick(count or 1, seed, list(store.rows))
+        missing = [i for i in chosen if i not in store.rows]
+        if missing:
+            raise KeyError(missing[0])
+        for lead_id in chosen:
+            store.delete(lead_id)
+        return chosen

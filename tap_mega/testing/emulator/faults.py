@@ -18,6 +18,7 @@ from tap_mega.testing.emulator.wire import (
     JSON_TYPE,
     RATE_LIMIT_MESSAGE,
     Response,
+    dumps,
     error_response,
     json_response,
     proxy_page,
@@ -26,11 +27,16 @@ from tap_mega.testing.emulator.wire import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["FAULT_KINDS", "Fault", "FaultState", "fault_response"]
+    from tap_mega.testing.emulator.headers import HeaderForms
 
-FAULT_KINDS = frozenset(
-    {"status", "drop", "slow", "malformed", "bad_shape", "rate_limit", "body"},
-)
+__all__ = ["APPLICATION_KINDS", "FAULT_KINDS", "Fault", "FaultState", "fault_response", "unsort"]
+
+FAULT_KINDS = frozenset({
+    "status", "drop", "slow", "malformed", "bad_shape", "rate_limit", "body",
+    "short_body", "reset", "not_json", "unsorted",
+})
+#: Kinds served by the application behind the limiter, so they spend budget.
+APPLICATION_KINDS = frozenset({"unsorted"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,16 @@ class Fault:
     ``count`` defaults to 1 for a scheduled fault (``at_request=k`` hits
     requests k .. k+count-1) and to unlimited for a probabilistic storm
     (``at_request=None, probability=p, seed=s``), where it caps the hits.
+
+    Kinds: ``status`` (the JSON error envelope, or with ``html=True`` a front
+    end's HTML page such as a 404 or 502), ``drop`` (no response), ``slow``
+    (``seconds`` late), ``malformed`` (a 200 whose JSON stops mid-string),
+    ``bad_shape`` (no ``next_cursor``), ``rate_limit`` (an unforeseeable 429),
+    ``body`` (exactly ``body``), ``short_body`` (half the real page, then the
+    connection closes short of its ``Content-Length``), ``reset`` (half the
+    page, then a TCP reset), ``not_json`` (a 200 carrying a proxy's HTML page)
+    and ``unsorted`` (the real page with its leads in reverse order; unlike the
+    others it passes the limiter and spends budget).
     """
 
     kind: str
@@ -106,6 +122,7 @@ class FaultState:
 
 def fault_response(
     fault: Fault, rate_headers: dict[str, str], real_page: Callable[[], Response],
+    forms: HeaderForms,
 ) -> Response:
     """Misbehave as scripted; ``real_page`` serves what the API would have."""
     if fault.kind == "drop":
@@ -113,12 +130,29 @@ def fault_response(
     if fault.kind == "status":
         return _status_fault(fault, rate_headers)
     if fault.kind == "rate_limit":
-        return _rate_limit_fault(fault, rate_headers)
+        return _rate_limit_fault(fault, rate_headers, forms)
+    if fault.kind in ("bad_shape", "short_body", "reset"):
+        return _spoiled_page(fault, rate_headers, real_page())
+    return _canned_body(fault, rate_headers)
+
+
+def _spoiled_page(fault: Fault, rate_headers: dict[str, str], real: Response) -> Response:
+    """The real page without ``next_cursor``, or cut short on the wire."""
+    if fault.kind == "bad_shape":
+        return json_response(200, _bad_shape(real), rate_headers)
+    real.headers.update(rate_headers)
+    real.cut, real.reset = 0.5, fault.kind == "reset"
+    return real
+
+
+def _canned_body(fault: Fault, rate_headers: dict[str, str]) -> Response:
+    """A 200 whose body is fixed: cut JSON, a proxy's HTML page, or the fault's body."""
     if fault.kind == "malformed":
         body = b'{"leads":[{"id":"'  # cut mid-string, as a truncated response would be
         return Response(200, body, {**JSON_TYPE, **rate_headers})
-    if fault.kind == "bad_shape":
-        return json_response(200, _bad_shape(real_page()), rate_headers)
+    if fault.kind == "not_json":
+        page = proxy_page(200, "OK")
+        return Response(200, page, {"Content-Type": "text/html", **rate_headers})
     return json_response(200, copy.deepcopy(fault.body), rate_headers)
 
 
@@ -133,10 +167,13 @@ def _status_fault(fault: Fault, rate_headers: dict[str, str]) -> Response:
     return error_response(fault.status, message, {**rate_headers, **extra})
 
 
-def _rate_limit_fault(fault: Fault, rate_headers: dict[str, str]) -> Response:
+def _rate_limit_fault(
+    fault: Fault, rate_headers: dict[str, str], forms: HeaderForms,
+) -> Response:
     """A 429 the client could not predict (the token is shared)."""
     retry = 1 if fault.retry_after is None else fault.retry_after
-    headers = {"Retry-After": str(retry)}
+    spelled = str(retry) if forms.retry_after == "seconds" else forms.retry_after_value(retry)
+    headers = {"Retry-After": spelled}
     if rate_headers:
         headers.update({
             "RateLimit-Limit": rate_headers["RateLimit-Limit"],
@@ -144,6 +181,20 @@ def _rate_limit_fault(fault: Fault, rate_headers: dict[str, str]) -> Response:
             "RateLimit-Reset": str(retry),
         })
     return error_response(429, RATE_LIMIT_MESSAGE, headers)
+
+
+def unsort(page: Response) -> Response:
+    """The page with its leads in reverse order: MEGA's sort broken for one page.
+
+    ``next_cursor`` still points after the page's true last lead, so the walk
+    goes on as if the page had been sorted.
+    """
+    if page.status != 200 or page.body is None:  # noqa: PLR2004
+        return page
+    payload = json.loads(page.body)
+    payload["leads"].reverse()
+    page.body = dumps(payload)
+    return page
 
 
 def _bad_shape(real: Response) -> dict[str, Any]:

@@ -1,11 +1,15 @@
-"""Instants as MEGA spells them: ISO-8601 with an offset, parsed to epoch ms."""
+"""Instants as MEGA spells them: ISO-8601 with an offset, parsed to epoch microseconds.
+
+Microseconds, not MEGA's milliseconds, so that a lead spelled with
+microseconds sorts and filters by its exact instant.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["parse_instant", "stored_ms"]
+__all__ = ["parse_instant", "stored_us"]
 
 _ISO_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
@@ -26,16 +30,16 @@ def _offset(text: str) -> timedelta:
 
 
 def parse_instant(text: str) -> tuple[int, bool]:
-    """Parse ISO-8601 with an offset into ``(epoch_ms_floor, has_sub_ms_rest)``.
+    """Parse ISO-8601 with an offset into ``(epoch_us_floor, has_sub_us_rest)``.
 
     Silent in the docs: a timestamp without an offset is rejected, because a
     careful API will not guess the zone of an instant. Any fractional precision
-    is accepted; the sub-millisecond rest is reported so that an inclusive
+    is accepted; the sub-microsecond rest is reported so that an inclusive
     lower bound can round *up* instead of silently widening the range.
     Raises ``ValueError`` for anything else.
     """
     if _CANONICAL_RE.fullmatch(text):
-        return _canonical_ms(text), False
+        return _canonical_ms(text) * 1000, False
     match = _ISO_RE.fullmatch(text)
     if match is None:
         msg = "not an ISO-8601 date-time with a timezone"
@@ -44,8 +48,8 @@ def parse_instant(text: str) -> tuple[int, bool]:
     frac = match.group(7) or ""
     naive = datetime(year, month, day, hour, minute, sec, tzinfo=timezone.utc)
     instant = naive - _offset(match.group(8))
-    whole_ms = (instant - _EPOCH) // timedelta(milliseconds=1)
-    return whole_ms + int((frac + "000")[:3]), frac[3:].strip("0") != ""
+    whole_us = (instant - _EPOCH) // timedelta(microseconds=1)
+    return whole_us + int((frac + "000000")[:6]), frac[6:].strip("0") != ""
 
 
 def _canonical_ms(text: str) -> int:
@@ -62,6 +66,6 @@ def _canonical_ms(text: str) -> int:
     return day + ((hour * 60 + minute) * 60 + sec) * 1000 + int(text[20:23])
 
 
-def stored_ms(text: str) -> int:
-    """Parse a timestamp to store: MEGA serves milliseconds, so truncate."""
+def stored_us(text: str) -> int:
+    """Parse a timestamp to store, truncated to the microsecond."""
     return parse_instant(text)[0]

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tap_mega.testing.emulator.cursor import Cursor
+from tap_mega.testing.emulator.cursor import CURSOR_ALPHABETS, Cursor
 from tap_mega.testing.emulator.data import NON_DIGITS_RE
 from tap_mega.testing.emulator.instants import parse_instant
 from tap_mega.testing.emulator.wire import bad
@@ -20,12 +20,50 @@ if TYPE_CHECKING:
 
     Predicate = Callable[[Row], bool]
 
-__all__ = ["INDEXED_SORTS", "Query", "matches", "parse_query", "predicates", "unique_params"]
+__all__ = [
+    "INDEXED_SORTS",
+    "LIMIT_READINGS",
+    "PageOptions",
+    "Query",
+    "matches",
+    "parse_query",
+    "predicates",
+    "unique_params",
+]
 
 SORT_FIELDS = ("created_at", "updated_at", "last_interaction_at")
 INDEXED_SORTS = ("created_at", "updated_at")
 _LEAD_LINES = ("buyer", "seller")
 _PHONEISH_RE = re.compile(r"[\d\s+().\-]+")
+_MAX_LIMIT = 100
+LIMIT_READINGS = ("refuse", "cap")
+
+
+@dataclass(frozen=True)
+class PageOptions:
+    """Readings of the paging rules the docs leave open; the defaults are the emulator's.
+
+    - ``cursor_alphabet``: ``urlsafe`` (default) or ``standard`` base64 (with
+      ``+``, ``/`` and ``=``, which a client must URL-encode);
+    - ``limit_above_max``: ``refuse`` (default: a 400) or ``cap`` (served as
+      100, and the page's ``limit`` says 100);
+    - ``trailing_empty_page``: a full last page still carries a cursor, and the
+      page after it is empty with a null cursor (default: the full last page
+      has a null cursor).
+    """
+
+    cursor_alphabet: str = "urlsafe"
+    limit_above_max: str = "refuse"
+    trailing_empty_page: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse a reading the emulator cannot play."""
+        if self.cursor_alphabet not in CURSOR_ALPHABETS:
+            msg = f"cursor alphabet must be one of {', '.join(CURSOR_ALPHABETS)}"
+            raise ValueError(msg)
+        if self.limit_above_max not in LIMIT_READINGS:
+            msg = f"limit above the maximum must be one of {', '.join(LIMIT_READINGS)}"
+            raise ValueError(msg)
 
 
 @dataclass(frozen=True)
@@ -87,16 +125,16 @@ def _int_param(params: dict[str, str], name: str, default: int, low: int, high: 
 
 
 def _since_param(params: dict[str, str], name: str) -> int | None:
-    """An inclusive lower bound, rounded *up* to the millisecond grid of leads."""
+    """An inclusive lower bound, rounded *up* to the microsecond grid of instants."""
     text = params.get(name)
     if text is None:
         return None
     try:
-        floor_ms, rest = parse_instant(text)
+        floor_us, rest = parse_instant(text)
     except ValueError:
         msg = f"Invalid {name}: expected an ISO-8601 date-time with timezone."
         raise bad(msg) from None
-    return floor_ms + 1 if rest else floor_ms
+    return floor_us + 1 if rest else floor_us
 
 
 def _bool_param(params: dict[str, str], name: str) -> bool:
@@ -123,7 +161,16 @@ def _stage_param(params: dict[str, str]) -> str | None:
         raise bad(msg) from None
 
 
-def _cursor_param(params: dict[str, str], sort_by: str, sort_dir: str) -> Cursor | None:
+def _limit_param(params: dict[str, str], paging: PageOptions) -> int:
+    """1 to 100; above 100 a 400, or 100 when the reading caps it."""
+    if paging.limit_above_max == "cap":
+        return min(_MAX_LIMIT, _int_param(params, "limit", 20, 1, None))
+    return _int_param(params, "limit", 20, 1, _MAX_LIMIT)
+
+
+def _cursor_param(
+    params: dict[str, str], sort_by: str, sort_dir: str, alphabet: str,
+) -> Cursor | None:
     """Decode the cursor and insist it belongs to this sort."""
     text = params.get("cursor")
     if text is None:
@@ -134,20 +181,21 @@ def _cursor_param(params: dict[str, str], sort_by: str, sort_dir: str) -> Cursor
         # such pages return next_cursor=null and page by offset instead.
         msg = f"Cursor paging is not supported for sort_by={sort_by}; use offset."
         raise bad(msg)
-    cursor = Cursor.decode(text)
+    cursor = Cursor.decode(text, alphabet)
     if (cursor.sort_by, cursor.sort_dir) != (sort_by, sort_dir):
         msg = "Cursor was issued for a different sort_by/sort_dir."
         raise bad(msg)
     return cursor
 
 
-def parse_query(params: dict[str, str]) -> Query:
+def parse_query(params: dict[str, str], paging: PageOptions | None = None) -> Query:
     """Validate every documented parameter; unknown ones are ignored.
 
     Silent in the docs: unknown parameters are ignored (forward compatible),
     an empty ``search`` means no search, and ``offset`` > 0 together with a
     cursor is a 400 because the two paging models contradict each other.
     """
+    paging = paging or PageOptions()
     sort_by = _enum_param(params, "sort_by", SORT_FIELDS) or "updated_at"
     sort_dir = _enum_param(params, "sort_dir", ("asc", "desc")) or "asc"
     query = Query(
@@ -160,8 +208,8 @@ def parse_query(params: dict[str, str]) -> Query:
         sort_by=sort_by,
         sort_dir=sort_dir,
         include_custom_fields=_bool_param(params, "include_custom_fields"),
-        cursor=_cursor_param(params, sort_by, sort_dir),
-        limit=_int_param(params, "limit", 20, 1, 100),
+        cursor=_cursor_param(params, sort_by, sort_dir, paging.cursor_alphabet),
+        limit=_limit_param(params, paging),
         offset=_int_param(params, "offset", 0, 0, None),
     )
     if query.cursor is not None and query.offset:
@@ -201,10 +249,10 @@ def predicates(query: Query, skip_since: str | None = None) -> list[Predicate]:
         preds.append(_search_predicate(query.search))
     if query.created_since is not None and skip_since != "created_at":
         created = query.created_since
-        preds.append(lambda row: row.created_ms >= created)
+        preds.append(lambda row: row.created_us >= created)
     if query.updated_since is not None and skip_since != "updated_at":
         updated = query.updated_since
-        preds.append(lambda row: row.updated_ms >= updated)
+        preds.append(lambda row: row.updated_us >= updated)
     return preds
 
 

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tap_mega.testing.emulator.transfer import encode, truncated
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from email.message import Message
 
+    from tap_mega.testing.emulator.transfer import Transfer
     from tap_mega.testing.emulator.wire import Response
 
 __all__ = ["Backend", "Server", "serve_in_thread", "shut_down"]
@@ -26,6 +30,7 @@ class Backend(Protocol):
     """What the server needs from the emulator behind it."""
 
     verbose: bool
+    transfer: Transfer
 
     def handle(self, method: str, raw_path: str, headers: Message) -> Response:
         """Decide the response to one request."""
@@ -94,13 +99,30 @@ class _Handler(BaseHTTPRequestHandler):
         if response.body is None:
             self.close_connection = True  # "drop": no status line, just EOF
             return
+        backend = self._server().emulator
+        encoded = encode(response.body, backend.transfer, self.headers.get("Accept-Encoding"))
         self.send_response(response.status)
-        for name, value in response.headers.items():
+        for name, value in {**response.headers, **encoded.headers}.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+        if self.command == "HEAD":
+            return
+        if response.cut is None:
+            self.wfile.write(encoded.wire)
+            return
+        self.wfile.write(truncated(encoded.wire, response.cut))
+        self.close_connection = True
+        if response.reset:
+            self._reset()
+
+    def _reset(self) -> None:
+        """Abort the connection: with a zero linger time, closing sends RST, not FIN.
+
+        The socket really closes when the handler's files let go of it, before
+        the server's ``shutdown(SHUT_WR)``, which would send a FIN first.
+        """
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
 
     def _drain_body(self) -> None:
         """Read a request body so the keep-alive stream stays in sync."""

@@ -6,9 +6,8 @@ import bisect
 from typing import TYPE_CHECKING, Any
 
 from tap_mega.testing.emulator.data import Row
-from tap_mega.testing.emulator.instants import stored_ms
+from tap_mega.testing.emulator.instants import stored_us
 from tap_mega.testing.emulator.query import INDEXED_SORTS, matches, predicates
-from tap_mega.testing.leadgen import format_ms
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LeadStore"]
 
-_DATA_CLOCK_STEP_MS = 1000
+_DATA_CLOCK_STEP_US = 1_000_000
 _IndexKey = tuple[int, str]
 
 
@@ -36,11 +35,11 @@ class LeadStore:
                 msg = f"duplicate lead id {lead['id']}"
                 raise ValueError(msg)
             self.rows[lead["id"]] = Row(lead)
-        self.by_updated: list[_IndexKey] = sorted((r.updated_ms, i) for i, r in self.rows.items())
-        self.by_created: list[_IndexKey] = sorted((r.created_ms, i) for i, r in self.rows.items())
-        self.clock_ms = max(
-            (max(r.updated_ms, r.created_ms, r.last_ms or 0) for r in self.rows.values()),
-            default=stored_ms("2026-01-05T09:00:00.000Z"),
+        self.by_updated: list[_IndexKey] = sorted((r.updated_us, i) for i, r in self.rows.items())
+        self.by_created: list[_IndexKey] = sorted((r.created_us, i) for i, r in self.rows.items())
+        self.clock_us = max(
+            (max(r.updated_us, r.created_us, r.last_us or 0) for r in self.rows.values()),
+            default=stored_us("2026-01-05T09:00:00.000Z"),
         )
         self.version = 0
         self._totals: dict[tuple[Any, ...], int] = {}
@@ -49,36 +48,43 @@ class LeadStore:
     # -- writes ------------------------------------------------------------ #
     def tick(self) -> int:
         """Advance the data clock: "now" is strictly after every timestamp."""
-        self.clock_ms += _DATA_CLOCK_STEP_MS
-        return self.clock_ms
+        self.clock_us += _DATA_CLOCK_STEP_US
+        return self.clock_us
 
-    def observe(self, ms: int) -> None:
+    def observe(self, us: int) -> None:
         """Keep the data clock ahead of any timestamp a test sets by hand."""
-        self.clock_ms = max(self.clock_ms, ms)
+        self.clock_us = max(self.clock_us, us)
         self.version += 1
 
     def insert(self, lead: dict[str, Any]) -> None:
         """Add a new lead to rows and both indexes."""
         row = Row(lead)
         self.rows[lead["id"]] = row
-        bisect.insort(self.by_updated, (row.updated_ms, lead["id"]))
-        bisect.insort(self.by_created, (row.created_ms, lead["id"]))
-        self.observe(max(row.updated_ms, row.created_ms))
+        bisect.insort(self.by_updated, (row.updated_us, lead["id"]))
+        bisect.insort(self.by_created, (row.created_us, lead["id"]))
+        self.observe(max(row.updated_us, row.created_us))
 
-    def set_updated(self, lead_id: str, ms: int) -> None:
-        """Move a lead in the updated index; the string is MEGA-formatted."""
+    def set_updated(self, lead_id: str, spelled: str) -> None:
+        """Move a lead in the updated index; ``spelled`` is served as it is."""
         row = self.rows[lead_id]
-        old = bisect.bisect_left(self.by_updated, (row.updated_ms, lead_id))
+        old = bisect.bisect_left(self.by_updated, (row.updated_us, lead_id))
         del self.by_updated[old]
-        row.updated_ms = ms
-        row.lead["updated_at"] = format_ms(ms)
+        row.lead["updated_at"] = spelled
+        row.updated_us = us = stored_us(spelled)
         row.refresh()
-        bisect.insort(self.by_updated, (ms, lead_id))
-        self.observe(ms)
+        bisect.insort(self.by_updated, (us, lead_id))
+        self.observe(us)
 
-    def max_updated_ms(self) -> int:
+    def delete(self, lead_id: str) -> None:
+        """Remove a lead (deleted, or merged away by MEGA's de-duplication)."""
+        row = self.rows.pop(lead_id)
+        del self.by_updated[bisect.bisect_left(self.by_updated, (row.updated_us, lead_id))]
+        del self.by_created[bisect.bisect_left(self.by_created, (row.created_us, lead_id))]
+        self.version += 1
+
+    def max_updated_us(self) -> int:
         """The newest ``updated_at`` currently stored."""
-        return self.by_updated[-1][0] if self.by_updated else self.clock_ms
+        return self.by_updated[-1][0] if self.by_updated else self.clock_us
 
     # -- reads ------------------------------------------------------------- #
     def total(self, query: Query) -> int:
@@ -129,7 +135,7 @@ class LeadStore:
         it moves past the cursor and is served again later in the same walk.
         """
         cursor = query.cursor
-        at = None if cursor is None else (cursor.value_ms, cursor.lead_id)
+        at = None if cursor is None else (cursor.value_us, cursor.lead_id)
         if query.sort_dir == "asc":
             start = lo if at is None else max(lo, bisect.bisect_right(index, at))
             return range(start, len(index))
@@ -162,7 +168,7 @@ class LeadStore:
         matched = [row for row in self.rows.values() if matches(row, preds)]
 
         def key(row: Row) -> tuple[int, int, str]:
-            return (row.last_ms is None, row.last_ms or 0, row.lead["id"])
+            return (row.last_us is None, row.last_us or 0, row.lead["id"])
 
         matched.sort(key=key, reverse=query.sort_dir == "desc")
         chosen = matched[query.offset: query.offset + query.limit]

@@ -87,11 +87,17 @@ def bad(message: str) -> ApiError:
 
 @dataclass
 class Response:
-    """A response to write; ``body is None`` means drop the connection."""
+    """A response to write; ``body is None`` means drop the connection.
+
+    ``cut`` sends only that fraction of the body's wire bytes and then closes
+    the connection, with a reset (RST) when ``reset`` is set, else a clean FIN.
+    """
 
     status: int
     body: bytes | None
     headers: dict[str, str] = field(default_factory=dict)
+    cut: float | None = None
+    reset: bool = False
 
 
 def dumps(value: object) -> bytes:
