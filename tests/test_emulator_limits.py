@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from email.utils import parsedate_to_datetime
 
 import pytest
+import requests
 
-from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow
+from tap_mega.testing.emulator import LEADS_PATH, Fault, MegaEmulator, RateWindow
 from tests.emulator_raw import FakeClock, fetch
+from tests.test_emulator import CLI, DEMO_AUTH, assert_one_line_cli_error, emulator_cli
 
 
 def budget(emu: MegaEmulator) -> tuple[int, str, str, str]:
@@ -183,3 +186,38 @@ def test_readings_are_checked_when_scripted():
                 {"retry_after": "never"}, {"latency_ms": (20, 10)}):
         with pytest.raises(ValueError, match=r"must be one of|needs"):
             MegaEmulator(**bad)  # type: ignore[arg-type]
+
+
+def test_cli_rate_limit_readings():
+    with emulator_cli("--leads", "5", "--rate-limit", "2/10", "--limiter", "fixed",
+                      "--limiter-phase", "0.5", "--retry-after", "date",
+                      "--reset-rounding", "exact", "--report-tie", "minute",
+                      "--refusals-spend", "--errors-spend", "--latency", "150-200") as url:
+        started = time.monotonic()
+        answers = [requests.get(url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+                   for _ in range(3)]
+        elapsed = time.monotonic() - started
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert "." in answers[1].headers["RateLimit-Reset"], "exact, not whole seconds"
+    parsedate_to_datetime(answers[2].headers["Retry-After"])
+    assert elapsed >= 3 * 0.15
+
+
+def test_cli_another_integration():
+    with emulator_cli("--leads", "5", "--rate-limit", "1000/60",
+                      "--other-integration", "50") as url:
+        time.sleep(0.5)
+        answer = requests.get(url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+
+    assert int(answer.headers["RateLimit-Remaining"]) <= 1000 - 1 - 10
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--limiter", "leaky"), ("--latency", "20-10"),
+                                             ("--latency", "soon"), ("--other-integration", "0"),
+                                             ("--retry-after", "never")])
+def test_cli_bad_reading_is_one_line(flag, value):
+    completed = subprocess.run([*CLI, flag, value], capture_output=True, text=True,
+                               timeout=30, check=False)
+
+    assert_one_line_cli_error(completed, flag)
