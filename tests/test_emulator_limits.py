@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 import requests
 
-from tap_mega.testing.emulator import LEADS_PATH, Fault, MegaEmulator, RateWindow
+from tap_mega.testing.emulator import LEADS_PATH, Fault, MegaEmulator, RateWindow, limiter_floor
 from tests.emulator_raw import FakeClock, fetch
 from tests.test_emulator import CLI, DEMO_AUTH, assert_one_line_cli_error, emulator_cli
 
@@ -221,3 +221,13 @@ def test_cli_bad_reading_is_one_line(flag, value):
                                timeout=30, check=False)
 
     assert_one_line_cli_error(completed, flag)
+
+
+def test_limiter_floor_is_a_perfect_clients_time_under_each_model():
+    windows = [RateWindow(2, 2.0)]
+
+    assert limiter_floor(4, windows, "sliding") == 2.0
+    assert limiter_floor(5, windows, "fixed") == 4.0
+    assert limiter_floor(3, windows, "aligned", phase=0.5) == 0.5
+    assert limiter_floor(4, windows, "bucket") == pytest.approx(2.0)
+    assert limiter_floor(1, windows) == 0.0

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 __all__ = [
     "LIMITER_MODELS",
@@ -32,6 +32,7 @@ __all__ = [
     "SlidingLog",
     "TokenBucket",
     "WindowCount",
+    "limiter_floor",
     "window_factory",
 ]
 
@@ -245,3 +246,26 @@ def window_factory(model: str, phase: float) -> Callable[[RateWindow, float], Wi
         return TokenBucket
     msg = f"unknown limiter model {model!r}; expected one of {', '.join(LIMITER_MODELS)}"
     raise ValueError(msg)
+
+
+def limiter_floor(
+    requests: int, windows: Sequence[RateWindow], model: str = "sliding", phase: float = 0.0,
+) -> float:
+    """Seconds from the first admission to the last for a perfect client.
+
+    The floor of ``model``: every request is sent the instant the model admits
+    it and takes no time at all. The clock starts at 0, which for ``aligned``
+    is where ``phase`` puts it on the grid.
+    """
+    make = window_factory(model, phase)
+    counts = [make(window, 0.0) for window in windows]
+    now = 0.0
+    first = None
+    for _ in range(requests):
+        while any(count.remaining(now) <= 0 for count in counts):
+            # A float boundary may leave a slot a hair away: step past it.
+            now += max(_EPSILON, *(count.until_slot(now) for count in counts))
+        for count in counts:
+            count.add(now)
+        first = now if first is None else first
+    return now - (first or 0.0)
