@@ -47,8 +47,9 @@ class MegaEmulator:
     """MEGA's lead list endpoint over a real socket, with scripted trouble.
 
     All state sits behind one re-entrant lock: requests are served one at a
-    time (except a "slow" fault's sleep), which keeps recorded order, request
-    numbering and data changes deterministic.
+    time (except a "slow" fault's sleep and the latency before counting),
+    which keeps recorded order, request numbering and data changes
+    deterministic.
     """
 
     def __init__(  # noqa: PLR0913 - the documented test interface

@@ -103,14 +103,6 @@ class RateLimiter:
             return False, self._refusal_headers(full, now)
         return True, self._report(counts, now)
 
-    def charge(self, key: str) -> dict[str, str]:
-        """Count a request the gateway let through unchecked (a 5xx that spends)."""
-        now = self._clock()
-        counts = self._of(key, now)
-        for count in counts:
-            count.add(now)
-        return self._report(counts, now)
-
     def peek(self, key: str) -> dict[str, str]:
         """Headers describing the budget without consuming any."""
         if not self.enabled:
