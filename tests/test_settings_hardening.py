@@ -7,7 +7,7 @@ import typing as t
 import pytest
 
 from tap_mega.settings import api_url_problem
-from tests.conftest import run_cli, tap_config
+from tests.conftest import assert_one_line_failure, run_cli, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -36,11 +36,7 @@ def test_bad_setting_is_one_line_naming_it_before_any_request(
 ) -> None:
     result = run_cli(tap_config(emulator, **overrides), tmp_path)
 
-    assert result.returncode == 1, result.stderr
-    lines = [x for x in result.stderr.splitlines() if x.startswith("tap-mega: error:")]
-    assert len(lines) == 1
-    assert f"`{setting}`" in lines[0]
-    assert "Traceback" not in result.stderr
+    assert_one_line_failure(result.returncode, result.stderr, f"`{setting}`")
     assert emulator.request_count == 0
     if setting == "token":
         assert str(overrides["token"]) not in result.stderr
