@@ -63,36 +63,6 @@ def test_400_ends_the_run_with_the_api_message(emulator: MegaEmulator,
     assert emulator.request_count == 1
 
 
-@pytest.mark.parametrize(
-    ("overrides", "setting"),
-    [
-        ({"token": ""}, "token"),
-        ({"customer_id": "not-a-uuid"}, "customer_id"),
-        ({"start_date": "last tuesday"}, "start_date"),
-        ({"page_size": 0}, "page_size"),
-        ({"page_size": 101}, "page_size"),
-        ({"page_size": "ten"}, "page_size"),
-        ({"stage_id": "stage-1"}, "stage_id"),
-        ({"lead_line": "renter"}, "lead_line"),
-        ({"request_timeout": 0}, "request_timeout"),
-        ({"api_url": "http://example.com"}, "api_url"),
-        ({"api_url": "ftp://127.0.0.1"}, "api_url"),
-        ({"max_wait_seconds": -1}, "max_wait_seconds"),
-        ({"max_wait_seconds": "ten"}, "max_wait_seconds"),
-        ({"rate_limit_reserve": -1}, "rate_limit_reserve"),
-        ({"rate_limit_reserve": 1.5}, "rate_limit_reserve"),
-    ],
-)
-def test_bad_setting_fails_before_any_request(
-    emulator: MegaEmulator, tmp_path: Path, overrides: dict[str, t.Any], setting: str
-) -> None:
-    result = run_cli(tap_config(emulator, **overrides), tmp_path)
-
-    assert_one_line_failure(result.returncode, result.stderr, f"`{setting}`")
-    assert emulator.request_count == 0
-    assert emulator.token not in result.stderr
-
-
 def test_missing_token_names_the_environment_variable(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:

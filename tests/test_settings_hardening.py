@@ -18,6 +18,21 @@ if t.TYPE_CHECKING:
 @pytest.mark.parametrize(
     ("overrides", "setting"),
     [
+        ({"token": ""}, "token"),
+        ({"customer_id": "not-a-uuid"}, "customer_id"),
+        ({"start_date": "last tuesday"}, "start_date"),
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": 101}, "page_size"),
+        ({"page_size": "ten"}, "page_size"),
+        ({"stage_id": "stage-1"}, "stage_id"),
+        ({"lead_line": "renter"}, "lead_line"),
+        ({"request_timeout": 0}, "request_timeout"),
+        ({"api_url": "http://example.com"}, "api_url"),
+        ({"api_url": "ftp://127.0.0.1"}, "api_url"),
+        ({"max_wait_seconds": -1}, "max_wait_seconds"),
+        ({"max_wait_seconds": "ten"}, "max_wait_seconds"),
+        ({"rate_limit_reserve": -1}, "rate_limit_reserve"),
+        ({"rate_limit_reserve": 1.5}, "rate_limit_reserve"),
         ({"lookback_window": "soon"}, "lookback_window"),
         ({"lookback_window": -5}, "lookback_window"),
         ({"lookback_window": "P1M"}, "lookback_window"),
@@ -38,7 +53,8 @@ def test_bad_setting_is_one_line_naming_it_before_any_request(
 
     assert_one_line_failure(result.returncode, result.stderr, f"`{setting}`")
     assert emulator.request_count == 0
-    if setting == "token":
+    assert emulator.token not in result.stderr
+    if setting == "token" and overrides["token"]:
         assert str(overrides["token"]) not in result.stderr
 
 
