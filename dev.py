@@ -4,10 +4,12 @@
     python3 dev.py sync   # the main job: a sync into the embedded default warehouse
     python3 dev.py test   # the whole test suite (what CI runs)
     python3 dev.py docs   # rewrite README's settings table from `tap-mega --about`
+    python3 dev.py lock   # re-resolve the pinned versions in .ci/locks/ (maintainers)
 
 Each creates what it needs (the .venv, the package and its test tools, Meltano
-in .venv-meltano, the Meltano plugins) on first use, and skips that work on the
-next run unless pyproject.toml or meltano.yml changed.
+in .venv-meltano, the Meltano plugins) on first use, at the versions pinned in
+.ci/locks/, and skips that work on the next run unless pyproject.toml, a lock or
+meltano.yml changed.
 
 `sync` without TAP_MEGA_TOKEN and TAP_MEGA_CUSTOMER_ID starts the bundled
 emulator and loads it in Meltano's `demo` environment (its own state and
@@ -23,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -49,6 +52,17 @@ MELTANO_STAMP = MELTANO_VENV / ".tap-mega-installed"
 EMBEDDED_LOADER = "target-duckdb"
 DEMO_LEADS = 3000
 README = ROOT / "README.md"
+# Pinned versions of every venv dev.py builds, as pip constraints files: plain
+# pip reads them (`pip install -c FILE ...`), so using them needs only Python.
+# One universal resolution per venv, with markers where Python 3.10 to 3.13
+# differ. `python3 dev.py lock` writes them with uv, which it installs in a
+# temporary venv; nothing else needs uv.
+LOCKS = ROOT / ".ci" / "locks"
+DEV_LOCK = LOCKS / "dev.txt"
+MELTANO_LOCK = LOCKS / "meltano.txt"
+AIRBYTE_LOCK = LOCKS / "airbyte.txt"
+LOCK_TOOL = "uv==0.13.9"
+LOWEST_PYTHON = "3.10"
 SETTINGS_START = "<!-- settings:start (python3 dev.py docs) -->"
 SETTINGS_END = "<!-- settings:end -->"
 
@@ -58,9 +72,11 @@ def run(*command: str | Path, env: dict[str, str] | None = None) -> int:
     return subprocess.call([str(part) for part in command], cwd=ROOT, env=env)
 
 
-def requirements_fingerprint() -> str:
-    """What the venv was built from; a change means reinstall."""
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+def requirements_fingerprint(lock: Path = DEV_LOCK) -> str:
+    """What a venv was built from (pyproject.toml and its lock); a change means reinstall."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    digest.update(lock.read_bytes())
+    return digest.hexdigest()
 
 
 def meltano_env(**extra: str) -> dict[str, str]:
@@ -82,13 +98,18 @@ def ensure_meltano(sys_dir: Path | None = None) -> Path:
     """
     if sys.version_info < (3, 10):
         sys.exit("tap-mega needs Python 3.10 or newer")
-    if not MELTANO.exists() or not MELTANO_STAMP.exists():
+    meltano_fingerprint = hashlib.sha256(
+        MELTANO_REQUIREMENT.encode() + MELTANO_LOCK.read_bytes(),
+    ).hexdigest()
+    if not (MELTANO.exists() and MELTANO_STAMP.exists()
+            and MELTANO_STAMP.read_text() == meltano_fingerprint):
         print(f"Installing {MELTANO_REQUIREMENT} into .venv-meltano ...", flush=True)
         venv.create(MELTANO_VENV, with_pip=True)
         quiet = ["--quiet", "--disable-pip-version-check"]
-        if run(MELTANO_BIN / "python", "-m", "pip", "install", *quiet, MELTANO_REQUIREMENT) != 0:
+        if run(MELTANO_BIN / "python", "-m", "pip", "install", *quiet,
+               "-c", MELTANO_LOCK, MELTANO_REQUIREMENT) != 0:
             sys.exit("could not install Meltano into .venv-meltano")
-        MELTANO_STAMP.write_text(MELTANO_REQUIREMENT)
+        MELTANO_STAMP.write_text(meltano_fingerprint)
     target = sys_dir or ROOT / ".meltano"
     stamp = target / ".tap-mega-installed"
     fingerprint = hashlib.sha256(
@@ -117,7 +138,7 @@ def ensure_venv() -> None:
     quiet = ["--quiet", "--disable-pip-version-check"]
     if run(PYTHON, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0:
         sys.exit("could not upgrade pip in .venv")
-    if run(PYTHON, "-m", "pip", "install", *quiet, "-e", ".[test]") != 0:
+    if run(PYTHON, "-m", "pip", "install", *quiet, "-c", DEV_LOCK, "-e", ".[test]") != 0:
         sys.exit("could not install tap-mega into .venv")
     STAMP.write_text(fingerprint)
 
@@ -135,7 +156,7 @@ def ensure_airbyte_venv() -> str | None:
     A failure does not stop the suite: the test that needs this venv skips with
     the reason locally, and fails under CI=true.
     """
-    fingerprint = requirements_fingerprint()
+    fingerprint = requirements_fingerprint(AIRBYTE_LOCK)
     if AIRBYTE_STAMP.exists() and AIRBYTE_STAMP.read_text() == fingerprint:
         return None
     interpreter = airbyte_interpreter()
@@ -147,7 +168,8 @@ def ensure_airbyte_venv() -> str | None:
         if run(interpreter, "-m", "venv", AIRBYTE_VENV) != 0:
             return f"could not create .venv-airbyte with {interpreter}"
     print("Installing tap-mega and the Airbyte clients into .venv-airbyte ...", flush=True)
-    if run(AIRBYTE_PYTHON, "-m", "pip", "install", *quiet, "-e", ".[airbyte-test]") != 0:
+    if run(AIRBYTE_PYTHON, "-m", "pip", "install", *quiet,
+           "-c", AIRBYTE_LOCK, "-e", ".[airbyte-test]") != 0:
         return "could not install the `airbyte-test` extra into .venv-airbyte"
     AIRBYTE_STAMP.write_text(fingerprint)
     return None
@@ -277,9 +299,56 @@ def docs(_args: list[str]) -> int:
     return 0
 
 
+def compile_lock(
+    uv: Path, lock: Path, inputs: list[str], args: list[str], stdin: str | None = None,
+) -> None:
+    """Resolve one lock in a scratch copy, check it, then put it in place.
+
+    The scratch copy starts from the current lock, which uv keeps where it still
+    fits (pass --upgrade, or --upgrade-package NAME, to move pins).
+    """
+    scratch = uv.parents[2] / lock.name  # beside the temporary venv, removed with it
+    if lock.exists():
+        shutil.copyfile(lock, scratch)
+    command = [
+        str(uv), "pip", "compile", "--quiet", "--no-config", "--universal",
+        "--python-version", LOWEST_PYTHON, "--custom-compile-command", "python3 dev.py lock",
+        "--index-url", "https://pypi.org/simple", *inputs, "--output-file", str(scratch), *args,
+    ]
+    completed = subprocess.run(command, cwd=ROOT, input=stdin, text=True, check=False)
+    if completed.returncode != 0:
+        sys.exit(f"could not resolve {lock.relative_to(ROOT)}")
+    text = scratch.read_text()
+    local = [line for line in text.splitlines() if "file:" in line or str(scratch.parent) in line
+             or str(ROOT) in line]
+    if local:
+        sys.exit(f"{lock.relative_to(ROOT)} would name a local path: {local[0]}")
+    lock.write_text(text)
+    pins = sum(1 for line in text.splitlines() if "==" in line.split(";")[0])
+    print(f"wrote {lock.relative_to(ROOT)} ({pins} pins)")
+
+
+def lock(args: list[str]) -> int:
+    """Re-resolve every lock from PyPI, in a temporary venv that holds only uv."""
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        tool_venv = Path(scratch) / "venv"
+        venv.create(tool_venv, with_pip=True)
+        tool_bin = tool_venv / ("Scripts" if os.name == "nt" else "bin")
+        quiet = ["--quiet", "--disable-pip-version-check"]
+        if run(tool_bin / "python", "-m", "pip", "install", *quiet, LOCK_TOOL) != 0:
+            sys.exit(f"could not install {LOCK_TOOL} into a temporary venv")
+        uv = tool_bin / "uv"
+        compile_lock(uv, DEV_LOCK, ["--extra", "test", "pyproject.toml"], args)
+        compile_lock(uv, AIRBYTE_LOCK, ["--extra", "airbyte-test", "pyproject.toml"], args)
+        compile_lock(uv, MELTANO_LOCK, ["-"], args, stdin=MELTANO_REQUIREMENT + "\n")
+    print("the next `python3 dev.py sync` or `test` reinstalls the venvs whose lock changed")
+    return 0
+
+
 def main() -> int:
-    """Dispatch `sync`, `test` or `docs`."""
-    commands = {"sync": sync, "test": test, "docs": docs}
+    """Dispatch `sync`, `test`, `docs` or `lock`."""
+    commands = {"sync": sync, "test": test, "docs": docs, "lock": lock}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__, file=sys.stderr)
         return 2

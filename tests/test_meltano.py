@@ -85,9 +85,11 @@ class MeltanoProject:
             **extra,
         )
 
-    def run(self, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str], cwd: Path = ROOT,
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(self.executable), *args], cwd=ROOT, env=env,
+            [str(self.executable), *args], cwd=cwd, env=env,
             capture_output=True, text=True, timeout=600, check=False,
         )
 
@@ -332,6 +334,32 @@ def test_embedded_default_keeps_every_lead_once_with_latest_values(
 
     rows = duckdb_leads(meltano_project, warehouse)
     assert len(rows) == len(emulator.leads) == 2550
+    assert {row["id"]: as_loaded(row) for row in rows} == truth(emulator)
+
+
+def test_fresh_clone_meltano_run_into_duckdb_without_dev_py(
+    meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
+    tmp_path: Path,
+) -> None:
+    """The obvious command in a Meltano project, in a clone where dev.py never ran.
+
+    The default loader path is `$MELTANO_PROJECT_ROOT/output/dev.duckdb`: DuckDB
+    cannot create a file in a folder that does not exist, so the clone must bring
+    `output/` with it. (The plugins come from the session's `meltano install`, as
+    they would from the user's own `meltano install`.)
+    """
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout")
+    clone = tmp_path / "tap-mega"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+    emulator = make_emulator(n_leads=300, seed=48)
+    env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator))
+
+    completed = meltano_project.run("run", "tap-mega", dev.EMBEDDED_LOADER, env=env, cwd=clone)
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = duckdb_leads(meltano_project, clone / "output" / "dev.duckdb")
     assert {row["id"]: as_loaded(row) for row in rows} == truth(emulator)
 
 
