@@ -102,7 +102,7 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] | None = None,
-        logger: logging.Logger | None = None,
+        logger: logging.Logger | logging.LoggerAdapter[t.Any] | None = None,
     ) -> None:
         """Start with no knowledge: every window is learnt from the API's headers."""
         self.reserve = reserve
