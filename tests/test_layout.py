@@ -13,8 +13,6 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tap_mega"
 MAX_LINES = 400
-#: Split by its own change (issue 13); exempt only while the one big file exists.
-NOT_YET_SPLIT = {"testing/emulator.py"}
 
 #: Top (0) to bottom. A module imports only from layers below its own; within a
 #: package (airbyte, testing) its modules import one another.
@@ -88,7 +86,5 @@ def test_a_module_imports_only_downwards(path: Path) -> None:
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_module_is_over_400_lines(path: Path) -> None:
     relative = str(path.relative_to(PACKAGE))
-    if relative in NOT_YET_SPLIT:
-        pytest.skip(f"{relative} is being split into a package by its own change")
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"tap_mega/{relative} has {lines} lines: split it by job"

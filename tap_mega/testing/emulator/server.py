@@ -14,6 +14,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
 
+from typing_extensions import override
+
 from tap_mega.testing.emulator.transfer import encode, truncated
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ class Server(ThreadingHTTPServer):
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    @override
     def handle_error(
         self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any,
     ) -> None:
@@ -67,10 +70,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "MegaEmulator/1.0"
     timeout = 120
 
+    @override
     def version_string(self) -> str:
         """No Python version in the Server header, as a production API."""
         return self.server_version
 
+    @override
     def setup(self) -> None:
         """Register the connection for shutdown."""
         super().setup()
@@ -78,6 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
         with server.connections_lock:
             server.connections.add(self.connection)
 
+    @override
     def finish(self) -> None:
         """Forget the connection."""
         server = self._server()
@@ -142,7 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._dispatch
         raise AttributeError(name)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    @override
+    def log_message(self, format: str, *args: object) -> None:
         """Silent unless verbose: per-request lines would drown test output."""
         if self._server().emulator.verbose:
             super().log_message(format, *args)
