@@ -82,6 +82,7 @@ class MegaEmulator:
         limit_above_max: str = "refuse",
         trailing_empty_page: bool = False,
         deletions: tuple[int, int] | None = None,
+        date_offset: float = 0.0,
     ) -> None:
         """Build state now; bind the socket only in :meth:`start`.
 
@@ -106,7 +107,8 @@ class MegaEmulator:
           ``cursor_alphabet``, ``limit_above_max``, ``trailing_empty_page``:
           paging readings (see :class:`~.query.PageOptions`);
           ``deletions=(n, k)``: ``n`` leads are deleted before every ``k``-th
-          request, so ``total`` shrinks during a walk.
+          request, so ``total`` shrinks during a walk; ``date_offset``: seconds
+          the ``Date`` header runs ahead of this machine's clock (a skewed server).
         """
         self.token = token or DEMO_TOKEN
         self.customer_id = customer_id or DEMO_CUSTOMER_ID
@@ -114,6 +116,7 @@ class MegaEmulator:
         self.host = host
         self.port = port
         self.verbose = verbose
+        self.date_offset = date_offset
         self.rate_limited_count = 0
         if rate_windows is None:
             rate_windows = [RateWindow(limit=60, seconds=60), RateWindow(limit=1000, seconds=3600)]

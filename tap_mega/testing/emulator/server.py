@@ -11,6 +11,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,6 +34,8 @@ class Backend(Protocol):
 
     verbose: bool
     transfer: Transfer
+    #: Seconds the ``Date`` header is ahead of this machine's clock (negative: behind).
+    date_offset: float
 
     def handle(self, method: str, raw_path: str, headers: Message) -> Response:
         """Decide the response to one request."""
@@ -74,6 +77,12 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         """No Python version in the Server header, as a production API."""
         return self.server_version
+
+    @override
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header, on the server's clock: ``date_offset`` plays a skewed one."""
+        moment = time.time() if timestamp is None else timestamp
+        return super().date_time_string(moment + self._server().emulator.date_offset)
 
     @override
     def setup(self) -> None:
