@@ -70,6 +70,9 @@ class Fault:
     retry_after: int | None = None
     #: Any JSON value: a test may serve a body that is not even an object.
     body: Any = None
+    #: Headers set on the fault's response, over the usual ones: other spellings
+    #: of ``RateLimit-*`` or ``Date`` (``""`` for ``Date`` sends none at all).
+    headers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         """Fail at scripting time rather than with a confusing test result."""
@@ -125,6 +128,16 @@ def fault_response(
     forms: HeaderForms,
 ) -> Response:
     """Misbehave as scripted; ``real_page`` serves what the API would have."""
+    response = _misbehave(fault, rate_headers, real_page, forms)
+    response.headers.update(fault.headers or {})
+    return response
+
+
+def _misbehave(
+    fault: Fault, rate_headers: dict[str, str], real_page: Callable[[], Response],
+    forms: HeaderForms,
+) -> Response:
+    """The fault's own response, before its scripted headers."""
     if fault.kind == "drop":
         return Response(0, None)
     if fault.kind == "status":
