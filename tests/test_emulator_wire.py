@@ -182,3 +182,20 @@ def test_fault_headers_replace_the_usual_ones_and_an_empty_date_sends_none():
     assert third.status_code == 200
     assert third.headers["Date"].endswith(" GMT")
     assert third.headers["RateLimit-Limit"] == "60"
+
+
+def test_headers_fault_serves_the_real_page_spending_budget():
+    with MegaEmulator(n_leads=3, rate_windows=[RateWindow(60, 60)]) as emu:
+        emu.add_fault(Fault("headers", at_request=1, headers={"Date": "yesterday"}))
+        first = requests.get(emu.url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+        second = requests.get(emu.url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+
+    assert first.json() == second.json()
+    assert first.headers["Date"] == "yesterday"
+    assert (first.headers["RateLimit-Remaining"], second.headers["RateLimit-Remaining"]) == (
+        "59", "58")
+
+
+def test_headers_fault_needs_headers():
+    with pytest.raises(ValueError, match="needs headers="):
+        Fault("headers", at_request=1)

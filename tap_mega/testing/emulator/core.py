@@ -11,7 +11,12 @@ from urllib.parse import parse_qsl, urlsplit
 from tap_mega.testing.emulator.api import Account, LeadsApi
 from tap_mega.testing.emulator.data import copy_lead, ingest
 from tap_mega.testing.emulator.edits import LeadEditor
-from tap_mega.testing.emulator.faults import APPLICATION_KINDS, FaultState, fault_response, unsort
+from tap_mega.testing.emulator.faults import (
+    APPLICATION_KINDS,
+    FaultState,
+    application_fault,
+    fault_response,
+)
 from tap_mega.testing.emulator.headers import HeaderForms
 from tap_mega.testing.emulator.limiter import LimiterConfig, RateLimiter, RateWindow
 from tap_mega.testing.emulator.neighbour import Neighbour
@@ -315,7 +320,7 @@ class MegaEmulator:
     ) -> Response:
         """Misbehave as scripted: in front of the limiter, or behind it when it spends."""
         if fault.kind in APPLICATION_KINDS:
-            return unsort(self._serve(method, path, pairs, headers))
+            return application_fault(fault, self._serve(method, path, pairs, headers))
         key = bearer(headers) or ""
         forms = self._limiter.config.forms
         spends = self._errors_spend and fault.kind == "status" and fault.status >= 500  # noqa: PLR2004
