@@ -197,7 +197,9 @@ def check_clock(report: Report, record: Exchange, lookback: dt.timedelta) -> Non
 def check_rate_headers(report: Report, answered: list[Exchange]) -> None:
     """`RateLimit-*` on every response, as whole seconds and counts."""
     for record in answered:
-        headers = t.cast("Mapping[str, str]", record.response.headers if record.response else {})
+        # Not `if record.response`: a 4xx Response is falsy.
+        response = record.response
+        headers = t.cast("Mapping[str, str]", response.headers if response is not None else {})
         missing = [name for name in RATE_HEADERS if name not in headers]
         if missing:
             report.add(SECTION, "rate headers", UNEXPECTED,

@@ -100,7 +100,11 @@ def add_window_lines(
     share = window.foreign / window.limit
     text = (f"{window.foreign:,} of {window.limit:,} used by other integrations "
             f"(Limit - Remaining - the doctor's own {own_requests})")
-    if share >= BUSY_NEIGHBOUR_SHARE:
+    if window.foreign >= window.limit:
+        report.add(SECTION, "others", WARNING,
+                   f"{text}: all of it, for now; if that is usual, the first sync will crawl",
+                   used=window.foreign)
+    elif share >= BUSY_NEIGHBOUR_SHARE:
         report.add(SECTION, "others", WARNING,
                    f"{text}: set rate_limit_reserve to about {window.foreign} so the tap "
                    "leaves them room", used=window.foreign)

@@ -32,7 +32,9 @@ from tap_mega.tap import TapMega
 from tap_mega.timestamps import parse_timestamp
 
 if t.TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
+
+    import requests
 
 PROG = "tap-mega-doctor"
 DEFAULT_RUN_MINUTES = 60.0
@@ -130,7 +132,7 @@ def diagnose(tap: TapMega, *, has_state: bool, run_minutes: float) -> Report:
         report,
         stream.pacer,
         own_requests=stream.sent,
-        headers=answered[-1].response.headers if answered and answered[-1].response else {},
+        headers=_headers(answered[-1].response if answered else None),
         total=first.page.total if first and first.page else None,
         page_size=int(config.get("page_size", 100)),
         seconds_per_request=sum(e.seconds for e in answered) / max(len(answered), 1),
@@ -139,6 +141,11 @@ def diagnose(tap: TapMega, *, has_state: bool, run_minutes: float) -> Report:
     )
     add_assumption_lines(report, probe, parse_lookback(config.get("lookback_window")))
     return report
+
+
+def _headers(response: requests.Response | None) -> Mapping[str, str]:
+    """A response's headers; `is None`, not falsiness: a 4xx Response is falsy."""
+    return response.headers if response is not None else {}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
