@@ -26,6 +26,9 @@ if t.TYPE_CHECKING:
     from tap_mega.pacer import Pacer
 
 SECTION = "Budget"
+#: Shorter waits never end a run: a max_wait_seconds below a second would end
+#: runs on the jitter between requests.
+MIN_CUT_SECONDS = 1.0
 #: Others using this share of a window deserve a reserve of their own.
 BUSY_NEIGHBOUR_SHARE = 0.1
 
@@ -162,7 +165,7 @@ def split_into_runs(
     minute's margin, for latency) and below every wait that ends one.
     """
     waits = [max(b - a - seconds_per_request, 0.0) for a, b in itertools.pairwise(times)]
-    for cut in sorted({w for w in waits if w > 0}, reverse=True):
+    for cut in sorted({w for w in waits if w >= MIN_CUT_SECONDS}, reverse=True):
         runs = _runs(times, waits, cut)
         longest = max(end - start for start, end, _ in runs)
         if longest <= run_seconds:
