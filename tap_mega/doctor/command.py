@@ -26,7 +26,7 @@ from tap_mega.doctor.probe import FIRST, DoctorStream, Plan, run_probe
 from tap_mega.doctor.report import WARNING, Report
 from tap_mega.errors import InputError, failure_line
 from tap_mega.lookback import parse_lookback
-from tap_mega.redaction import redact, register_secret
+from tap_mega.redaction import redact, redacted_traceback, register_secret
 from tap_mega.streams import FILTER_PARAMS
 from tap_mega.tap import TapMega
 from tap_mega.timestamps import parse_timestamp
@@ -154,11 +154,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         tap = make_tap(args)
         report = diagnose(tap, has_state=args.state is not None, run_minutes=args.run_minutes)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - each failure: one line, or a redacted traceback
         line = failure_line(exc)
-        if line is None:
-            raise
-        sys.stderr.write(f"{PROG}: error: {redact(line)}\n")
+        # A bug of ours: its traceback, with the token redacted like every line.
+        sys.stderr.write(redacted_traceback(exc) if line is None else
+                         f"{PROG}: error: {redact(line)}\n")
         sys.exit(1)
     text = json.dumps(report.to_json(), indent=2) + "\n" if args.json else report.render()
     sys.stdout.write(redact(text))
