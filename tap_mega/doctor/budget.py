@@ -71,7 +71,8 @@ def add_budget_lines(  # noqa: PLR0913 - each is one input of the arithmetic
         return
     needed = first_sync_requests(total, page_size)
     report.add(SECTION, "first sync", OK,
-               f"{needed:,} requests: {total:,} leads at page_size {page_size}",
+               f"{needed:,} request{'' if needed == 1 else 's'}: {total:,} leads at "
+               f"page_size {page_size}",
                requests=needed, leads=total, page_size=page_size)
     times = pacer.answer_times(needed, seconds_per_request)
     seconds = times[-1]

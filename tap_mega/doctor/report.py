@@ -90,7 +90,8 @@ class Report:
 
     def render(self) -> str:
         """The report as a person reads it: one line per finding, grouped by section."""
-        out = [f"tap-mega-doctor {__version__}: {self.target} ({self.requests} requests)"]
+        sent = f"{self.requests} request" + ("" if self.requests == 1 else "s")
+        out = [f"tap-mega-doctor {__version__}: {self.target} ({sent})"]
         for section in SECTIONS:
             lines = [line for line in self.lines if line.section == section]
             if not lines:
