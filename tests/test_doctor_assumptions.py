@@ -233,6 +233,9 @@ def test_retry_after_forms(make_emulator, tmp_path, form, status, words):
 
     assert_line(run, "assumptions", "Retry-After", status, words)
     assert run.line("budget", "now")["status"] == "warning"
+    # The 429 said the window is full, and none of it was the doctor's.
+    assert "60 of 60 used by other integrations" in run.line("budget", "others")["text"]
+    assert "all of it, for now" in run.line("budget", "others")["text"]
     assert emulator.request_count == 1  # a 429 ends the probe: waiting would take minutes
 
 
