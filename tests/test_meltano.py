@@ -452,3 +452,28 @@ def test_embedded_default_after_sigkills_holds_exactly_the_emulator_leads(
     rows = duckdb_leads(meltano_project, warehouse)
     assert len(rows) == len(emulator.leads) == 8000
     assert {row["id"]: as_loaded(row) for row in rows} == truth(emulator)
+
+
+# --------------------------------------------------------------------------- #
+# tap-mega-doctor through Meltano
+# --------------------------------------------------------------------------- #
+def test_meltano_invoke_doctor_reads_the_extractors_settings(
+    meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
+    tmp_path: Path,
+) -> None:
+    """`meltano invoke tap-mega:doctor`, as the README documents it: the plugin's own settings."""
+    from tap_mega.testing.emulator import RateWindow  # noqa: PLC0415 - only this test
+
+    emulator = make_emulator(n_leads=300, seed=49,
+                             rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)])
+    env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator))
+
+    completed = meltano_project.run("invoke", "tap-mega:doctor", "--json", env=env)
+
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    report = json.loads(completed.stdout)
+    assert report["summary"] == "all ok"
+    assert report["sections"]["leads"][0]["data"]["total"] == 300
+    assert emulator.request_count == report["requests"] <= 3
+    assert emulator.token not in completed.stdout + completed.stderr

@@ -11,6 +11,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,6 +34,8 @@ class Backend(Protocol):
 
     verbose: bool
     transfer: Transfer
+    #: Seconds the ``Date`` header is ahead of this machine's clock (negative: behind).
+    date_offset: float
 
     def handle(self, method: str, raw_path: str, headers: Message) -> Response:
         """Decide the response to one request."""
@@ -75,6 +78,23 @@ class _Handler(BaseHTTPRequestHandler):
         """No Python version in the Server header, as a production API."""
         return self.server_version
 
+    _date: str | None = None
+
+    @override
+    def send_header(self, keyword: str, value: str) -> None:
+        """Send a header; the server's own ``Date`` gives way to a scripted one."""
+        if keyword == "Date" and self._date is not None:
+            if self._date:
+                super().send_header(keyword, self._date)
+            return
+        super().send_header(keyword, value)
+
+    @override
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header, on the server's clock: ``date_offset`` plays a skewed one."""
+        moment = time.time() if timestamp is None else timestamp
+        return super().date_time_string(moment + self._server().emulator.date_offset)
+
     @override
     def setup(self) -> None:
         """Register the connection for shutdown."""
@@ -107,10 +127,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         backend = self._server().emulator
         encoded = encode(response.body, backend.transfer, self.headers.get("Accept-Encoding"))
+        # A scripted Date replaces the server's own; an empty one sends none.
+        self._date = response.headers.pop("Date", None)
         self.send_response(response.status)
         for name, value in {**response.headers, **encoded.headers}.items():
             self.send_header(name, value)
         self.end_headers()
+        self._date = None
         if self.command == "HEAD":
             return
         if response.cut is None:
