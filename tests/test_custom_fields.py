@@ -167,6 +167,19 @@ def test_a_sync_without_a_catalog_samples_once_and_with_one_never(
     assert without.result.schemas == with_catalog.result.schemas
 
 
+def test_a_catalog_without_the_stream_makes_no_request(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    (tmp_path / "catalog.json").write_text(json.dumps({"streams": []}))
+
+    run = run_cli(discovering_config(emulator), tmp_path, "--catalog",
+                  str(tmp_path / "catalog.json"))
+
+    assert run.returncode == 0, run.stderr
+    assert run.result.records == []
+    assert emulator.requests == []
+
+
 # -- what is declared --------------------------------------------------------- #
 def test_declared_types_match_the_emulators_data(
     recent_emulator: MegaEmulator, tmp_path: Path
