@@ -91,7 +91,9 @@ def declared_type(types: set[str]) -> dict[str, t.Any]:
     """One slug's declaration from the JSON types its values had, always nullable.
 
     Integers alone stay `integer`; with decimals, `number`. A slug seen only as
-    null, or with more than one kind of value, gets `ANY_SCALAR`.
+    null, or with more than one kind of value, gets `ANY_SCALAR`; so does one
+    holding an object or array, which MEGA documents as never happening (the
+    schema allowed only scalars before custom fields were declared, too).
     """
     kinds = types - {"null"}
     if kinds == {"integer", "number"}:

@@ -2,8 +2,8 @@
 
 How its pages are walked is walk.py's; how its records reach stdout fast is
 records.py's and writer.py's; what its custom fields are declared as is
-schema.py's, from the one sample request made here. What this class overrides privately is listed,
-with why, in sdk_contract.py.
+schema.py's, from the one sample request made here. What this class overrides
+privately is listed, with why, in sdk_contract.py.
 """
 
 from __future__ import annotations
