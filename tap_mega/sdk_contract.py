@@ -85,7 +85,8 @@ CONTRACT: tuple[PrivateName, ...] = (
     PrivateName(
         Stream, "_tap", "attribute", "",
         "The stream reaches the tap's message writer through it, to write records fast "
-        "and flush records held before a STATE (streams.py, walk.py).",
+        "and flush records held before a STATE (streams.py, walk.py), and asks it "
+        "whether a catalog was given, which makes discovery's sample request unneeded.",
     ),
     PrivateName(
         Stream, "state_manager.is_flushed", "attribute", "",

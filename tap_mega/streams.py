@@ -1,8 +1,9 @@
 """The leads stream: its schema, its filters, its bookmark, and the SDK's hooks.
 
 How its pages are walked is walk.py's; how its records reach stdout fast is
-records.py's and writer.py's. What this class overrides privately is listed,
-with why, in sdk_contract.py.
+records.py's and writer.py's; what its custom fields are declared as is
+schema.py's, from the one sample request made here. What this class overrides
+privately is listed, with why, in sdk_contract.py.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from tap_mega.errors import MegaResponseError, SavedCursorRefusedError
 from tap_mega.lookback import incremental_start, parse_lookback
 from tap_mega.records import Shape, compile_shape, is_conformant, is_plain
 from tap_mega.resume import walk_fingerprint
-from tap_mega.schema import LEAD_SCHEMA
+from tap_mega.schema import explicit_custom_fields, lead_schema, sampled_custom_fields
 from tap_mega.settings import is_blank
+from tap_mega.termination import GUARD
 from tap_mega.timestamps import (
     InvalidTimestampError,
     format_timestamp,
@@ -41,6 +43,14 @@ FILTER_PARAMS = {
     "lead_line": "lead_line",
     "search": "search",
 }
+#: Discovery's one request: the 100 most recently updated leads, with custom fields.
+#: No filters: the catalog describes the account, whatever a sync filters on.
+SAMPLE_PARAMS: dict[str, t.Any] = {
+    "sort_by": "updated_at",
+    "sort_dir": "desc",
+    "limit": 100,
+    "include_custom_fields": "true",
+}
 
 
 class LeadsStream(WalkingStream):
@@ -51,7 +61,8 @@ class LeadsStream(WalkingStream):
     primary_keys = ("id",)
     replication_key = "updated_at"
     is_sorted = True
-    schema = LEAD_SCHEMA
+    #: True only while discovery's sample request is prepared (see `sample_leads`).
+    sampling = False
     # State is written after every page instead (see request_records).
     STATE_MSG_FREQUENCY = sys.maxsize
 
@@ -134,6 +145,8 @@ class LeadsStream(WalkingStream):
         next_page_token: str | None,
     ) -> dict[str, t.Any]:
         """The documented incremental poll: updated_at ascending, same filters on every page."""
+        if self.sampling:
+            return dict(SAMPLE_PARAMS)
         params: dict[str, t.Any] = {
             "sort_by": "updated_at",
             "sort_dir": "asc",
@@ -210,8 +223,60 @@ class LeadsStream(WalkingStream):
 
     @cached_property
     def lead_shape(self) -> Shape:
-        """The schema compiled for `is_conformant`."""
-        return compile_shape(self.schema)
+        """The schema the SDK conforms records to (the catalog's, if given), compiled."""
+        return compile_shape(self.effective_schema)
+
+    @property
+    @override
+    def schema(self) -> dict[str, t.Any]:
+        """The lead's schema with its custom fields declared; built once, on first use.
+
+        A property, not the SDK's fixed schema, because custom fields differ per
+        customer and learning them costs a request: `--about` never asks, and a
+        sync given a catalog takes the schema from it (`effective_schema`).
+        """
+        return self.declared_schema
+
+    @cached_property
+    def declared_schema(self) -> dict[str, t.Any]:
+        """`schema`, computed once per run (see `custom_field_declarations`)."""
+        return lead_schema(self.custom_field_declarations())
+
+    def custom_field_declarations(self) -> dict[str, dict[str, t.Any]]:
+        """The setting's fields if given, else those of the sample; none without a sample.
+
+        No sample when the leads carry no custom fields, or when a catalog was
+        given (the sync reads its schema, and an unselected stream needs none).
+        """
+        explicit = self.config.get("custom_fields_schema")
+        if explicit is not None:
+            return explicit_custom_fields(explicit)
+        if not self.config.get("include_custom_fields", True):
+            return {}
+        if self._tap.input_catalog is not None:
+            return {}
+        declared = sampled_custom_fields(self.sample_leads())
+        self.logger.info(
+            "Declared %d custom fields from the %d most recently updated leads: %s",
+            len(declared),
+            SAMPLE_PARAMS["limit"],
+            ", ".join(declared) or "none",
+        )
+        return declared
+
+    def sample_leads(self) -> list[dict[str, t.Any]]:
+        """The 100 most recently updated leads: one request, through `fetch_page`.
+
+        So the sample is paced, retried and fails with a sync's one-line errors;
+        it moves no bookmark and writes nothing. A signal stops it at once.
+        """
+        self.sampling = True
+        try:
+            with GUARD.interruptible():
+                response = self.fetch_page(None, None)
+        finally:
+            self.sampling = False
+        return self.read_page(response).leads
 
     @cached_property
     def plain_records(self) -> bool:

@@ -14,6 +14,7 @@ from tap_mega import settings
 from tap_mega.errors import SettingsError
 from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
 from tap_mega.redaction import register_secret
+from tap_mega.schema import EXPLICIT_TYPES
 from tap_mega.streams import LeadsStream
 from tap_mega.termination import GUARD
 from tap_mega.writer import LineWriter
@@ -90,6 +91,16 @@ class TapMega(Tap):
             default=True,
             title="Include custom fields",
             description="Ask for and emit each lead's `custom_fields` object.",
+        ),
+        th.Property(
+            "custom_fields_schema",
+            th.ObjectType(
+                additional_properties=th.StringType(allowed_values=list(EXPLICIT_TYPES)),
+            ),
+            title="Custom fields schema",
+            description="Custom-field slug to type (string, integer, number, boolean, "
+            "or any: a text column): declares exactly these fields instead of "
+            "discovering them from the 100 most recently updated leads.",
         ),
         th.Property(
             "status",

@@ -178,12 +178,26 @@ def spawn_cli(
     )
 
 
+#: The generated leads' custom fields, as discovery declares them (see leadgen.py).
+EMULATOR_CUSTOM_FIELDS = {
+    "lead_line": "string", "budget": "integer", "price_per_sqft": "number",
+    "preapproved": "boolean", "timeline": "string", "notes": "string",
+    "bedrooms": "any", "preferred_contact": "string",
+}
+
+
 def tap_config(emulator: MegaEmulator, **overrides: t.Any) -> dict[str, t.Any]:
-    """Settings that point the tap at `emulator`."""
+    """Settings that point the tap at `emulator`, its custom fields declared by setting.
+
+    Declared, not discovered, so a sync without a catalog makes no sample request
+    and a test's request k is its walk's k-th: faults and request counts keep their
+    meaning. test_custom_fields.py tests discovery, without this setting.
+    """
     config: dict[str, t.Any] = {
         "token": emulator.token,
         "customer_id": emulator.customer_id,
         "api_url": emulator.url,
+        "custom_fields_schema": dict(EMULATOR_CUSTOM_FIELDS),
     }
     config.update(overrides)
     return config

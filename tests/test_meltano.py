@@ -257,7 +257,10 @@ def test_meltano_run_into_postgres_then_incremental_changes(
     requests_before = emulator.request_count
     meltano_run(meltano_project, "target-postgres", env)
 
-    second_run = emulator.requests[requests_before:]
+    sample, *second_run = emulator.requests[requests_before:]
+    # Meltano's discovery: one request for the custom fields, before the sync's walk.
+    assert sample.params["sort_dir"] == "desc"
+    assert all(request.params["sort_dir"] == "asc" for request in second_run)
     # The default lookback re-reads the last minutes; the merge on `id` absorbs them.
     assert parse_timestamp(second_run[0].params["updated_since"]) == parse_timestamp(
         first_bookmark
@@ -275,6 +278,54 @@ def test_meltano_run_into_postgres_then_incremental_changes(
     assert meltano_bookmark(meltano_project, state_id, env) == max(
         row["updated_at"] for row in truth(emulator).values()
     )
+
+
+def column_types(database: Postgres, table: str) -> dict[str, str]:
+    rows = database.rows(
+        "select column_name, data_type from information_schema.columns "
+        f"where table_schema = '{database.schema}' and table_name = '{table}'",
+    )
+    return {row["column_name"]: row["data_type"] for row in rows}
+
+
+@pytest.mark.postgres
+def test_columns_environment_loads_each_custom_field_as_a_typed_column(
+    meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
+    postgres: Postgres,
+    tmp_path: Path,
+) -> None:
+    emulator = make_emulator(n_leads=600, seed=44)
+    env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator), **postgres.target_env())
+    completed = meltano_project.run("--environment=columns", "run", "tap-mega", "target-postgres",
+                                    env=env)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    types = column_types(postgres, "leads")
+    assert "custom_fields" not in types
+    assert {name: kind for name, kind in types.items() if name.startswith("custom_fields__")} == {
+        "custom_fields__lead_line": "text",
+        "custom_fields__budget": "bigint",
+        "custom_fields__price_per_sqft": "numeric",
+        "custom_fields__preapproved": "boolean",
+        "custom_fields__timeline": "text",
+        "custom_fields__notes": "text",
+        "custom_fields__bedrooms": "text",  # integers and text: the mixed slug
+        "custom_fields__preferred_contact": "text",  # only on recently updated leads
+    }
+    slugs = ("lead_line", "budget", "price_per_sqft", "preapproved", "timeline", "notes",
+             "bedrooms", "preferred_contact")
+    columns = ", ".join(f"custom_fields__{slug}" for slug in slugs)
+    rows = postgres.rows(f"select id, {columns} from {postgres.schema}.leads")
+    assert len(rows) == len(emulator.leads)
+    loaded = {row["id"]: row for row in rows}
+    for lead in emulator.leads:
+        row = loaded[lead["id"]]
+        for slug in slugs:
+            value = lead["custom_fields"].get(slug)
+            # The mixed slug lands as each value's JSON text: 3 as '3', studio as 'studio'.
+            expected = json.dumps(value) if slug == "bedrooms" and isinstance(value, int) else value
+            assert row[f"custom_fields__{slug}"] == expected, (lead["id"], slug)
 
 
 # --------------------------------------------------------------------------- #

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tap_mega import cli
 from tap_mega.testing.emulator import MegaEmulator
 from tap_mega.timestamps import normalize_timestamp, parse_timestamp
-from tests.conftest import SyncResult, assert_one_line_failure, parse_messages
+from tests.conftest import SyncResult, assert_one_line_failure, parse_messages, tap_config
 from tests.scripted import assert_nothing_lost, leads_in, script_pages, sorted_leads
 
 if t.TYPE_CHECKING:
@@ -171,8 +171,7 @@ def test_any_pages_give_every_lead_or_one_line_and_a_safe_state(
 ) -> None:
     with MegaEmulator(leads=[], rate_windows=[]) as emulator:
         script_pages(emulator, bodies)
-        config = {"token": emulator.token, "customer_id": emulator.customer_id,
-                  "api_url": emulator.url}
+        config = tap_config(emulator)
 
         code, result, stderr = run_main(config)
 

@@ -5,7 +5,9 @@ builds a tap from it then only to list the streams: nothing is requested until
 the first test runs the suite's sync. So the class is built on `CONFIG`, whose
 placeholders name no server, and the class-scoped fixture below starts the
 emulator and writes its address and credentials into that same dict (the SDK's
-runner keeps the dict, not a copy) before the first test.
+runner keeps the dict, not a copy) before the first test. Building that tap
+needs the schema, and discovering custom fields would ask the absent server, so
+`CONFIG` declares them by setting (`custom_fields_schema`), which asks nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ CONFIG: dict[str, t.Any] = {
     "customer_id": "00000000-0000-4000-8000-000000000000",
     "api_url": "http://127.0.0.1:9",
     "page_size": 50,
+    "custom_fields_schema": {
+        "lead_line": "string", "budget": "integer", "price_per_sqft": "number",
+        "preapproved": "boolean", "timeline": "string", "notes": "string",
+    },
 }
 
 StandardTapTests = get_tap_test_class(tap_class=TapMega, config=CONFIG)

@@ -104,7 +104,9 @@ def test_defaults_in_the_schema_are_the_values_the_tap_uses(emulator: MegaEmulat
     from tap_mega.lookback import parse_lookback  # noqa: PLC0415
     from tap_mega.tap import TapMega  # noqa: PLC0415
 
-    minimal = {"token": emulator.token, "customer_id": emulator.customer_id}
+    # Custom fields declared (a setting without a default), so no sample is requested.
+    minimal = {"token": emulator.token, "customer_id": emulator.customer_id,
+               "custom_fields_schema": {}}
     stream = TapMega(config=minimal, parse_env_config=False).streams["leads"]
     defaults = {name: spec["default"] for name, spec in
                 TapMega.config_jsonschema["properties"].items() if "default" in spec}

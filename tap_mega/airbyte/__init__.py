@@ -24,6 +24,7 @@ from tap_mega.airbyte.commands import (
     make_tap,
     read,
     spec_message,
+    without_sample,
 )
 from tap_mega.airbyte.inputs import (
     read_config,
@@ -73,8 +74,11 @@ def run(args: argparse.Namespace, output: Output) -> None:
         register_secret(config.get(name))
     if args.command == "check":
         try:
-            make_tap(config)  # the user's settings, checked before the page size is overridden
-            check_connection(make_tap({**config, "page_size": 1}, validate_config=False))
+            # The user's settings, checked before the page size is overridden.
+            make_tap(without_sample(config))
+            check_connection(
+                make_tap(without_sample({**config, "page_size": 1}), validate_config=False)
+            )
         except Exception as exc:
             line = failure_line(exc)
             if line is None:
