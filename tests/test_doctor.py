@@ -138,6 +138,21 @@ def test_never_more_than_three_requests(  # noqa: PLR0917 - pytest passes parame
     assert all(r.params["limit"] == "1" for r in emulator.requests)
 
 
+def test_no_custom_field_sample_without_the_setting(make_emulator, tmp_path):
+    """A user's config seldom has custom_fields_schema: the doctor must not sample then.
+
+    A sync without a catalog samples the custom fields first (one more request, with
+    a sync's retries); the doctor keeps to its own three requests.
+    """
+    emulator = make_emulator(n_leads=250, seed=4, rate_windows=DOCUMENTED)
+    config = tap_config(emulator)
+    del config["custom_fields_schema"]
+
+    run = run_doctor(config, tmp_path, "--json")
+
+    assert emulator.request_count == 2, run.stdout
+    assert all(r.params["limit"] == "1" for r in emulator.requests)
+
 def test_counts_from_start_date_and_bookmark_and_what_was_skipped(make_emulator, tmp_path):
     emulator = make_emulator(n_leads=250, seed=5, rate_windows=DOCUMENTED)
     leads = emulator.leads

@@ -100,6 +100,9 @@ def make_tap(args: argparse.Namespace) -> TapMega:
             config.update(read_json(item, "--config"))
     state = read_json(args.state, "--state") if args.state else None
     register_secret(config.get("token"))
+    # No custom-field sample: it would be a request beyond the doctor's three, with
+    # a sync's retries. Declaring none (or the user's own schema) skips it.
+    config["custom_fields_schema"] = config.get("custom_fields_schema") or {}
     return TapMega(config=config, state=state, parse_env_config="ENV" in args.config,
                    validate_config=True)
 
