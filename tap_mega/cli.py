@@ -8,23 +8,33 @@ from __future__ import annotations
 
 import sys
 
+import click
+
 from tap_mega.errors import failure_line
 from tap_mega.redaction import redact, redacted_traceback
 from tap_mega.tap import TapMega
 from tap_mega.termination import Terminated
 
 EXIT_FAILURE = 1
+#: A command line the tap cannot parse (an unknown option, a bad --format), as click exits.
+EXIT_USAGE = 2
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the tap; a failure becomes one line on stderr and a non-zero exit.
 
-    Known failures exit 1; SIGTERM/SIGINT exit 128 + the signal number (143,
-    130) after the last STATE, as shells report a killed process; an unexpected
+    A command line that cannot be parsed exits 2 (as click would); known
+    failures exit 1; SIGTERM/SIGINT exit 128 + the signal number (143, 130)
+    after the last STATE, as shells report a killed process; an unexpected
     bug exits 1 with its traceback, the token redacted from it.
     """
     try:
         code = TapMega.cli.main(args=argv, standalone_mode=False)
+    except click.UsageError as exc:
+        sys.stderr.write(
+            f"tap-mega: error: {redact(exc.format_message())} (see tap-mega --help)\n"
+        )
+        sys.exit(EXIT_USAGE)
     except Terminated as exc:
         sys.stderr.write(
             f"tap-mega: error: {exc}: stopped; the last STATE written is where "

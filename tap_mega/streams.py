@@ -20,6 +20,7 @@ from tap_mega.records import Shape, compile_shape, is_conformant, is_plain
 from tap_mega.resume import walk_fingerprint
 from tap_mega.schema import LEAD_SCHEMA
 from tap_mega.settings import is_blank
+from tap_mega.state import ACCOUNT_KEY, account_of
 from tap_mega.timestamps import (
     InvalidTimestampError,
     format_timestamp,
@@ -159,6 +160,8 @@ class LeadsStream(WalkingStream):
         loses at most one page, and an empty page is only the end when
         `next_cursor` says so.
         """
+        if self.replication_method == REPLICATION_INCREMENTAL:
+            self.record_account(context)
         try:
             yield from self.walk(context, self.walk_start(context))
         except SavedCursorRefusedError as exc:
@@ -168,6 +171,14 @@ class LeadsStream(WalkingStream):
                 exc,
             )
             yield from self.walk(context, WalkStart(self.starting_instant(context)))
+
+    def record_account(self, context: Context | None) -> None:
+        """Name the account in the bookmark, so no other account's run can use it (state.py)."""
+        state = self.get_context_state(context)
+        account = account_of(self.config)
+        if state.get(ACCOUNT_KEY) != account:
+            state[ACCOUNT_KEY] = account
+            self.state_manager.is_flushed = False
 
     @override
     def _process_record(
