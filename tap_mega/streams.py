@@ -7,6 +7,7 @@ with why, in sdk_contract.py.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import typing as t
 from functools import cached_property
@@ -138,7 +139,7 @@ class LeadsStream(WalkingStream):
         params: dict[str, t.Any] = {
             "sort_by": "updated_at",
             "sort_dir": "asc",
-            "limit": self.config.get("page_size", 100),
+            "limit": self.page_limit,
             "include_custom_fields": str(
                 self.config.get("include_custom_fields", True)
             ).lower(),
@@ -160,6 +161,9 @@ class LeadsStream(WalkingStream):
         loses at most one page, and an empty page is only the end when
         `next_cursor` says so.
         """
+        if self.dry_run_limit is not None:
+            yield from self.dry_run(context)
+            return
         if self.replication_method == REPLICATION_INCREMENTAL:
             self.record_account(context)
         try:
@@ -171,6 +175,47 @@ class LeadsStream(WalkingStream):
                 exc,
             )
             yield from self.walk(context, WalkStart(self.starting_instant(context)))
+
+    @property
+    def dry_run_limit(self) -> int | None:
+        """Leads a dry run (`tap-mega --test`) asks for; None in a real sync.
+
+        The SDK's `ABORT_AT_RECORD_COUNT`, which it sets for `--test` and for
+        its own test suite's dry runs.
+        """
+        return self.ABORT_AT_RECORD_COUNT
+
+    @property
+    def page_limit(self) -> int:
+        """Leads per request: `page_size`, or no more than a dry run wants."""
+        page_size = int(self.config.get("page_size", 100))
+        limit = self.dry_run_limit
+        return page_size if limit is None else max(1, min(page_size, limit))
+
+    def dry_run(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        """`--test`: the first `dry_run_limit` leads, one request for one, then a clean end.
+
+        The SDK's own dry run reads a second record only to abort on it, which it
+        logs as an ERROR with a failed sync metric, and writes a STATE with a
+        moved bookmark; a test is not a sync, so it ends before the second lead
+        and writes no STATE (`_write_state_message`).
+        """
+        limit = self.dry_run_limit or 1
+        walk = self.walk(context, WalkStart(self.starting_instant(context)))
+        with contextlib.closing(walk):
+            try:
+                for count, lead in enumerate(walk, start=1):
+                    yield lead
+                    if count >= limit:
+                        return
+            finally:
+                self.write_held_records()  # no STATE comes to write them
+
+    @override
+    def _write_state_message(self) -> None:
+        """Write STATE, except in a dry run (`--test`), which must move no bookmark."""
+        if self.dry_run_limit is None:
+            super()._write_state_message()
 
     def record_account(self, context: Context | None) -> None:
         """Name the account in the bookmark, so no other account's run can use it (state.py)."""
