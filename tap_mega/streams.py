@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import typing as t
+from contextvars import ContextVar
 from functools import cached_property
 
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
@@ -33,6 +34,7 @@ from tap_mega.writer import write_record
 
 if t.TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Generator
 
     from singer_sdk.helpers.types import Context
 
@@ -43,6 +45,9 @@ FILTER_PARAMS = {
     "lead_line": "lead_line",
     "search": "search",
 }
+
+#: Set while `tap-mega --test` runs (TapMega.cb_test): a connection test, not a sync.
+CONNECTION_TEST: ContextVar[bool] = ContextVar("CONNECTION_TEST", default=False)
 
 
 class LeadsStream(WalkingStream):
@@ -193,15 +198,16 @@ class LeadsStream(WalkingStream):
         return page_size if limit is None else max(1, min(page_size, limit))
 
     def dry_run(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
-        """`--test`: the first `dry_run_limit` leads, one request for one, then a clean end.
+        """The first `dry_run_limit` leads (`--test`: one request for one), then a clean end.
 
-        The SDK's own dry run reads a second record only to abort on it, which it
-        logs as an ERROR with a failed sync metric, and writes a STATE with a
-        moved bookmark; a test is not a sync, so it ends before the second lead
-        and writes no STATE (`_write_state_message`).
+        The SDK's own dry run reads one record more only to abort on it, which
+        it logs as an ERROR with a failed sync metric.
         """
         limit = self.dry_run_limit or 1
-        walk = self.walk(context, WalkStart(self.starting_instant(context)))
+        walk = t.cast(
+            "Generator[dict[str, t.Any], None, None]",
+            self.walk(context, WalkStart(self.starting_instant(context))),
+        )
         with contextlib.closing(walk):
             try:
                 for count, lead in enumerate(walk, start=1):
@@ -213,8 +219,13 @@ class LeadsStream(WalkingStream):
 
     @override
     def _write_state_message(self) -> None:
-        """Write STATE, except in a dry run (`--test`), which must move no bookmark."""
-        if self.dry_run_limit is None:
+        """Write STATE, except in a connection test (`--test`).
+
+        A test is not a sync: Meltano's `config test` reads the first RECORD and
+        discards the rest, and `tap-mega --test | target` must move no bookmark.
+        (The SDK's test suite's dry runs, with their own limit, still write STATE.)
+        """
+        if not CONNECTION_TEST.get():
             super()._write_state_message()
 
     def record_account(self, context: Context | None) -> None:

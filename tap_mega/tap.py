@@ -19,7 +19,7 @@ from tap_mega.files import read_json, read_json_object
 from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
 from tap_mega.redaction import register_secret
 from tap_mega.state import account_problem, singer_state
-from tap_mega.streams import LeadsStream
+from tap_mega.streams import CONNECTION_TEST, LeadsStream
 from tap_mega.termination import GUARD
 from tap_mega.writer import LineWriter
 
@@ -215,6 +215,16 @@ class TapMega(Tap):
             if path != "ENV":
                 read_json_object(path, "--config")
         return super().cb_config(ctx, param, value)
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test` as the SDK runs it, with the streams told it is a connection test."""
+        token = CONNECTION_TEST.set(value == "all")
+        try:
+            super().cb_test(ctx, param, value)
+        finally:
+            CONNECTION_TEST.reset(token)
 
     @classmethod
     @override
