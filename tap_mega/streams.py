@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import sys
 import typing as t
-from contextvars import ContextVar
 from functools import cached_property
 
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
+from tap_mega.client import CONNECTION_TEST
 from tap_mega.errors import MegaResponseError, SavedCursorRefusedError
 from tap_mega.lookback import incremental_start, parse_lookback
 from tap_mega.records import Shape, compile_shape, is_conformant, is_plain
@@ -45,9 +45,6 @@ FILTER_PARAMS = {
     "lead_line": "lead_line",
     "search": "search",
 }
-
-#: Set while `tap-mega --test` runs (TapMega.cb_test): a connection test, not a sync.
-CONNECTION_TEST: ContextVar[bool] = ContextVar("CONNECTION_TEST", default=False)
 
 
 class LeadsStream(WalkingStream):

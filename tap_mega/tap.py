@@ -14,12 +14,13 @@ from singer_sdk.plugin_base import PluginBase
 from typing_extensions import override
 
 from tap_mega import settings
+from tap_mega.client import CONNECTION_TEST
 from tap_mega.errors import InputError, SettingsError
 from tap_mega.files import read_json, read_json_object
 from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
 from tap_mega.redaction import register_secret
 from tap_mega.state import account_problem, singer_state
-from tap_mega.streams import CONNECTION_TEST, LeadsStream
+from tap_mega.streams import LeadsStream
 from tap_mega.termination import GUARD
 from tap_mega.writer import LineWriter
 
