@@ -6,11 +6,12 @@ needs (which setting, which response) under fifty lines a scheduler truncates.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from tap_mega.errors import failure_line
+from tap_mega.errors import TargetStoppedError, failure_line
 from tap_mega.redaction import redact, redacted_traceback
 from tap_mega.tap import TapMega
 from tap_mega.termination import Terminated
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> None:
             f"tap-mega: error: {redact(exc.format_message())} (see tap-mega --help)\n"
         )
         sys.exit(EXIT_USAGE)
+    except TargetStoppedError as exc:
+        silence_stdout()
+        sys.stderr.write(f"tap-mega: error: {exc}\n")
+        sys.exit(EXIT_FAILURE)
     except Terminated as exc:
         sys.stderr.write(
             f"tap-mega: error: {exc}: stopped; the last STATE written is where "
@@ -51,6 +56,19 @@ def main(argv: list[str] | None = None) -> None:
             sys.stderr.write(f"tap-mega: error: {redact(line)}\n")
         sys.exit(EXIT_FAILURE)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null: the reader is gone, and Python flushes it at exit.
+
+    Without this, the bytes still buffered for the closed pipe make the
+    interpreter print "Exception ignored ... BrokenPipeError" after our line.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":
