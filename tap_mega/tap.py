@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import typing as t
+from pathlib import Path
 
 import click
 from singer_sdk import Tap
@@ -109,6 +110,8 @@ class TapMega(Tap):
         th.Property(
             "status",
             th.StringType,
+            # Refused before any request when not documented: see README, "Filters".
+            allowed_values=["active", "won", "lost", "nurture", "archived"],
             title="Status filter",
             description="Only leads with this status (active, won, lost, nurture, "
             "archived).",
@@ -211,11 +214,24 @@ class TapMega(Tap):
     def cb_config(
         cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
     ) -> t.Any:
-        """Refuse an unusable `--config` file in one line naming it, then read as the SDK does."""
-        for path in value:
-            if path != "ENV":
+        """Read `--config` as the SDK does; an unusable file is one line naming it.
+
+        A pipe (`--config <(...)`) cannot be read twice, so only regular files
+        are read again, to check each holds an object (the SDK merges a list into
+        the settings in silence); any file is, when the SDK fails on it, to say
+        which and why.
+        """
+        files = [path for path in value if path != "ENV"]
+        try:
+            result = super().cb_config(ctx, param, value)
+        except (OSError, ValueError, TypeError, RuntimeError):
+            for path in files:
                 read_json_object(path, "--config")
-        return super().cb_config(ctx, param, value)
+            raise
+        for path in files:
+            if Path(path).is_file():
+                read_json_object(path, "--config")
+        return result
 
     @classmethod
     @override

@@ -117,3 +117,32 @@ def test_with_config_env_the_missing_variable_is_the_advice(emulator: MegaEmulat
     )
 
     assert "set it in the config or the environment variable TAP_MEGA_TOKEN" in line
+
+
+@pytest.mark.parametrize("status", ["open", "Won", "closed"])
+def test_an_undocumented_status_is_refused_before_any_request(
+    status: str, tmp_path: Path, emulator: MegaEmulator
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(tap_config(emulator, status=status)))
+
+    line = the_one_line(tap("--config", str(config)), 1)
+
+    assert "`status`" in line
+    assert repr(status) in line
+    for documented in ("active", "won", "lost", "nurture", "archived"):
+        assert documented in line
+    assert emulator.request_count == 0
+
+
+def test_a_config_from_a_pipe_is_read_once(emulator: MegaEmulator) -> None:
+    """`--config <(...)` or /dev/stdin: a second read would find nothing."""
+    settings = json.dumps(tap_config(emulator, status="open"))
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MEGA_")}
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_MAIN, "--config", "/dev/stdin"], input=settings,
+        capture_output=True, text=True, timeout=60, check=False, env=base,
+    )
+
+    line = the_one_line(done, 1)
+    assert "setting `status`" in line
