@@ -44,7 +44,7 @@ if t.TYPE_CHECKING:
 
 USER_AGENT = f"tap-mega/{__version__}"
 RETRY_MAX_TRIES = 8
-#: A connection test (`tap-mega --test`, Meltano's `config test`) answers within seconds.
+#: A connection test (`tap-mega --test`) answers within seconds.
 CONNECTION_TEST_MAX_TRIES = 2
 #: Set while `tap-mega --test` runs (TapMega.cb_test): a connection test, not a sync.
 CONNECTION_TEST: ContextVar[bool] = ContextVar("CONNECTION_TEST", default=False)

@@ -218,8 +218,8 @@ class LeadsStream(WalkingStream):
     def _write_state_message(self) -> None:
         """Write STATE, except in a connection test (`--test`).
 
-        A test is not a sync: Meltano's `config test` reads the first RECORD and
-        discards the rest, and `tap-mega --test | target` must move no bookmark.
+        A test is not a sync: it reads one lead to prove the connection, and
+        `tap-mega --test | target` must move no bookmark.
         (The SDK's test suite's dry runs, with their own limit, still write STATE.)
         """
         if not CONNECTION_TEST.get():

@@ -1,4 +1,4 @@
-"""`tap-mega --test` (what `meltano config test` runs) succeeds cleanly (issue 10).
+"""`tap-mega --test` (`meltano invoke tap-mega --test`) succeeds cleanly (issue 10).
 
 One request for one lead, one RECORD, no STATE (a test is not a sync and must
 move no bookmark), no ERROR line and no failed sync metric.

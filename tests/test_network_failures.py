@@ -114,7 +114,7 @@ def test_refused_each_retry_names_host_and_cause_and_the_last_line_too(tmp_path:
 
 
 def test_test_mode_tries_twice_so_a_wrong_url_answers_within_seconds(tmp_path: Path) -> None:
-    """Real retry waits here (no fast-retry prelude): what `meltano config test` sees."""
+    """Real retry waits here (no fast-retry prelude): what a user running --test sees."""
     port = closed_port()
     started = time.monotonic()
 
