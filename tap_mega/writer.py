@@ -178,18 +178,29 @@ def write_stdout(text: str) -> None:
     try:
         stream.flush()  # whatever is already in the text layer goes first
         binary.flush()
-        fd = binary.fileno()
-        # Straight to the file: each write says exactly how much got through, so a
-        # reader that goes away mid-text is told exactly how many records it got.
+        fd = file_descriptor(binary)
         while data:
+            # Straight to the file when there is one: each write says exactly how
+            # much got through, so a reader gone mid-text is told what it got.
             try:
-                written = os.write(fd, data)
-            except BlockingIOError:  # a non-blocking stdout that is full: wait for room
-                select.select([], [fd], [])
+                written = os.write(fd, data) if fd is not None else binary.write(data)
+            except BlockingIOError:  # a non-blocking stdout that is full
+                written = None
+            if written is None:  # wait for room
+                select.select([], [fd if fd is not None else binary.fileno()], [])
                 continue
             data = data[written:]
+        binary.flush()
     except BrokenPipeError as exc:
         raise StdoutClosedError(len(encoded) - len(data)) from exc
+
+
+def file_descriptor(binary: t.Any) -> int | None:
+    """The file descriptor of stdout; None for a stand-in without one (a test's capture)."""
+    try:
+        return int(binary.fileno())
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 class StdoutClosedError(Exception):
