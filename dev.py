@@ -13,12 +13,15 @@ meltano.yml changed.
 
 `sync` without TAP_MEGA_TOKEN and TAP_MEGA_CUSTOMER_ID starts the bundled
 emulator and loads it in Meltano's `demo` environment (its own state and
-warehouse file); with both set it syncs the real MEGA account in `dev`.
+warehouse file); with both set it syncs the real MEGA account in `dev`. A
+TAP_MEGA_API_URL on this machine (a pasted emulator `export` line) is a demo
+too, whatever else is exported: an emulator's leads never land in `dev`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import venv
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -249,20 +253,52 @@ def print_summary(environment: str, env: dict[str, str]) -> None:
     print(f"  bookmark ({state_id}): {state.strip() or 'none'}")
 
 
+def is_this_machine(url: str) -> bool:
+    """Whether `url` points at a loopback address: an emulator, never MEGA."""
+    host = (urlparse(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def sync_plan(env: dict[str, str]) -> tuple[str, str]:
+    """The Meltano environment a sync loads, and what it reads: mega, emulator or bundled.
+
+    `dev` only for a real account: credentials exported and an api_url that is
+    not this machine. An api_url on a loopback address is an emulator whatever
+    the shell exports, so its made-up leads and bookmark never reach `dev`.
+    """
+    credentials = bool(env.get("TAP_MEGA_TOKEN") and env.get("TAP_MEGA_CUSTOMER_ID"))
+    if not credentials:
+        return "demo", "bundled"
+    if is_this_machine(env.get("TAP_MEGA_API_URL", "")):
+        return "demo", "emulator"
+    return "dev", "mega"
+
+
 def sync(args: list[str]) -> int:
     """The main job: `meltano run tap-mega <embedded loader>`, on the emulator or MEGA."""
     ensure_venv()
     meltano = ensure_meltano()
     env = meltano_env()
-    real_account = bool(env.get("TAP_MEGA_TOKEN") and env.get("TAP_MEGA_CUSTOMER_ID"))
-    environment = "dev" if real_account else "demo"
+    environment, source = sync_plan(env)
     emulator = None
-    if real_account:
+    if source == "mega":
         print("TAP_MEGA_TOKEN and TAP_MEGA_CUSTOMER_ID are set: syncing your MEGA account")
+    elif source == "emulator":
+        print(f"TAP_MEGA_API_URL ({env['TAP_MEGA_API_URL']}) is on this machine, an "
+              "emulator: a demo, loaded into the `demo` environment, never `dev`")
     else:
         print("No TAP_MEGA_TOKEN/TAP_MEGA_CUSTOMER_ID: syncing the bundled emulator instead")
         emulator, settings = start_demo_emulator()
         env.update(settings)
+    if environment == "demo" and "--full-refresh" not in args:
+        # An emulator makes its leads up at each start: a bookmark from another
+        # one (the bundled demo, or the one pasted last time) would skip leads.
+        args = ["--full-refresh", *args]
     (ROOT / "output").mkdir(exist_ok=True)
     try:
         code = run(meltano, "--environment", environment, "run", *args,

@@ -10,7 +10,8 @@ import math
 import random
 import time
 import typing as t
-from functools import cached_property
+from contextvars import ContextVar
+from functools import cached_property, wraps
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlparse
@@ -31,6 +32,7 @@ from tap_mega.errors import (
     RateLimitedError,
     ReserveTooLargeError,
 )
+from tap_mega.network import cause_of, host_of, unreachable
 from tap_mega.pacer import Pacer
 from tap_mega.pages import NextCursorPaginator, Page, read_page_body
 
@@ -42,6 +44,18 @@ if t.TYPE_CHECKING:
 
 USER_AGENT = f"tap-mega/{__version__}"
 RETRY_MAX_TRIES = 8
+#: A connection test (`tap-mega --test`) answers within seconds.
+CONNECTION_TEST_MAX_TRIES = 2
+#: Set while `tap-mega --test` runs (TapMega.cb_test): a connection test, not a sync.
+CONNECTION_TEST: ContextVar[bool] = ContextVar("CONNECTION_TEST", default=False)
+#: Failures of the network, not of MEGA: retried, then told as host and cause.
+NETWORK_FAILURES = (
+    ConnectionResetError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 RETRY_MAX_WAIT_SECONDS = 60.0
 DEFAULT_MAX_WAIT_SECONDS = 3600.0
 
@@ -262,20 +276,28 @@ class MegaStream(RESTStream[str | None]):
         """
         retried: RequestFunc = backoff.on_exception(
             self.backoff_wait_generator,
-            (
-                ConnectionResetError,
-                RetriableAPIError,
-                requests.exceptions.Timeout,
-                requests.exceptions.ConnectionError,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ),
+            (RetriableAPIError, *NETWORK_FAILURES),
             max_tries=self.backoff_max_tries,
+            giveup=lambda exc: cause_of(exc).final,
             on_backoff=self.backoff_handler,
             jitter=self.backoff_jitter,
             logger=None,
         )(self.paced(func))
-        return retried
+        return self.told_unreachable(retried)
+
+    def told_unreachable(self, func: RequestFunc) -> RequestFunc:
+        """`func`, its final network failure told as one line: the host and the cause."""
+
+        @wraps(func)
+        def send(
+            prepared_request: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
+            try:
+                return func(prepared_request, context)
+            except NETWORK_FAILURES as exc:
+                raise unreachable(exc, self.url_base, self.backoff_max_tries()) from exc
+
+        return send
 
     def paced(self, func: RequestFunc) -> RequestFunc:
         """`func`, sent when the budget allows, with 429s waited out and sent again."""
@@ -313,22 +335,27 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def backoff_max_tries(self) -> int:
-        """Eight tries: about two minutes of waiting before the run gives up."""
-        return RETRY_MAX_TRIES
+        """Eight tries: about two minutes of waiting before the run gives up.
+
+        Two in a connection test, so a wrong `api_url` answers within seconds.
+        """
+        return CONNECTION_TEST_MAX_TRIES if CONNECTION_TEST.get() else RETRY_MAX_TRIES
 
     @override
     def backoff_handler(self, details: Details) -> None:
-        """One WARNING line per retry, naming the failure and never the request."""
+        """One WARNING line per retry: the host, the cause and the next wait, never the request."""
         exc = details.get("exception")
         if isinstance(exc, RetriableAPIError):
             reason = str(exc)
         else:
-            reason = f"{type(exc).__name__}" if exc is not None else "unknown error"
+            reason = cause_of(exc).text if exc is not None else "unknown error"
+        host = host_of(exc, self.url_base) if exc is not None else self.url_base
         self.logger.warning(
-            "Retrying in %.1fs (try %d of %d) after %s",
+            "Retrying in %.1fs (try %d of %d) after %s (MEGA at %s)",
             details.get("wait", 0.0),
             details.get("tries", 0),
-            RETRY_MAX_TRIES,
+            self.backoff_max_tries(),
             reason,
+            host,
         )
 

@@ -56,7 +56,8 @@ CONTRACT: tuple[PrivateName, ...] = (
     PrivateName(
         Stream, "_write_state_message", "method", "(self)",
         "The walk writes STATE after every page and on the way out (walk.py); without "
-        "it a crash loses a whole sync, not one page.",
+        "it a crash loses a whole sync, not one page. LeadsStream overrides it so a "
+        "dry run (`--test`) writes no STATE.",
     ),
     PrivateName(
         RESTStream, "_request", "method", "(self, prepared_request, context)",

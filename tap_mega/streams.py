@@ -8,6 +8,7 @@ privately is listed, with why, in sdk_contract.py.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import typing as t
 from functools import cached_property
@@ -15,12 +16,14 @@ from functools import cached_property
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
+from tap_mega.client import CONNECTION_TEST
 from tap_mega.errors import MegaResponseError, SavedCursorRefusedError
 from tap_mega.lookback import incremental_start, parse_lookback
 from tap_mega.records import Shape, compile_shape, is_conformant, is_plain
 from tap_mega.resume import walk_fingerprint
 from tap_mega.schema import explicit_custom_fields, lead_schema, sampled_custom_fields
 from tap_mega.settings import is_blank
+from tap_mega.state import ACCOUNT_KEY, account_of
 from tap_mega.termination import GUARD
 from tap_mega.timestamps import (
     InvalidTimestampError,
@@ -33,6 +36,7 @@ from tap_mega.writer import write_record
 
 if t.TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Generator
 
     from singer_sdk.helpers.types import Context
 
@@ -150,7 +154,7 @@ class LeadsStream(WalkingStream):
         params: dict[str, t.Any] = {
             "sort_by": "updated_at",
             "sort_dir": "asc",
-            "limit": self.config.get("page_size", 100),
+            "limit": self.page_limit,
             "include_custom_fields": str(
                 self.config.get("include_custom_fields", True)
             ).lower(),
@@ -172,6 +176,11 @@ class LeadsStream(WalkingStream):
         loses at most one page, and an empty page is only the end when
         `next_cursor` says so.
         """
+        if self.dry_run_limit is not None:
+            yield from self.dry_run(context)
+            return
+        if self.replication_method == REPLICATION_INCREMENTAL:
+            self.record_account(context)
         try:
             yield from self.walk(context, self.walk_start(context))
         except SavedCursorRefusedError as exc:
@@ -181,6 +190,61 @@ class LeadsStream(WalkingStream):
                 exc,
             )
             yield from self.walk(context, WalkStart(self.starting_instant(context)))
+
+    @property
+    def dry_run_limit(self) -> int | None:
+        """Leads a dry run (`tap-mega --test`) asks for; None in a real sync.
+
+        The SDK's `ABORT_AT_RECORD_COUNT`, which it sets for `--test` and for
+        its own test suite's dry runs.
+        """
+        return self.ABORT_AT_RECORD_COUNT
+
+    @property
+    def page_limit(self) -> int:
+        """Leads per request: `page_size`, or no more than a dry run wants."""
+        page_size = int(self.config.get("page_size", 100))
+        limit = self.dry_run_limit
+        return page_size if limit is None else max(1, min(page_size, limit))
+
+    def dry_run(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        """The first `dry_run_limit` leads (`--test`: one request for one), then a clean end.
+
+        The SDK's own dry run reads one record more only to abort on it, which
+        it logs as an ERROR with a failed sync metric.
+        """
+        limit = self.dry_run_limit or 1
+        walk = t.cast(
+            "Generator[dict[str, t.Any], None, None]",
+            self.walk(context, WalkStart(self.starting_instant(context))),
+        )
+        with contextlib.closing(walk):
+            try:
+                for count, lead in enumerate(walk, start=1):
+                    yield lead
+                    if count >= limit:
+                        return
+            finally:
+                self.write_held_records()  # no STATE comes to write them
+
+    @override
+    def _write_state_message(self) -> None:
+        """Write STATE, except in a connection test (`--test`).
+
+        A test is not a sync: it reads one lead to prove the connection, and
+        `tap-mega --test | target` must move no bookmark.
+        (The SDK's test suite's dry runs, with their own limit, still write STATE.)
+        """
+        if not CONNECTION_TEST.get():
+            super()._write_state_message()
+
+    def record_account(self, context: Context | None) -> None:
+        """Name the account in the bookmark, so no other account's run can use it (state.py)."""
+        state = self.get_context_state(context)
+        account = account_of(self.config)
+        if state.get(ACCOUNT_KEY) != account:
+            state[ACCOUNT_KEY] = account
+            self.state_manager.is_flushed = False
 
     @override
     def _process_record(

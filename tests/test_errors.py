@@ -56,10 +56,11 @@ def test_missing_scope_is_403(make_emulator: t.Callable[..., MegaEmulator],
 
 def test_400_ends_the_run_with_the_api_message(emulator: MegaEmulator,
                                               tmp_path: Path) -> None:
-    result = run_cli(tap_config(emulator, status="bogus"), tmp_path)
+    # `status` is checked before any request now (issue 10): a scripted 400 instead.
+    emulator.add_fault(Fault("status", at_request=1, status=400))
+    result = run_cli(tap_config(emulator), tmp_path)
 
-    line = assert_one_line_failure(result.returncode, result.stderr, "400", "invalid_request_error")
-    assert "status" in line
+    assert_one_line_failure(result.returncode, result.stderr, "400", "invalid_request_error")
     assert emulator.request_count == 1
 
 

@@ -23,10 +23,10 @@ LAYERS: dict[str, int] = {
     "streams": 3,
     "walk": 4,
     "client": 5,
-    "progress": 6,
+    "progress": 6, "state": 6,
     "pacer": 7, "pages": 7, "records": 7, "writer": 7, "schema": 7, "settings": 7,
     "resume": 7, "redaction": 7, "termination": 7, "sdk_contract": 7,
-    "lookback": 8, "timestamps": 8,
+    "lookback": 8, "timestamps": 8, "files": 8, "network": 8,
     "errors": 9,
 }
 

@@ -430,7 +430,7 @@ def test_newcomer_clone_then_readme_commands(
     The clone's `dev.py test` runs a bounded selection (collection of the whole
     suite, then one fast file): the full suite would run this test again inside
     itself, and the suite is already running here. The clone also serves for
-    `sync` with credentials set, which must not touch the demo's bookmark.
+    `sync` after a pasted emulator `export` line, which must stay out of `dev`.
     """
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs git and a git checkout")
@@ -451,19 +451,23 @@ def test_newcomer_clone_then_readme_commands(
     assert "leads by status:" in synced.stdout
     assert '"replication_key_value"' in synced.stdout
 
+    # A pasted emulator `export` line (issue 10): credentials and a loopback
+    # api_url are a demo, never the `dev` environment a real account loads.
     account = make_emulator(
         n_leads=700, seed=47, token="mega_" + "5" * 64, customer_id=str(uuid.uuid4()),
     )
     env.update(tap_env(account))
-    real = readme_command("sync")
-    assert real.returncode == 0, real.stdout[-2000:] + real.stderr[-2000:]
-    assert "syncing your MEGA account" in real.stdout
-    assert "Landed in output/dev.duckdb" in real.stdout
-    assert "rows: 700 (700 distinct lead ids)" in real.stdout
+    pasted = readme_command("sync")
+    assert pasted.returncode == 0, pasted.stdout[-2000:] + pasted.stderr[-2000:]
+    assert "syncing your MEGA account" not in pasted.stdout
+    assert "is on this machine, an emulator" in pasted.stdout
+    assert "Landed in output/demo.duckdb" in pasted.stdout
+    assert not (clone / "output" / "dev.duckdb").exists()
     newest = max(normalize_timestamp(lead["updated_at"]) for lead in account.leads)
-    assert "bookmark (dev:tap-mega-to-target-duckdb): " in real.stdout
-    assert newest in real.stdout
-    assert account.token not in real.stdout + real.stderr
+    assert "bookmark (demo:tap-mega-to-target-duckdb): " in pasted.stdout
+    assert newest in pasted.stdout
+    assert account.request_count >= 7, "a full read of its 700 leads"
+    assert account.token not in pasted.stdout + pasted.stderr
     for name in ("TAP_MEGA_API_URL", "TAP_MEGA_TOKEN", "TAP_MEGA_CUSTOMER_ID"):
         del env[name]
 

@@ -28,13 +28,13 @@ from tap_mega.airbyte.commands import (
 )
 from tap_mega.airbyte.inputs import (
     read_config,
-    read_json,
     selected_fields,
     singer_state,
     sync_modes,
 )
 from tap_mega.airbyte.messages import Output, route_logging
 from tap_mega.errors import failure_line
+from tap_mega.files import read_json
 from tap_mega.redaction import register_secret
 from tap_mega.settings import SECRET_SETTINGS
 from tap_mega.termination import Terminated
@@ -93,7 +93,11 @@ def run(args: argparse.Namespace, output: Output) -> None:
         configured_catalog = read_json(args.catalog, "catalog")
         modes = sync_modes(configured_catalog)
         fields = selected_fields(configured_catalog)
-        state = singer_state(read_json(args.state, "state")) if args.state else {}
+        state = (
+            singer_state(read_json(args.state, "state"), f"the state file {args.state}")
+            if args.state
+            else {}
+        )
         read(config, modes, fields, state, output)
 
 
