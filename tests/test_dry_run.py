@@ -49,3 +49,18 @@ def test_test_mode_ignores_no_setting_and_keeps_the_filters(
     assert params["status"] == "won"
     assert params["limit"] == "1"
     assert [record["status"] for record in done.result.records] == ["won"]
+
+
+def test_test_mode_without_declared_custom_fields_is_still_one_request(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    """A user's config seldom declares custom_fields_schema: `--test` must not sample them."""
+    config = tap_config(emulator)
+    del config["custom_fields_schema"]
+
+    done = run_cli(config, tmp_path, "--test")
+
+    assert done.returncode == 0, done.stderr
+    assert emulator.request_count == 1
+    assert emulator.requests[0].params["limit"] == "1"
+    assert done.result.records[0]["custom_fields"], "the values still arrive"
