@@ -76,7 +76,7 @@ CONTRACT: tuple[PrivateName, ...] = (
     ),
     PrivateName(
         PluginBase, "_env_var_config", "classproperty", "",
-        "TapMega parses number settings given as environment variables (tap.py, "
+        "TapMega parses number settings given as environment variables (plugin.py, "
         "NumbersFromEnv); without it TAP_MEGA_REQUEST_TIMEOUT=2.5 is refused.",
     ),
     PrivateName(

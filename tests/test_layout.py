@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     "__main__": 0, "doctor": 0,
     "cli": 1, "airbyte": 1, "testing": 1,
     "tap": 2,
-    "streams": 3,
+    "streams": 3, "plugin": 3,
     "walk": 4,
     "client": 5,
     "progress": 6, "state": 6,
