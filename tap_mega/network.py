@@ -103,17 +103,17 @@ def host_of(exc: BaseException, default_url: str) -> str:
 
 
 def unreachable(exc: BaseException, default_url: str, tries: int) -> MegaUnreachableError:
-    """The one line for a request that failed for good: host, cause, and what next."""
+    """The one line for a request that failed for good: host, cause, and what next.
+
+    `tries` is 1 for a caller that sends once (the doctor): no retries to speak of.
+    """
     host = host_of(exc, default_url)
     cause = cause_of(exc)
     if cause.final:
         return MegaUnreachableError(f"could not reach MEGA at {host}: {cause.text}; {cause.advice}")
+    gave_up = f", giving up after retries ({tries} tries)" if tries > 1 else ""
     if cause.text == "timed out":
         return MegaUnreachableError(
-            f"MEGA at {host} did not answer within `request_timeout`, giving up after "
-            f"retries ({tries} tries)"
+            f"MEGA at {host} did not answer within `request_timeout`{gave_up}"
         )
-    return MegaUnreachableError(
-        f"could not reach MEGA at {host} ({cause.text}), giving up after retries "
-        f"({tries} tries)"
-    )
+    return MegaUnreachableError(f"could not reach MEGA at {host} ({cause.text}){gave_up}")

@@ -96,7 +96,11 @@ class DoctorStream(LeadsStream):
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """Send once: no retries, no waits; each try would be another request."""
+        """Send once: no retries, no waits; each try would be another request.
+
+        A network failure is told as the tap tells it (host and cause), not as
+        `requests`' class name.
+        """
 
         def once(
             prepared_request: requests.PreparedRequest, context: Context | None
@@ -105,7 +109,12 @@ class DoctorStream(LeadsStream):
             self.sent += 1
             return func(prepared_request, context)
 
-        return once
+        return self.told_unreachable(once)
+
+    @override
+    def backoff_max_tries(self) -> int:
+        """One: the doctor never retries, and its lines must not say it did."""
+        return 1
 
     @override
     def validate_response(self, response: requests.Response) -> None:
