@@ -23,7 +23,7 @@ from tap_mega.client import CONNECTION_TEST
 from tap_mega.errors import InputError, SettingsError
 from tap_mega.files import read_json, read_json_object
 from tap_mega.redaction import register_secret
-from tap_mega.state import account_problem, singer_state
+from tap_mega.state import account_problem, ignored_bookmark_problem, singer_state
 from tap_mega.termination import GUARD
 from tap_mega.writer import LineWriter
 
@@ -75,9 +75,13 @@ class MegaTap(Tap):
 
         Overridden because the SDK reads only `bookmarks` of a plain state: a
         STATE message or Meltano's `singer_state` would silently mean "no
-        bookmark" and re-read everything.
+        bookmark" and re-read everything, and so would a bookmark the SDK skips
+        (another stream's name, no `replication_key`).
         """
         plain = singer_state(state, "the state")
+        keys = {stream.name: stream.replication_key for stream in self.streams.values()}
+        if (ignored := ignored_bookmark_problem(plain.get("bookmarks", {}), keys)) is not None:
+            raise InputError(ignored)
         for name, bookmark in plain.get("bookmarks", {}).items():
             if (problem := account_problem(bookmark, self.config, name)) is not None:
                 raise InputError(problem)

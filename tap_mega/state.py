@@ -16,6 +16,7 @@ state. A state without it (written before it existed) is honoured as it is.
 
 from __future__ import annotations
 
+import json
 import typing as t
 import uuid
 from urllib.parse import urlparse
@@ -73,6 +74,36 @@ def singer_state_problem(value: dict[str, t.Any]) -> str | None:
     for name, bookmark in bookmarks.items():
         if not isinstance(bookmark, dict):
             return f"its bookmark for `{name}` is {json_kind(bookmark)}, not an object"
+    return None
+
+
+def ignored_bookmark_problem(
+    bookmarks: Mapping[str, Mapping[str, t.Any]], replication_keys: Mapping[str, str | None]
+) -> str | None:
+    """Why the SDK would ignore a bookmark, and so silently read everything again; None if not.
+
+    The SDK skips, without a word, a bookmark for a stream it does not have (a
+    typo, another tap's state) and a `replication_key_value` whose
+    `replication_key` is missing or another one (a hand-written bookmark).
+    `replication_keys` is each stream's name and replication key.
+    """
+    unknown = sorted(set(bookmarks) - set(replication_keys))
+    if unknown:
+        names = ", ".join(f"`{name}`" for name in unknown[:3])
+        streams = ", ".join(f"`{name}`" for name in replication_keys)
+        return (
+            f"the state has a bookmark for {names}, which is no stream of tap-mega "
+            f"(it has {streams}): it would be ignored and every lead read again"
+        )
+    for name, bookmark in bookmarks.items():
+        expected = replication_keys[name]
+        if "replication_key_value" in bookmark and bookmark.get("replication_key") != expected:
+            return (
+                f"the state's `{name}` bookmark has a `replication_key_value` but its "
+                f"`replication_key` is {json.dumps(bookmark.get('replication_key'))}, not "
+                f'"{expected}": it would be ignored and every lead read again; '
+                f'add "replication_key": "{expected}" to it'
+            )
     return None
 
 

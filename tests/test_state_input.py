@@ -166,6 +166,31 @@ def test_an_account_record_the_tap_did_not_write_is_refused(
 
 
 @pytest.mark.parametrize(
+    ("state", "fragments"),
+    [
+        ({"bookmarks": {"lead": {"replication_key": "updated_at",
+                                 "replication_key_value": "2026-01-10T00:00:00Z"}}},
+         ("`lead`", "no stream of tap-mega", "`leads`")),
+        ({"bookmarks": {"leads": {"replication_key_value": "2026-01-10T00:00:00Z"}}},
+         ("`leads` bookmark", "`replication_key` is null", '"replication_key": "updated_at"')),
+        ({"bookmarks": {"leads": {"replication_key": "created_at",
+                                  "replication_key_value": "2026-01-10T00:00:00Z"}}},
+         ('`replication_key` is "created_at"',)),
+    ],
+    ids=["stream-typo", "no-replication-key", "other-replication-key"],
+)
+def test_a_bookmark_the_sdk_would_skip_is_refused_not_a_silent_full_read(
+    state: dict[str, t.Any], fragments: tuple[str, ...], emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    # The SDK ignores these without a word: the run would read every lead again.
+    done = run_cli(tap_config(emulator), tmp_path, state=state)
+
+    assert_one_line_failure(done.returncode, done.stderr, *fragments, "every lead read again")
+    assert emulator.request_count == 0
+    assert done.result.records == []
+
+
+@pytest.mark.parametrize(
     ("airbyte_state", "problem"),
     [
         ({"cursor": "2026-01-01"}, "without `bookmarks` or `data`"),
