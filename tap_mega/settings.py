@@ -6,6 +6,7 @@ log knows what to fix without reading a traceback.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -33,11 +34,14 @@ def find_problems(
     *,
     environment_read: bool = False,
 ) -> list[str]:
-    """Every problem with `config`, most basic first (missing, then type, then meaning).
+    """Every problem with `config`, most basic first (misspelt, missing, type, meaning).
 
     `environment_read`: whether the settings came from the environment too
     (`--config=ENV`), so a missing one is explained truthfully.
     """
+    problems = list(misspelt_settings(config, schema))
+    if problems:
+        return problems
     problems = list(missing_required(config, schema, environment_read=environment_read))
     if problems:
         return problems
@@ -193,3 +197,25 @@ def unknown_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> l
     """Names in `config` that no setting declares: usually a typo worth a warning."""
     known = set(schema.get("properties", {}))
     return sorted(name for name in config if name not in known)
+
+
+#: How alike an unknown name and a setting must be to count as a misspelling of it.
+MISSPELLING_CUTOFF = 0.8
+
+
+def misspelt_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
+    """Unknown names that are a near miss of a setting the config does not give.
+
+    Ignored with a warning, a misspelt `start_date` reads everything and a misspelt
+    `custom_fields_schema` discovers instead: the run spends hours of budget doing
+    what the user did not ask for, with the warning lost in a scheduler's log.
+    A name far from every setting stays a warning (`unknown_settings`).
+    """
+    known = {name.lower(): name for name in schema.get("properties", {})}
+    for name in unknown_settings(config, schema):
+        close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=MISSPELLING_CUTOFF)
+        if close and known[close[0]] not in config:
+            yield (
+                f"setting `{name}` is unknown: did you mean `{known[close[0]]}`? "
+                "(a misspelt setting would be ignored)"
+            )

@@ -99,6 +99,24 @@ def test_unknown_settings_are_reported_by_name_and_ignored(
     assert len(result.result.records) == len(emulator.leads)
 
 
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [("page_sise", "page_size"), ("start_data", "start_date"),
+     ("custom_field_schema", "custom_fields_schema"), ("Status", "status")],
+)
+def test_a_misspelt_setting_stops_naming_the_one_meant(
+    typo: str, meant: str, emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    # Ignored, `start_data` would read every lead and `custom_field_schema` discover.
+    config = tap_config(emulator, **{typo: "2026-01-05T00:00:00Z"})
+    del config["custom_fields_schema"]  # the one meant is not given
+    result = run_cli(config, tmp_path)
+
+    assert_one_line_failure(result.returncode, result.stderr, f"`{typo}`",
+                            f"did you mean `{meant}`?")
+    assert emulator.request_count == 0
+
+
 def test_defaults_in_the_schema_are_the_values_the_tap_uses(emulator: MegaEmulator) -> None:
     """The SDK does not fill schema defaults into the config: the code must agree."""
     from tap_mega.lookback import parse_lookback  # noqa: PLC0415
