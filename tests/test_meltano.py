@@ -289,6 +289,29 @@ def column_types(database: Postgres, table: str) -> dict[str, str]:
 
 
 @pytest.mark.postgres
+def test_readme_custom_fields_schema_command_sets_the_setting(
+    meltano_project: MeltanoProject, tmp_path: Path,
+) -> None:
+    """README's `meltano config ... custom_fields_schema` line, pasted as it is."""
+    import shlex  # noqa: PLC0415 - only this test
+
+    import yaml  # noqa: PLC0415 - only this test
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [line] = [row for row in readme.splitlines()
+              if row.startswith("meltano config") and "custom_fields_schema" in row]
+    shutil.copy(ROOT / "meltano.yml", tmp_path / "meltano.yml")  # config set rewrites it
+    env = meltano_project.env(tmp_path / "meltano.db")
+
+    completed = meltano_project.run(*shlex.split(line)[1:], env=env, cwd=tmp_path)
+
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    project = yaml.safe_load((tmp_path / "meltano.yml").read_text(encoding="utf-8"))
+    [tap] = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-mega"]
+    assert tap["config"]["custom_fields_schema"] == {
+        "budget": "number", "preapproved": "boolean", "timeline": "string"}
+
+
 def test_columns_environment_loads_each_custom_field_as_a_typed_column(
     meltano_project: MeltanoProject,
     make_emulator: Callable[..., MegaEmulator],
