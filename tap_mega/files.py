@@ -41,6 +41,22 @@ def read_json_object(path: str, what: str) -> dict[str, t.Any]:
     return value
 
 
+def other_input_kind(value: dict[str, t.Any]) -> str | None:
+    """Which other input file an object is (a catalog, a state), and where it goes; or None.
+
+    For a --config file that holds none of the settings: a catalog or a state passed
+    there is otherwise told as "setting `token` is required", which says nothing of
+    the real mistake.
+    """
+    if isinstance(value.get("streams"), list):
+        return "a Singer catalog (an object with `streams`): pass it as --catalog"
+    if {"bookmarks", "singer_state"} & set(value) or value.get("type") == "STATE":
+        return "a state: pass it as --state"
+    if isinstance(value.get("type"), str):
+        return f"a {value['type']} message, not settings"
+    return None
+
+
 def json_kind(value: t.Any) -> str:
     """What a JSON value is, in words, without quoting it."""
     if value is None:

@@ -21,7 +21,7 @@ from typing_extensions import override
 from tap_mega import settings
 from tap_mega.client import CONNECTION_TEST
 from tap_mega.errors import InputError, SettingsError
-from tap_mega.files import read_json, read_json_object
+from tap_mega.files import other_input_kind, read_json, read_json_object
 from tap_mega.redaction import register_secret
 from tap_mega.state import account_problem, ignored_bookmark_problem, singer_state
 from tap_mega.termination import GUARD
@@ -122,7 +122,7 @@ class MegaTap(Tap):
             raise
         for path in files:
             if Path(path).is_file():
-                read_json_object(path, "--config")
+                settings_file(path)
         return result
 
     @classmethod
@@ -182,3 +182,17 @@ class MegaTap(Tap):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Stop at a safe point and exit non-zero (the SDK exits 0); see termination.py."""
         GUARD.handle(signum)
+
+
+#: Settings whose presence makes a --config file a config, whatever else it holds.
+REQUIRED_SETTINGS = ("token", "customer_id")
+
+
+def settings_file(path: str) -> dict[str, t.Any]:
+    """A --config file's object; a catalog or a state in its place is named as such."""
+    value = read_json_object(path, "--config")
+    kind = other_input_kind(value)
+    if kind is not None and not any(name in value for name in REQUIRED_SETTINGS):
+        msg = f"the --config file {path} is {kind}"
+        raise InputError(msg)
+    return value

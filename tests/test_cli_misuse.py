@@ -92,6 +92,29 @@ def test_an_unusable_file_is_one_line_naming_it_and_no_request(
     assert emulator.token not in line
 
 
+@pytest.mark.parametrize(
+    ("given", "fragment"),
+    [
+        ({"streams": []}, "a Singer catalog (an object with `streams`): pass it as --catalog"),
+        ({"type": "STATE", "value": {"bookmarks": {}}}, "a state: pass it as --state"),
+        ({"bookmarks": {"leads": {}}}, "a state: pass it as --state"),
+        ({"type": "RECORD", "stream": "leads", "record": {}}, "a RECORD message"),
+    ],
+    ids=["catalog", "state-line", "state-file", "record-line"],
+)
+def test_another_input_file_as_config_is_named_for_what_it_is(
+    given: dict[str, t.Any], fragment: str, tmp_path: Path, emulator: MegaEmulator
+) -> None:
+    # Not "setting `token` is required", which says nothing of the mix-up.
+    wrong = tmp_path / "catalog.json"
+    wrong.write_text(json.dumps(given))
+
+    line = the_one_line(tap("--config", str(wrong)), 1)
+
+    assert f"the --config file {wrong} is {fragment}" in line
+    assert emulator.request_count == 0
+
+
 def test_an_exported_token_without_config_env_is_named_truthfully(
     tmp_path: Path, emulator: MegaEmulator
 ) -> None:
