@@ -190,7 +190,11 @@ REQUIRED_SETTINGS = ("token", "customer_id")
 
 def settings_file(path: str) -> dict[str, t.Any]:
     """A --config file's object; a catalog or a state in its place is named as such."""
-    value = read_json_object(path, "--config")
+    return settings_object(read_json_object(path, "--config"), path)
+
+
+def settings_object(value: dict[str, t.Any], path: str) -> dict[str, t.Any]:
+    """`value`, read from the --config file `path`, unless it is another input file."""
     kind = other_input_kind(value)
     if kind is not None and not any(name in value for name in REQUIRED_SETTINGS):
         msg = f"the --config file {path} is {kind}"

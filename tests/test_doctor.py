@@ -375,8 +375,11 @@ def test_invalid_settings_are_the_taps_one_line(make_emulator, tmp_path):
         ({"config": None}, "does not exist"),
         ({"config": "{bad"}, "is not valid JSON"),
         ({"state": "[]"}, "must hold a JSON object"),
+        ({"config": '{"streams": []}'}, "config.json is a Singer catalog"),
+        ({"state": '{"type": "RECORD", "stream": "leads", "record": {}}'},
+         "state.json is not a state tap-mega can read (a RECORD message)"),
     ],
-    ids=["missing", "not JSON", "not an object"],
+    ids=["missing", "not JSON", "not an object", "catalog as config", "record as state"],
 )
 def test_bad_files_are_one_line(make_emulator, tmp_path, files, says):
     emulator = make_emulator(n_leads=5, rate_windows=DOCUMENTED)

@@ -26,7 +26,9 @@ from tap_mega.doctor.probe import FIRST, DoctorStream, Plan, run_probe
 from tap_mega.doctor.report import WARNING, Report
 from tap_mega.errors import InputError, failure_line
 from tap_mega.lookback import parse_lookback
+from tap_mega.plugin import settings_object
 from tap_mega.redaction import redact, redacted_traceback, register_secret
+from tap_mega.state import singer_state
 from tap_mega.streams import FILTER_PARAMS
 from tap_mega.tap import TapMega
 from tap_mega.timestamps import parse_timestamp
@@ -97,8 +99,9 @@ def make_tap(args: argparse.Namespace) -> TapMega:
     config: dict[str, t.Any] = {}
     for item in args.config:
         if item != "ENV":
-            config.update(read_json(item, "--config"))
-    state = read_json(args.state, "--state") if args.state else None
+            config.update(settings_object(read_json(item, "--config"), item))
+    state = (singer_state(read_json(args.state, "--state"), f"the --state file {args.state}")
+             if args.state else None)
     register_secret(config.get("token"))
     # No custom-field sample: it would be a request beyond the doctor's three, with
     # a sync's retries. Declaring none (or the user's own schema) skips it.
