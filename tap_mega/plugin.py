@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import typing as t
 from pathlib import Path
 
@@ -39,8 +40,19 @@ class NumbersFromEnv:
     """
 
     def __get__(self, instance: object, owner: type[Tap]) -> dict[str, t.Any]:
-        """The environment's settings, as the SDK reads them, then numbers parsed."""
-        sdk_env_config = vars(PluginBase)["_env_var_config"].__get__(None, owner)
+        """The environment's settings, as the SDK reads them, then numbers parsed.
+
+        A variable the SDK cannot parse (`TAP_MEGA_PAGE_SIZE=abc`) is one line
+        naming it and its setting, not the SDK's traceback.
+        """
+        try:
+            sdk_env_config = vars(PluginBase)["_env_var_config"].__get__(None, owner)
+        except ValueError as exc:
+            prefix = f"{owner.name.upper().replace('-', '_')}_"
+            problem = settings.environment_problem(owner.config_jsonschema, prefix, os.environ)
+            raise SettingsError(
+                [problem or f"a {prefix}* variable does not parse ({type(exc).__name__})"]
+            ) from exc
         return settings.numbers_from_env(sdk_env_config, owner.config_jsonschema)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import os
 import re
 import typing as t
@@ -149,6 +150,32 @@ def numbers_from_env(config: dict[str, t.Any], schema: dict[str, t.Any]) -> dict
             except ValueError:
                 continue
     return parsed
+
+
+def environment_problem(
+    schema: dict[str, t.Any], prefix: str, environ: Mapping[str, str]
+) -> str | None:
+    """The `<prefix><NAME>` variable the SDK could not parse, named with its setting.
+
+    The SDK parses integer settings with `int()` and object ones as JSON, and lets
+    the error out: a traceback, or a line blaming "a --config file" for an
+    environment variable. None when every variable parses.
+    """
+    for name, spec in schema.get("properties", {}).items():
+        variable = prefix + name.upper().replace("-", "_")
+        if variable not in environ:
+            continue
+        types = spec.get("type", [])
+        types = [types] if isinstance(types, str) else types
+        try:
+            if "integer" in types:
+                int(environ[variable])
+            elif "object" in types or "array" in types:
+                json.loads(environ[variable])
+        except ValueError:
+            wanted = "a whole number" if "integer" in types else "JSON text"
+            return f"setting `{name}` (from {variable}) must be {wanted}"
+    return None
 
 
 def is_blank(value: t.Any) -> bool:

@@ -142,6 +142,29 @@ def test_with_config_env_the_missing_variable_is_the_advice(emulator: MegaEmulat
     assert "set it in the config or the environment variable TAP_MEGA_TOKEN" in line
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("TAP_MEGA_PAGE_SIZE", "abc", "`page_size` (from TAP_MEGA_PAGE_SIZE) must be a whole"),
+        ("TAP_MEGA_CUSTOM_FIELDS_SCHEMA", "budget",
+         "`custom_fields_schema` (from TAP_MEGA_CUSTOM_FIELDS_SCHEMA) must be JSON text"),
+    ],
+    ids=["integer", "object"],
+)
+def test_with_config_env_a_variable_that_does_not_parse_is_named(
+    variable: str, value: str, says: str, emulator: MegaEmulator
+) -> None:
+    # The SDK's int() / JSON parse: a traceback, or a line blaming a --config file.
+    env = {"TAP_MEGA_TOKEN": emulator.token, "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
+           "TAP_MEGA_API_URL": emulator.url, variable: value}
+
+    line = the_one_line(tap("--config=ENV", env=env), 1)
+
+    assert says in line
+    assert "--config" not in line
+    assert emulator.request_count == 0
+
+
 @pytest.mark.parametrize("status", ["open", "Won", "closed"])
 def test_an_undocumented_status_is_refused_before_any_request(
     status: str, tmp_path: Path, emulator: MegaEmulator
