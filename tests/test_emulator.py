@@ -661,6 +661,19 @@ def cli_leads(session: requests.Session, *args: str) -> list[dict[str, Any]]:
         return list(response.json()["leads"])
 
 
+def test_cli_customer_id_plays_another_account(session):
+    """Two emulators with one customer are one account to the tap: its state check needs two."""
+    other = "0b2c5a1e-4b5a-4978-8a6b-5c4d3e2f1a00"
+    with emulator_cli("--leads", "3", "--no-rate-limit", "--customer-id", other) as url:
+        refused = cli_page(session, url)
+        served = session.get(url + LEADS_PATH, params={"limit": 100}, timeout=10,
+                             headers={**DEMO_AUTH, "x-customer-id": other})
+
+    assert refused.status_code == 403, refused.text
+    assert served.status_code == 200, served.text
+    assert {lead["customer_id"] for lead in served.json()["leads"]} == {other}
+
+
 def test_cli_seed_picks_the_data_set(session):
     first = cli_leads(session, "--seed", "1")
 
@@ -719,6 +732,7 @@ def assert_one_line_cli_error(completed: subprocess.CompletedProcess[str], flag:
         ("--seed", "x"),
         ("--port", "99999"),
         ("--port", "-1"),
+        ("--customer-id", "acme"),
     ],
 )
 def test_cli_bad_flag_value_is_one_line_not_a_traceback(flag, value):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import uuid
 from typing import TYPE_CHECKING
 
 from tap_mega.testing.emulator.core import MegaEmulator
@@ -54,6 +55,15 @@ def _port(text: str) -> int:
     return value
 
 
+def _customer_id(text: str) -> str:
+    """``--customer-id``: a UUID, as MEGA's customer ids are (the tap checks its config so)."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        msg = f"expected a customer UUID, not {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
 def _arg_parser() -> argparse.ArgumentParser:
     """The demo server's options."""
     parser = argparse.ArgumentParser(
@@ -67,6 +77,9 @@ def _arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--customer-id", type=_customer_id, default=None,
+                        help="the account's customer UUID (default: the demo customer); "
+                             "another plays another account, whose state the tap refuses")
     limits = parser.add_mutually_exclusive_group()
     limits.add_argument("--rate-limit", type=_parse_windows, default=None,
                         help='windows as "LIMIT/SECONDS,...", default "60/60,1000/3600"')
@@ -81,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _arg_parser()
     args = parser.parse_args(argv)
     windows: list[RateWindow] | None = [] if args.no_rate_limit else args.rate_limit
-    emu = MegaEmulator(n_leads=args.leads, seed=args.seed, rate_windows=windows,
+    emu = MegaEmulator(n_leads=args.leads, seed=args.seed, customer_id=args.customer_id,
+                       rate_windows=windows,
                        port=args.port, host=args.host, verbose=args.verbose,
                        **reading_kwargs(args))
     for fault in args.fault:
