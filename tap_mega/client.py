@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
+import sys
 import time
 import typing as t
 from contextvars import ContextVar
@@ -31,6 +33,7 @@ from tap_mega.errors import (
     MegaRequestError,
     RateLimitedError,
     ReserveTooLargeError,
+    failure_line,
 )
 from tap_mega.network import cause_of, host_of, unreachable
 from tap_mega.pacer import Pacer
@@ -89,11 +92,29 @@ def parse_retry_after(response: requests.Response) -> float:
         return 1.0
 
 
+#: How the SDK's `Stream.sync` starts the ERROR it logs for any exception.
+SDK_UNHANDLED_ERROR = "An unhandled error occurred while syncing"
+
+
 class MegaStream(RESTStream[str | None]):
     """Base stream for MEGA's REST API."""
 
     #: Seconds of the first retry wait; doubled per try, capped. Tests shrink it.
     retry_wait_base: float = 1.0
+
+    @override
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """The SDK's log, without its "unhandled error" line for a failure the tap explains.
+
+        The SDK logs that ERROR for every exception leaving a sync. For a known
+        failure (no network, a 401, a broken page) the tap's own one line follows,
+        and an ERROR calling it "unhandled" reads like a bug. A real bug keeps it.
+        """
+        failure = sys.exc_info()[1]
+        if (message.startswith(SDK_UNHANDLED_ERROR) and failure is not None
+                and failure_line(failure) is not None):
+            return
+        super().log(message, *args, level=level, **kwargs)
 
     @override
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:

@@ -113,6 +113,17 @@ def test_refused_each_retry_names_host_and_cause_and_the_last_line_too(tmp_path:
     ]
 
 
+def test_an_explained_failure_in_a_sync_has_no_unhandled_error_line(tmp_path: Path) -> None:
+    """The SDK's ERROR "An unhandled error occurred" reads like a bug; the one line explains."""
+    port = closed_port()
+
+    # Custom fields declared: no sample, so the failure happens in the sync itself.
+    done = run_cli(config(f"https://127.0.0.1:{port}", custom_fields_schema={}), tmp_path)
+
+    assert_one_line_failure(done.returncode, done.stderr, "connection refused", "8 tries")
+    assert not re.search(r"\|\s*ERROR\s*\|", done.stderr), done.stderr
+
+
 def test_test_mode_tries_twice_so_a_wrong_url_answers_within_seconds(tmp_path: Path) -> None:
     """Real retry waits here (no fast-retry prelude): what a user running --test sees."""
     port = closed_port()
