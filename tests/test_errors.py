@@ -10,6 +10,7 @@ import pytest
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_mega.client import MegaStream
+from tap_mega.errors import InputError
 from tap_mega.testing.emulator import Fault
 from tests.conftest import (
     assert_one_line_failure,
@@ -294,13 +295,14 @@ def test_a_bookmark_that_is_not_a_timestamp_fails_before_any_request(
 
 
 def test_a_bookmark_kept_under_another_key_is_not_used(emulator: MegaEmulator) -> None:
+    """Not as an `updated_at` bookmark, and not silently as none (a full re-read): refused."""
     state = {"bookmarks": {"leads": {"replication_key": "created_at",
                                      "replication_key_value": "2999-01-01T00:00:00.000Z"}}}
 
-    result = run_sync(tap_config(emulator), state=state)
+    with pytest.raises(InputError, match='`replication_key` is "created_at"'):
+        run_sync(tap_config(emulator), state=state)
 
-    assert "updated_since" not in emulator.requests[0].params
-    assert sorted(result.ids) == sorted(lead["id"] for lead in emulator.leads)
+    assert emulator.request_count == 0
 
 
 def test_a_retry_after_longer_than_max_wait_ends_the_run_cleanly(
