@@ -135,7 +135,30 @@ def explicit_custom_fields(setting: object) -> dict[str, dict[str, t.Any]]:
                 f"use one of {', '.join(EXPLICIT_TYPES)}"
             )
             raise SettingsError([msg])
+        if (problem := explicit_slug_problem(slug, kind)) is not None:
+            raise SettingsError([f"setting `custom_fields_schema` {problem}"])
     return {slug: copy.deepcopy(EXPLICIT_TYPES[kind]) for slug, kind in setting.items()}
+
+
+#: MEGA's reserved slug: always `buyer` or `seller` (mega-api.md, "Lead").
+RESERVED_TEXT_SLUG = "lead_line"
+
+
+def explicit_slug_problem(slug: str, kind: str) -> str | None:
+    """A declaration no lead can satisfy; None when it is fine.
+
+    A blank slug names no field (and makes a `custom_fields__` column); a
+    `lead_line` declared other than text makes a target refuse every lead that
+    has one, since MEGA's value is `buyer` or `seller`.
+    """
+    if not slug.strip():
+        return "has a blank slug: each key is a custom field's slug"
+    if slug == RESERVED_TEXT_SLUG and kind not in {"string", "any"}:
+        return (
+            f"gives {slug!r} the type {kind!r}, but MEGA's reserved `{slug}` is `buyer` "
+            "or `seller`: declare it string (or leave it out)"
+        )
+    return None
 
 
 def lead_schema(custom_fields: Mapping[str, dict[str, t.Any]]) -> dict[str, t.Any]:

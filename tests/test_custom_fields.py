@@ -264,6 +264,23 @@ def test_a_bad_type_in_the_explicit_setting_is_one_line(
     assert emulator.requests == []
 
 
+@pytest.mark.parametrize(
+    ("declared", "says"),
+    [({"lead_line": "integer"}, "reserved `lead_line` is `buyer` or `seller`"),
+     ({"": "string"}, "blank slug")],
+    ids=["lead-line-not-text", "blank-slug"],
+)
+def test_a_declaration_no_lead_can_satisfy_is_one_line(
+    declared: dict[str, str], says: str, emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    # Accepted, `lead_line: integer` made a target refuse every buyer or seller lead.
+    run = run_cli(discovering_config(emulator, custom_fields_schema=declared),
+                  tmp_path, "--discover")
+
+    assert_one_line_failure(run.returncode, run.stderr, "custom_fields_schema", says)
+    assert emulator.requests == []
+
+
 # -- a failed sample ---------------------------------------------------------- #
 def test_a_refused_sample_fails_discovery_with_one_line_and_no_catalog(
     emulator: MegaEmulator, tmp_path: Path
