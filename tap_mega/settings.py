@@ -132,6 +132,12 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
         parse_lookback(config.get("lookback_window"))
     except LookbackError as exc:
         yield str(exc)
+    if config.get("custom_fields_schema") and config.get("include_custom_fields") is False:
+        # Its columns would be declared and stay empty: MEGA is not asked for the fields.
+        yield (
+            "setting `custom_fields_schema` declares custom fields, but "
+            "`include_custom_fields` is false, so MEGA sends none: drop one of the two"
+        )
 
 
 def numbers_from_env(config: dict[str, t.Any], schema: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -281,6 +281,19 @@ def test_a_declaration_no_lead_can_satisfy_is_one_line(
     assert emulator.requests == []
 
 
+def test_declared_fields_with_include_custom_fields_false_is_one_line(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    # Accepted, the declared columns stayed empty: MEGA was never asked for the fields.
+    config = tap_config(emulator, include_custom_fields=False)
+
+    run = run_cli(config, tmp_path)
+
+    assert_one_line_failure(run.returncode, run.stderr, "`custom_fields_schema`",
+                            "`include_custom_fields` is false")
+    assert emulator.requests == []
+
+
 # -- a failed sample ---------------------------------------------------------- #
 def test_a_refused_sample_fails_discovery_with_one_line_and_no_catalog(
     emulator: MegaEmulator, tmp_path: Path
