@@ -213,7 +213,17 @@ def api_url_problem(value: t.Any) -> str | None:
             f"setting `api_url` must use https (the token would travel in clear "
             f"text); plain http is only allowed to loopback addresses, got {value!r}"
         )
+    if ENDPOINT_PATH in parsed.path.rstrip("/") + "/":
+        # Pasted from MEGA's docs: every request would go to .../leads/api/agents/crm/leads.
+        return (
+            f"setting `api_url` is the base URL, without the endpoint's path "
+            f"(such as https://app.gomega.ai), got {value!r}"
+        )
     return None
+
+
+#: The start of MEGA's endpoint paths, which the tap appends to `api_url` itself.
+ENDPOINT_PATH = "/api/agents/"
 
 
 def is_loopback(host: str) -> bool:

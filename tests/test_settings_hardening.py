@@ -29,6 +29,7 @@ if t.TYPE_CHECKING:
         ({"request_timeout": 0}, "request_timeout"),
         ({"api_url": "http://example.com"}, "api_url"),
         ({"api_url": "ftp://127.0.0.1"}, "api_url"),
+        ({"api_url": "https://app.gomega.ai/api/agents/crm/leads"}, "api_url"),
         ({"max_wait_seconds": -1}, "max_wait_seconds"),
         ({"max_wait_seconds": "ten"}, "max_wait_seconds"),
         ({"rate_limit_reserve": -1}, "rate_limit_reserve"),
@@ -73,6 +74,9 @@ def test_bad_setting_is_one_line_naming_it_before_any_request(
         ("http://127.0.0.1.nip.io", False),
         ("ftp://127.0.0.1", False),
         ("app.gomega.ai", False),
+        ("https://app.gomega.ai/api/agents/crm/leads", False),  # the endpoint, pasted
+        ("http://127.0.0.1:8765/api/agents/crm/leads/", False),
+        ("https://gateway.example.com/mega", True),  # a proxy's prefix is a base URL
     ],
 )
 def test_api_url_must_be_https_except_to_loopback(url: str, accepted: bool) -> None:
