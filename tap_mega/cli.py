@@ -8,53 +8,12 @@ from __future__ import annotations
 
 import sys
 
-import requests
-from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
-
-from tap_mega.client import MegaError
-from tap_mega.pacer import BudgetExhaustedError
+from tap_mega.errors import failure_line
 from tap_mega.redaction import redact, redacted_traceback
 from tap_mega.tap import TapMega
 from tap_mega.termination import Terminated
 
 EXIT_FAILURE = 1
-
-
-def failure_line(exc: BaseException) -> str | None:
-    """The one line that explains a known failure, or None for a real bug."""
-    return input_failure_line(exc) or network_failure_line(exc)
-
-
-def input_failure_line(exc: BaseException) -> str | None:
-    """Settings, files or responses we cannot use: the user or MEGA must change something."""
-    if isinstance(exc, ConfigValidationError):
-        return f"invalid settings: {exc.errors[0] if exc.errors else exc}"
-    if isinstance(exc, MegaError):
-        return str(exc)
-    if is_json_decode_error(exc):
-        return f"a --config, --state or --catalog file is not valid JSON: {exc}"
-    return None
-
-
-def network_failure_line(exc: BaseException) -> str | None:
-    """MEGA stayed unreachable or failing through every retry."""
-    if isinstance(exc, BudgetExhaustedError):
-        return f"MEGA's rate limit: the {exc}, longer than `max_wait_seconds`"
-    if isinstance(exc, RetriableAPIError):
-        return f"MEGA kept failing, giving up after retries: {exc}"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "MEGA did not answer within `request_timeout`, giving up after retries"
-    if isinstance(exc, requests.exceptions.RequestException):
-        return f"could not reach MEGA, giving up after retries: {type(exc).__name__}"
-    return None
-
-
-def is_json_decode_error(exc: BaseException) -> bool:
-    """A JSON file the user gave us is broken (the SDK parses with simplejson, not json).
-
-    Response bodies never get here: the client turns those into MegaResponseError.
-    """
-    return isinstance(exc, ValueError) and type(exc).__name__ == "JSONDecodeError"
 
 
 def main(argv: list[str] | None = None) -> None:

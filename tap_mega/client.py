@@ -1,4 +1,8 @@
-"""HTTP concerns shared by MEGA streams: auth, headers, paging, errors, rate limits."""
+"""HTTP concerns shared by MEGA streams: auth, headers, paging, retries, rate limits.
+
+`fetch_page` is the one way a page is fetched, by a sync's walk and by
+`source-mega check` alike.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import math
 import random
 import time
 import typing as t
-from dataclasses import dataclass
+from functools import cached_property
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlparse
@@ -16,56 +20,30 @@ import requests
 from singer_sdk import RESTStream
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams.rest import PageContext
+from typing_extensions import override
 
 from tap_mega import __version__
-from tap_mega.pacer import Pacer, ReserveTooLargeError
+from tap_mega.errors import (
+    MegaAuthError,
+    MegaError,
+    MegaRequestError,
+    RateLimitedError,
+    ReserveTooLargeError,
+)
+from tap_mega.pacer import Pacer
+from tap_mega.pages import NextCursorPaginator, Page, read_page_body
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Generator
 
     from backoff.types import Details
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, RequestFunc
 
 USER_AGENT = f"tap-mega/{__version__}"
-PAGE_KEYS = ("leads", "total", "limit", "offset", "next_cursor")
 RETRY_MAX_TRIES = 8
 RETRY_MAX_WAIT_SECONDS = 60.0
 DEFAULT_MAX_WAIT_SECONDS = 3600.0
-
-
-class MegaError(Exception):
-    """A failure the user must act on; its text is the one line they are shown."""
-
-
-class MegaAuthError(MegaError):
-    """401 or 403: retrying cannot help, the settings or the token must change."""
-
-
-class MegaRequestError(MegaError):
-    """A 4xx the API gave for our request: retrying the same request cannot help."""
-
-
-class MegaResponseError(MegaError):
-    """A response that breaks the documented contract; we stop rather than guess."""
-
-
-class RateLimitedError(Exception):
-    """A 429: waited out and retried, never counted as a failed try."""
-
-    def __init__(self, retry_after: float) -> None:
-        """Keep how long the API asked us to wait."""
-        super().__init__(f"rate limited, retry after {retry_after:g}s")
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class Page:
-    """One validated page of `GET /leads`."""
-
-    leads: list[dict[str, t.Any]]
-    total: int
-    next_cursor: str | None
 
 
 def describe_error_response(response: requests.Response) -> str:
@@ -97,76 +75,13 @@ def parse_retry_after(response: requests.Response) -> float:
         return 1.0
 
 
-def read_page_body(response: requests.Response) -> Page:
-    """Check a 200 body against the documented shape and return it as a Page.
-
-    An empty or half-formed body must never pass for "no more leads": that would
-    end a sync early and silently.
-    """
-    try:
-        body = response.json()
-    except ValueError as exc:
-        msg = f"MEGA returned a 200 whose body is not JSON for GET {urlparse(response.url).path}"
-        raise MegaResponseError(msg) from exc
-    if not isinstance(body, dict):
-        msg = "MEGA returned a 200 whose body is not a JSON object"
-        raise MegaResponseError(msg)
-    missing = [key for key in PAGE_KEYS if key not in body]
-    if missing:
-        msg = f"MEGA returned a page without {', '.join(missing)}: not the documented shape"
-        raise MegaResponseError(msg)
-    leads, total, cursor = body["leads"], body["total"], body["next_cursor"]
-    if not isinstance(leads, list) or not all(isinstance(lead, dict) for lead in leads):
-        msg = "MEGA returned a page whose 'leads' is not a list of objects"
-        raise MegaResponseError(msg)
-    if not isinstance(total, int) or isinstance(total, bool):
-        msg = f"MEGA returned a page whose 'total' is not an integer: {total!r}"
-        raise MegaResponseError(msg)
-    if cursor is not None and (not isinstance(cursor, str) or not cursor):
-        msg = f"MEGA returned a page whose 'next_cursor' is not a string or null: {cursor!r}"
-        raise MegaResponseError(msg)
-    return Page(leads=leads, total=total, next_cursor=cursor)
-
-
-class NextCursorPaginator(BaseAPIPaginator[str | None]):
-    """Follows `next_cursor` until it is null, refusing any cursor seen before.
-
-    The SDK only catches a cursor equal to the one before it; a cycle such as
-    A, B, A would otherwise page forever and burn the hourly budget.
-    """
-
-    def __init__(
-        self, read_page: Callable[[requests.Response], Page], start: str | None = None
-    ) -> None:
-        """Start on the first page (no cursor), or on `start`, a cursor saved earlier."""
-        super().__init__(start)
-        self._read_page = read_page
-        self._seen: set[str] = {start} if start else set()
-
-    def has_more(self, response: requests.Response) -> bool:
-        """Stop exactly when the API says so, with no extra request."""
-        return self._read_page(response).next_cursor is not None
-
-    def get_next(self, response: requests.Response) -> str | None:
-        """Hand back the next cursor, once only."""
-        cursor = self._read_page(response).next_cursor
-        if cursor is not None:
-            if cursor in self._seen:
-                msg = (
-                    f"MEGA returned a next_cursor already followed in this sync "
-                    f"(page {self.count}): stopping instead of paging in a loop"
-                )
-                raise MegaResponseError(msg)
-            self._seen.add(cursor)
-        return cursor
-
-
 class MegaStream(RESTStream[str | None]):
     """Base stream for MEGA's REST API."""
 
     #: Seconds of the first retry wait; doubled per try, capped. Tests shrink it.
     retry_wait_base: float = 1.0
 
+    @override
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Set up a per-stream cache so each body is parsed once per response."""
         super().__init__(*args, **kwargs)
@@ -180,11 +95,13 @@ class MegaStream(RESTStream[str | None]):
         )
 
     @property
+    @override
     def url_base(self) -> str:
         """The API root; the emulator's URL in tests."""
         return str(self.config.get("api_url", "https://app.gomega.ai")).rstrip("/")
 
     @property
+    @override
     def requests_session(self) -> requests.Session:
         """A session that reads the proxy and CA-bundle variables once, at its start.
 
@@ -206,11 +123,13 @@ class MegaStream(RESTStream[str | None]):
         return session
 
     @property
+    @override
     def authenticator(self) -> BearerTokenAuthenticator:
         """Bearer token: the token travels only in this header."""
         return BearerTokenAuthenticator(token=self.config["token"])
 
     @property
+    @override
     def http_headers(self) -> dict[str, str]:
         """Every request names the customer it acts on."""
         return {
@@ -220,11 +139,13 @@ class MegaStream(RESTStream[str | None]):
         }
 
     @property
+    @override
     def user_agent(self) -> str:
         """Identify the tap to MEGA, so its support can tell our traffic apart."""
         return USER_AGENT
 
     @property
+    @override
     def timeout(self) -> int:
         """Seconds per request, from `request_timeout`, rounded up.
 
@@ -253,14 +174,17 @@ class MegaStream(RESTStream[str | None]):
         self._last_page = (response, page)
         return page
 
+    @override
     def get_new_paginator(self, start: str | None = None) -> NextCursorPaginator:
         """Keyset paging on `next_cursor`, MEGA's preferred method; `start`: a saved cursor."""
         return NextCursorPaginator(self.read_page, start=start)
 
+    @override
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         """Yield the page's leads from the validated body."""
         yield from self.read_page(response).leads
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """Map MEGA's statuses to what the tap should do about them.
 
@@ -294,29 +218,49 @@ class MegaStream(RESTStream[str | None]):
             "token's customer and that the token has the public_api:leads:read scope"
         )
 
-    def _request(
-        self,
-        prepared_request: requests.PreparedRequest,
-        context: Context | None,
-    ) -> requests.Response:
-        """Send one request when the budget allows, waiting out 429s without spending a try."""
-        while True:
-            try:
-                self.pacer.wait_for_turn()
-            except ReserveTooLargeError as exc:
-                raise MegaError(str(exc)) from exc
-            try:
-                return super()._request(prepared_request, context)
-            except RateLimitedError as exc:
-                self.pacer.note_rate_limited(exc.retry_after)
+    def fetch_page(self, context: Context | None, cursor: str | None) -> requests.Response:
+        """Fetch one page: paced, retried, its status mapped and its body checked.
 
-    def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-        """Retry transient failures, logging each retry once, in our words.
+        The one way a page is fetched: a sync's walk and `source-mega check` both
+        come here, so a check that succeeds means a sync's first page would too.
+        The checked body is `read_page(response)`.
+        """
+        return self.send_request(self.prepared_request(context, cursor), context)
+
+    def prepared_request(
+        self, context: Context | None, cursor: str | None
+    ) -> requests.PreparedRequest:
+        """The request for the page at `cursor` (None: the first), from public hooks only.
+
+        `get_http_request` says what to send, `build_prepared_request` adds the
+        session's auth, as the SDK's own loop does.
+        """
+        request = self.get_http_request(
+            page=PageContext(stream_context=context, next_page_token=cursor)
+        )
+        return self.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+            data=request.data,
+        )
+
+    @cached_property
+    def send_request(self) -> RequestFunc:
+        """The SDK's send, wrapped once in our pacing and retries (see `request_decorator`)."""
+        return self.request_decorator(self._request)
+
+    @override
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
+        """Retry transient failures, logging each retry once, in our words; pace every try.
 
         Overridden because the SDK also hands `backoff` its logger, which logs every
-        retry a second time with the raw exception.
+        retry a second time with the raw exception, and because each try must wait
+        for the request budget first. `paced` sits inside the retries, so a 429 is
+        waited out and sent again without spending one of them.
         """
-        return backoff.on_exception(
+        retried: RequestFunc = backoff.on_exception(
             self.backoff_wait_generator,
             (
                 ConnectionResetError,
@@ -330,8 +274,28 @@ class MegaStream(RESTStream[str | None]):
             on_backoff=self.backoff_handler,
             jitter=self.backoff_jitter,
             logger=None,
-        )(func)
+        )(self.paced(func))
+        return retried
 
+    def paced(self, func: RequestFunc) -> RequestFunc:
+        """`func`, sent when the budget allows, with 429s waited out and sent again."""
+
+        def send(
+            prepared_request: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
+            while True:
+                try:
+                    self.pacer.wait_for_turn()
+                except ReserveTooLargeError as exc:
+                    raise MegaError(str(exc)) from exc
+                try:
+                    return func(prepared_request, context)
+                except RateLimitedError as exc:
+                    self.pacer.note_rate_limited(exc.retry_after)
+
+        return send
+
+    @override
     def backoff_wait_generator(self) -> Generator[float, None, None]:
         """Exponential waits from `retry_wait_base`, capped at a minute.
 
@@ -342,14 +306,17 @@ class MegaStream(RESTStream[str | None]):
             base=2, factor=self.retry_wait_base, max_value=RETRY_MAX_WAIT_SECONDS
         )
 
+    @override
     def backoff_jitter(self, value: float) -> float:
         """Up to a quarter more, never less: the SDK adds a whole second to any wait."""
         return value * (1 + random.uniform(0, 0.25))  # noqa: S311
 
+    @override
     def backoff_max_tries(self) -> int:
         """Eight tries: about two minutes of waiting before the run gives up."""
         return RETRY_MAX_TRIES
 
+    @override
     def backoff_handler(self, details: Details) -> None:
         """One WARNING line per retry, naming the failure and never the request."""
         exc = details.get("exception")

@@ -32,6 +32,8 @@ from collections import deque
 from dataclasses import dataclass
 from http import HTTPStatus
 
+from tap_mega.errors import BudgetExhaustedError, ReserveTooLargeError
+
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -44,20 +46,6 @@ DOCUMENTED_MINUTE = (60, 60.0)
 DOCUMENTED_HOUR = (1000, 3600.0)
 #: How long our own request times are kept at least (see `_forget_older_than`).
 LOG_HORIZON_SECONDS = 3600.0
-
-
-class BudgetExhaustedError(Exception):
-    """The next request would wait longer than `max_wait_seconds`: end the run cleanly."""
-
-    def __init__(self, wait: float, reason: str) -> None:
-        """Keep the wait and its cause for the user's WARNING line."""
-        super().__init__(f"next request would wait {wait:.0f}s ({reason})")
-        self.wait = wait
-        self.reason = reason
-
-
-class ReserveTooLargeError(Exception):
-    """`rate_limit_reserve` leaves nothing of a reported window: the tap could never send."""
 
 
 @dataclass
@@ -114,7 +102,7 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] | None = None,
-        logger: logging.Logger | None = None,
+        logger: logging.Logger | logging.LoggerAdapter[t.Any] | None = None,
     ) -> None:
         """Start with no knowledge: every window is learnt from the API's headers."""
         self.reserve = reserve

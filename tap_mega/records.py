@@ -1,4 +1,4 @@
-"""Which records the SDK's type conformance would leave exactly as they are.
+"""The record fast path's test: which records the SDK's walk would leave exactly as they are.
 
 The SDK walks every record against the schema to drop unknown properties, turn
 non-booleans in boolean fields into booleans and NaN into null. A lead decoded
@@ -12,6 +12,13 @@ from __future__ import annotations
 import math
 import typing as t
 from dataclasses import dataclass
+
+from singer_sdk.mapper import SameRecordTransform
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from singer_sdk.mapper import StreamMap
 
 
 @dataclass(frozen=True)
@@ -102,4 +109,19 @@ def floats_conformant(record: dict[str, t.Any], shape: Shape) -> bool:
         math.isfinite(value)
         for key, value in record.items()
         if type(value) is float and key in shape.known
+    )
+
+
+def is_plain(stream_maps: Sequence[StreamMap], mask: Mapping[t.Any, bool], name: str) -> bool:
+    """Every field selected and no stream map: a stream's records go out as they are.
+
+    Only then may a conformant record skip the SDK's selection, conformance and
+    mapping (see `LeadsStream._write_record_message`).
+    """
+    return (
+        all(mask.values())
+        and len(stream_maps) == 1
+        and isinstance(stream_maps[0], SameRecordTransform)
+        and not stream_maps[0].flattening_enabled
+        and stream_maps[0].stream_alias == name
     )

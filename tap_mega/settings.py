@@ -14,7 +14,6 @@ from urllib.parse import urlparse
 
 from jsonschema import Draft7Validator
 
-from tap_mega.client import MegaError
 from tap_mega.lookback import LookbackError, parse_lookback
 from tap_mega.timestamps import InvalidTimestampError, parse_timestamp
 
@@ -25,19 +24,6 @@ ENV_HINTS = {"token": "TAP_MEGA_TOKEN", "customer_id": "TAP_MEGA_CUSTOMER_ID"}
 SECRET_SETTINGS = frozenset({"token"})
 #: What can travel in an HTTP header: anything else fails deep inside http.client.
 TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")
-
-
-class SettingsError(MegaError):
-    """Invalid settings; the first problem is the one-line message.
-
-    Not the SDK's ConfigValidationError: the SDK's CLI swallows that into log lines,
-    where ours reaches `tap-mega: error:` like every other failure.
-    """
-
-    def __init__(self, problems: list[str]) -> None:
-        """Keep every problem, lead with the first."""
-        super().__init__(f"invalid settings: {problems[0]}")
-        self.problems = problems
 
 
 def find_problems(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:

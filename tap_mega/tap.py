@@ -7,10 +7,11 @@ import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.plugin_base import PluginBase
+from typing_extensions import override
 
 from tap_mega import settings
+from tap_mega.errors import SettingsError
 from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
 from tap_mega.redaction import register_secret
 from tap_mega.streams import LeadsStream
@@ -21,6 +22,19 @@ if t.TYPE_CHECKING:
     from types import FrameType
 
     from singer_sdk import Stream
+
+
+class NumbersFromEnv:
+    """The SDK's `_env_var_config` class property, with number settings parsed too.
+
+    A descriptor of our own: the SDK's `classproperty` lives in a private module.
+    Read on the class (the CLI) or an instance (the tap), it sees the class.
+    """
+
+    def __get__(self, instance: object, owner: type[Tap]) -> dict[str, t.Any]:
+        """The environment's settings, as the SDK reads them, then numbers parsed."""
+        sdk_env_config = vars(PluginBase)["_env_var_config"].__get__(None, owner)
+        return settings.numbers_from_env(sdk_env_config, owner.config_jsonschema)
 
 
 class TapMega(Tap):
@@ -139,17 +153,15 @@ class TapMega(Tap):
         ),
     ).to_dict()
 
-    @classproperty
-    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
-        """The SDK's settings from the environment, with number settings parsed too."""
-        sdk_parser = vars(PluginBase)["_env_var_config"].fget  # the descriptor, not its value
-        env_config = sdk_parser(cls)
-        return settings.numbers_from_env(env_config, cls.config_jsonschema)
+    #: Private in the SDK (see sdk_contract.py): no public hook reads the environment.
+    _env_var_config = NumbersFromEnv()
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """The one stream MEGA exposes for reading."""
         return [LeadsStream(self)]
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check settings before any request, one line per problem naming the setting."""
         register_secret(self.config.get("token"))
@@ -157,11 +169,12 @@ class TapMega(Tap):
         self.append_builtin_config(schema)
         problems = settings.find_problems(self.config, schema)
         if problems and raise_errors:
-            raise settings.SettingsError(problems)
+            raise SettingsError(problems)
         for name in settings.unknown_settings(self.config, schema):
             self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
         return problems
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Stop at a safe point and exit non-zero (the SDK exits 0); see termination.py."""
         GUARD.handle(signum)

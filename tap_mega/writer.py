@@ -20,8 +20,10 @@ from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.encoding.base import SingerMessageType
 from singer_sdk.singerlib.json import serialize_json
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    from singer_sdk.io_base import GenericSingerWriter
     from singer_sdk.singerlib.encoding.simple import Message
 
 
@@ -44,6 +46,7 @@ class LineWriter(SingerWriter):
     is the order of the calls; the tap flushes what is left when its sync ends.
     """
 
+    @override
     def __init__(self) -> None:
         """Start with nothing held."""
         super().__init__()
@@ -51,6 +54,7 @@ class LineWriter(SingerWriter):
         self._frame_key: tuple[str, int | None, dt.datetime | None] | None = None
         self._frame = ("", "")
 
+    @override
     def serialize_message(self, message: Message) -> str:
         """The C encoder; the SDK's encoder for NaN, Decimal and other rarities."""
         data = message.to_dict()
@@ -59,6 +63,7 @@ class LineWriter(SingerWriter):
         except (TypeError, ValueError):
             return serialize_json(data)
 
+    @override
     def write_message(self, message: Message) -> None:
         """Hold a record; write everything held, and flush, on any other message."""
         self._pending.append(self.format_message(message))
@@ -117,6 +122,27 @@ class LineWriter(SingerWriter):
             self._pending.clear()
         else:
             sys.stdout.flush()
+
+
+def write_record(
+    writer: GenericSingerWriter[t.Any, t.Any],
+    stream: str,
+    record: dict[str, t.Any],
+    version: int | None,
+    time_extracted: dt.datetime,
+) -> None:
+    """Write a record that needs no SDK walk: our writer without a message object per record.
+
+    Any other writer (source-mega's, say) gets the RecordMessage the SDK would build.
+    """
+    if isinstance(writer, LineWriter):
+        writer.write_record(stream, record, version, time_extracted)
+    else:
+        writer.write_message(
+            RecordMessage(
+                stream=stream, record=record, version=version, time_extracted=time_extracted
+            )
+        )
 
 
 def write_stdout(text: str) -> None:

@@ -11,16 +11,9 @@ from contextlib import redirect_stdout
 import pytest
 from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
 
-from tap_mega.airbyte import (
-    InputError,
-    Output,
-    route_logging,
-    selected_fields,
-    singer_state,
-    stream_state_message,
-    sync_modes,
-    translate,
-)
+from tap_mega.airbyte.inputs import selected_fields, singer_state, sync_modes
+from tap_mega.airbyte.messages import Output, route_logging, stream_state_message, translate
+from tap_mega.errors import InputError
 from tap_mega.redaction import register_secret
 
 BOOKMARK = {"replication_key": "updated_at", "replication_key_value": "2026-01-07T13:38:05.002000Z"}

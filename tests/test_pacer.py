@@ -13,12 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_mega.pacer import (
-    BudgetExhaustedError,
-    Pacer,
-    ReserveTooLargeError,
-    format_duration,
-)
+from tap_mega.errors import BudgetExhaustedError, ReserveTooLargeError
+from tap_mega.pacer import Pacer, format_duration
 from tap_mega.progress import Progress
 from tap_mega.testing.emulator import RateWindow, _RateLimiter
 

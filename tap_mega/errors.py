@@ -1,0 +1,112 @@
+"""Every failure the tap knows, and the one line a user is shown for each.
+
+Both entry points (`tap-mega` and `source-mega`) and every engine module raise
+these; keeping them here, below everything else, is what lets no module import
+an entry point or the HTTP module just to name an error.
+"""
+
+from __future__ import annotations
+
+import requests
+from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
+
+
+class MegaError(Exception):
+    """A failure the user must act on; its text is the one line they are shown."""
+
+
+class MegaAuthError(MegaError):
+    """401 or 403: retrying cannot help, the settings or the token must change."""
+
+
+class MegaRequestError(MegaError):
+    """A 4xx the API gave for our request: retrying the same request cannot help."""
+
+
+class MegaResponseError(MegaError):
+    """A response that breaks the documented contract; we stop rather than guess."""
+
+
+class SavedCursorRefusedError(MegaError):
+    """MEGA answered 400 to the cursor a previous run saved (expired, say)."""
+
+
+class SettingsError(MegaError):
+    """Invalid settings; the first problem is the one-line message.
+
+    Not the SDK's ConfigValidationError: the SDK's CLI swallows that into log lines,
+    where ours reaches `tap-mega: error:` like every other failure.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        """Keep every problem, lead with the first."""
+        super().__init__(f"invalid settings: {problems[0]}")
+        self.problems = problems
+
+
+class InputError(Exception):
+    """A `source-mega` --config, --catalog or --state file that cannot be used."""
+
+
+class RateLimitedError(Exception):
+    """A 429: waited out and retried, never counted as a failed try."""
+
+    def __init__(self, retry_after: float) -> None:
+        """Keep how long the API asked us to wait."""
+        super().__init__(f"rate limited, retry after {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+class BudgetExhaustedError(Exception):
+    """The next request would wait longer than `max_wait_seconds`: end the run cleanly."""
+
+    def __init__(self, wait: float, reason: str) -> None:
+        """Keep the wait and its cause for the user's WARNING line."""
+        super().__init__(f"next request would wait {wait:.0f}s ({reason})")
+        self.wait = wait
+        self.reason = reason
+
+
+class ReserveTooLargeError(Exception):
+    """`rate_limit_reserve` leaves nothing of a reported window: the tap could never send."""
+
+
+#: Failures the user fixes in the settings, not by retrying (Airbyte's `config_error`).
+CONFIG_FAILURES = (MegaAuthError, SettingsError, ConfigValidationError, InputError)
+
+
+def failure_line(exc: BaseException) -> str | None:
+    """The one line that explains a known failure, or None for a real bug."""
+    return input_failure_line(exc) or network_failure_line(exc)
+
+
+def input_failure_line(exc: BaseException) -> str | None:
+    """Settings, files or responses we cannot use: the user or MEGA must change something."""
+    if isinstance(exc, ConfigValidationError):
+        return f"invalid settings: {exc.errors[0] if exc.errors else exc}"
+    if isinstance(exc, (MegaError, InputError)):
+        return str(exc)
+    if is_json_decode_error(exc):
+        return f"a --config, --state or --catalog file is not valid JSON: {exc}"
+    return None
+
+
+def network_failure_line(exc: BaseException) -> str | None:
+    """MEGA stayed unreachable or failing through every retry."""
+    if isinstance(exc, BudgetExhaustedError):
+        return f"MEGA's rate limit: the {exc}, longer than `max_wait_seconds`"
+    if isinstance(exc, RetriableAPIError):
+        return f"MEGA kept failing, giving up after retries: {exc}"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "MEGA did not answer within `request_timeout`, giving up after retries"
+    if isinstance(exc, requests.exceptions.RequestException):
+        return f"could not reach MEGA, giving up after retries: {type(exc).__name__}"
+    return None
+
+
+def is_json_decode_error(exc: BaseException) -> bool:
+    """A JSON file the user gave us is broken (the SDK parses with simplejson, not json).
+
+    Response bodies never get here: the client turns those into MegaResponseError.
+    """
+    return isinstance(exc, ValueError) and type(exc).__name__ == "JSONDecodeError"

@@ -1,0 +1,99 @@
+"""One page of `GET /leads`: its documented shape, checked, and the cursor paginator.
+
+An empty or half-formed body must never pass for "no more leads", and a cursor
+must never lead back to a page already read: both would end or loop a sync
+silently. Knowing nothing of HTTP beyond a response, this sits below the client.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from singer_sdk.pagination import BaseAPIPaginator
+from typing_extensions import override
+
+from tap_mega.errors import MegaResponseError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import requests
+
+PAGE_KEYS = ("leads", "total", "limit", "offset", "next_cursor")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One validated page of `GET /leads`."""
+
+    leads: list[dict[str, t.Any]]
+    total: int
+    next_cursor: str | None
+
+
+def read_page_body(response: requests.Response) -> Page:
+    """Check a 200 body against the documented shape and return it as a Page.
+
+    An empty or half-formed body must never pass for "no more leads": that would
+    end a sync early and silently.
+    """
+    try:
+        body = response.json()
+    except ValueError as exc:
+        msg = f"MEGA returned a 200 whose body is not JSON for GET {urlparse(response.url).path}"
+        raise MegaResponseError(msg) from exc
+    if not isinstance(body, dict):
+        msg = "MEGA returned a 200 whose body is not a JSON object"
+        raise MegaResponseError(msg)
+    missing = [key for key in PAGE_KEYS if key not in body]
+    if missing:
+        msg = f"MEGA returned a page without {', '.join(missing)}: not the documented shape"
+        raise MegaResponseError(msg)
+    leads, total, cursor = body["leads"], body["total"], body["next_cursor"]
+    if not isinstance(leads, list) or not all(isinstance(lead, dict) for lead in leads):
+        msg = "MEGA returned a page whose 'leads' is not a list of objects"
+        raise MegaResponseError(msg)
+    if not isinstance(total, int) or isinstance(total, bool):
+        msg = f"MEGA returned a page whose 'total' is not an integer: {total!r}"
+        raise MegaResponseError(msg)
+    if cursor is not None and (not isinstance(cursor, str) or not cursor):
+        msg = f"MEGA returned a page whose 'next_cursor' is not a string or null: {cursor!r}"
+        raise MegaResponseError(msg)
+    return Page(leads=leads, total=total, next_cursor=cursor)
+
+
+class NextCursorPaginator(BaseAPIPaginator[str | None]):
+    """Follows `next_cursor` until it is null, refusing any cursor seen before.
+
+    The SDK only catches a cursor equal to the one before it; a cycle such as
+    A, B, A would otherwise page forever and burn the hourly budget.
+    """
+
+    def __init__(
+        self, read_page: Callable[[requests.Response], Page], start: str | None = None
+    ) -> None:
+        """Start on the first page (no cursor), or on `start`, a cursor saved earlier."""
+        super().__init__(start)
+        self._read_page = read_page
+        self._seen: set[str] = {start} if start else set()
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        """Stop exactly when the API says so, with no extra request."""
+        return self._read_page(response).next_cursor is not None
+
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        """Hand back the next cursor, once only."""
+        cursor = self._read_page(response).next_cursor
+        if cursor is not None:
+            if cursor in self._seen:
+                msg = (
+                    f"MEGA returned a next_cursor already followed in this sync "
+                    f"(page {self.count}): stopping instead of paging in a loop"
+                )
+                raise MegaResponseError(msg)
+            self._seen.add(cursor)
+        return cursor
