@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 import time
 import typing as t
+from email.utils import parsedate_to_datetime
 from functools import cached_property
 from http import HTTPStatus
 from pathlib import Path
@@ -66,13 +68,34 @@ def describe_error_response(response: requests.Response) -> str:
 def parse_retry_after(response: requests.Response) -> float:
     """Read `Retry-After` in seconds; a missing or odd value falls back to 1 second.
 
-    The docs only show seconds, so an HTTP-date form is treated as unparseable.
+    The docs show whole seconds; HTTP also allows a date, and fractions occur in
+    the wild. A date is read against the response's own `Date` when it has one,
+    so a skew between MEGA's clock and ours does not stretch or cut the wait.
     """
-    raw = response.headers.get("Retry-After", "")
+    raw = response.headers.get("Retry-After", "").strip()
+    seconds: float | None
     try:
-        return max(float(raw), 0.0)
+        seconds = float(raw)
     except ValueError:
-        return 1.0
+        seconds = seconds_until_http_date(raw, response.headers.get("Date"))
+    return seconds if seconds is not None and 0 <= seconds < math.inf else 1.0
+
+
+def seconds_until_http_date(value: str, served: str | None) -> float | None:
+    """Seconds from `served` (the response's Date; else our clock) to the HTTP date `value`."""
+    try:
+        until = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    try:
+        now = parsedate_to_datetime(served) if served else None
+    except (TypeError, ValueError):
+        now = None
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=dt.timezone.utc)
+    if now is None or now.tzinfo is None:
+        now = dt.datetime.now(dt.timezone.utc)
+    return max((until - now).total_seconds(), 0.0)
 
 
 class MegaStream(RESTStream[str | None]):

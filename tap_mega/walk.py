@@ -25,8 +25,8 @@ from tap_mega.errors import (
     SavedCursorRefusedError,
 )
 from tap_mega.lookback import parse_lookback
-from tap_mega.pacer import format_duration
 from tap_mega.progress import PROGRESS_INTERVAL_SECONDS, Progress
+from tap_mega.ratewindow import format_duration
 from tap_mega.resume import STATE_KEY as RESUME_STATE_KEY
 from tap_mega.resume import ResumePoint, why_not_resume
 from tap_mega.resume import served_at as resume_served_at
