@@ -14,13 +14,9 @@ What is assumed, and what is learnt:
   same way.
 - Learnt: the windows and their lengths (the longest `Reset` each reported);
   how full each is (`Remaining`, MEGA's own count, other integrations
-  included); whether slots come back one by one (`gradual`, as in a sliding
-  log: a request leaves its window `seconds` after it was counted) or only at
-  a window's reset (fixed windows, clock-aligned windows, and, as far as the
-  pacer can tell, a token bucket). A server is taken as gradual until a report
-  shows more room than a sliding log could have freed; from then on only
-  reported resets free slots. That first report comes when the shortest window
-  first refills, long before a longer window is met.
+  included); and how slots come back (see refill.py): one by one as in a
+  sliding log, all at once at a fixed or clock-aligned window's reset, or at a
+  token bucket's refill rate (the deficit a report names over its `Reset`).
 - Kept back: while only one window is known, once it has run out, one of its
   slots. A longer window that ties with it at zero would be hidden by the
   headers (they report one window, and a server may break the tie toward the
@@ -40,7 +36,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from tap_mega.errors import BudgetExhaustedError, ReserveTooLargeError
-from tap_mega.ratewindow import Entry, Sent, Window
+from tap_mega.ratewindow import Entry, Sent, Window, bucket_free_at
+from tap_mega.refill import Refill, sent_after
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -94,8 +91,8 @@ class Pacer:
         self._jitter = jitter or (lambda: random.uniform(0, RETRY_AFTER_JITTER_SECONDS))  # noqa: S311
         self._logger = logger
         self.windows: dict[int, Window] = {}
-        #: Slots come back one by one (a sliding log) until a report shows otherwise.
-        self.gradual = True
+        #: How slots come back: one by one until a report shows otherwise.
+        self.refill = Refill()
         #: Our requests of the last two hours at least, for windows not reported yet.
         self._sent: deque[Sent] = deque()
         self._in_flight: Sent | None = None
@@ -126,7 +123,7 @@ class Pacer:
         self.requests_sent += 1
         now = self._clock()
         self._settle_in_flight(now)
-        request = Sent(now)
+        request = Sent(now, self.requests_sent)
         self._in_flight = request
         self._sent.append(request)
         for window in self.windows.values():
@@ -153,7 +150,10 @@ class Pacer:
         alone = len(self.windows) == 1
         for window in self.windows.values():
             allowed = self._allowed(window, keep_one=alone)
-            free_at = window.free_at(now, allowed, gradual=self.gradual)
+            free_at = window.free_at(now, allowed, gradual=self.refill.gradual)
+            if self.refill.bucket and window.last is not None:
+                since = sent_after(self._sent, window.last.number)
+                free_at = min(free_at, bucket_free_at(window, now, allowed, since))
             if free_at > now:
                 waits.append(
                     Wait(free_at - now, f"the {window.describe()} window is used up")
@@ -194,43 +194,11 @@ class Pacer:
             window = Window(int(limit), max(reset, 1.0))
             window.entries.extend(Entry(sent) for sent in self._sent)
             self.windows[window.limit] = window
-        else:
-            self._check_gradual(window, int(remaining), now)
-        window.report(int(remaining), reset, request.sent, now, gradual=self.gradual)
+        elif self.refill.learn(window, int(remaining), now, self._sent) and self._logger:
+            self._logger.debug("Rate limit: MEGA's windows refill %s", self.refill.describe())
+        window.report(int(remaining), reset, request, now, gradual=self.refill.gradual)
         if remaining <= self.reserve:
             window.exhausted = True
-
-    def _check_gradual(self, window: Window, remaining: int, now: float) -> None:
-        """Stop assuming a sliding log once a window freed more than one could have.
-
-        Between two reports a sliding log frees only requests counted a window
-        length earlier (ours, sent that long ago, or foreign ones). A window that
-        refills at once, at its reset, frees them all: from then on only reported
-        resets free slots.
-        """
-        last = window.last
-        if not self.gradual or last is None:
-            return
-        counted_since = 0
-        for request in reversed(self._sent):
-            if request.sent <= last.answered:
-                break
-            counted_since += not request.refused
-        freed = remaining - (last.remaining - counted_since)
-        if freed <= last.foreign + 1:
-            return
-        could_leave = 0
-        for request in reversed(self._sent):
-            if request.answered + window.seconds <= last.sent:
-                break
-            could_leave += request.sent + window.seconds <= now
-        if freed > could_leave + last.foreign + 1:
-            self.gradual = False
-            if self._logger is not None:
-                self._logger.debug(
-                    "Rate limit: the %s window refilled at once; pacing on reported resets",
-                    window.describe(),
-                )
 
     def _horizon(self) -> float:
         """How far back our own requests are kept: the longest window, an hour at least.

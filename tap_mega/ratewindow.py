@@ -36,6 +36,8 @@ class Sent:
     """One request of ours: when it left, and when its answer arrived (inf: not yet)."""
 
     sent: float
+    #: Its place among this process's requests: 1, 2, 3...
+    number: int = 0
     answered: float = math.inf
     #: Answered 429: MEGA may or may not have counted it.
     refused: bool = False
@@ -57,7 +59,8 @@ class Report:
     remaining: int
     #: When every occupant MEGA counted had left: arrival + `RateLimit-Reset`.
     reset_at: float
-    #: The request it answered: sent then, its answer arrived then.
+    #: The request it answered: its number, sent then, its answer arrived then.
+    number: int
     sent: float
     answered: float
     #: Occupants that were not ours, gone at `reset_at`.
@@ -75,6 +78,11 @@ class Window:
     last: Report | None = None
     #: The window once ran out (nothing left beyond the reserve).
     exhausted: bool = False
+    #: Slots per second it surely refills at, were it a token bucket (see refill.py).
+    refill_rate: float = 0.0
+    #: Small steps of unexpected room since `first_step` (see refill.py).
+    steps: int = 0
+    first_step: float = -math.inf
 
     def describe(self) -> str:
         """`60/1m`, `1,000/1h`: how users speak of a budget."""
@@ -97,11 +105,15 @@ class Window:
             return min(entry.release, after)
         return entry.release
 
-    def report(self, remaining: int, reset: float, sent: float, now: float,
+    def report(self, remaining: int, reset: float, request: Sent, now: float,
                *, gradual: bool) -> Report:
-        """Take in one response's headers (its request `sent` then, answered `now`)."""
+        """Take in one response's headers (the answer to `request`, arrived `now`)."""
         self.seconds = max(self.seconds, reset, 1.0)
         reset_at = now + reset
+        # Were it a bucket: `Remaining` is the whole tokens left, `Reset` the time
+        # the deficit takes to refill, rounded up; so this is a lower bound.
+        if reset > 0 and self.limit - remaining - 1 > 0:
+            self.refill_rate = max(self.refill_rate, (self.limit - remaining - 1) / reset)
         for entry in reversed(self.entries):  # releases rise with age: stop at the first lower
             if entry.release <= reset_at:
                 break
@@ -110,7 +122,7 @@ class Window:
             1 for entry in self.entries if self.released_at(entry, gradual=gradual) > now
         )
         foreign = max(0, self.limit - remaining - ours)
-        self.last = Report(remaining, reset_at, sent, now, foreign)
+        self.last = Report(remaining, reset_at, request.number, request.sent, now, foreign)
         return self.last
 
     def forget_released(self, now: float, *, gradual: bool) -> None:
@@ -136,6 +148,20 @@ class Window:
         need_after = own - allowed + 1
         after = max(foreign_until, releases[need_after - 1] if need_after > 0 else now)
         return min(before, after)
+
+
+def bucket_free_at(window: Window, now: float, allowed: int, sent_since: int) -> float:
+    """When a token bucket surely holds a token beyond the `limit - allowed` kept back.
+
+    From the last report on, the bucket refills at least at `refill_rate`, up
+    to its limit, and loses a token to each of our `sent_since` requests.
+    """
+    last = window.last
+    kept = window.limit - allowed
+    if last is None or window.refill_rate <= 0 or sent_since + kept + 1 > window.limit:
+        return math.inf
+    short = kept + 1 + sent_since - last.remaining
+    return max(now, last.answered + max(short, 0) / window.refill_rate)
 
 
 def format_duration(seconds: float) -> str:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from tap_mega.pacer import Pacer
 from tap_mega.testing.emulator import RateLimiter, RateWindow, limiter_floor
 from tap_mega.testing.emulator.headers import HeaderForms
 from tap_mega.testing.emulator.limiter import LimiterConfig
@@ -25,9 +24,6 @@ WINDOWS = [RateWindow(60, 1.0), RateWindow(1000, 60.0)]
 REQUESTS = 1500
 #: Where the clock-aligned grid starts, relative to the first request.
 PHASE = 0.37
-#: A token bucket refills continuously; the pacer paces it only on reported
-#: resets (see the pacer's docstring). Measured: 2.75 times its floor.
-BUCKET_BOUND = 3.0
 
 
 @dataclass
@@ -42,9 +38,10 @@ class Outcome:
         return self.seconds / self.floor
 
 
-def sync(  # noqa: PLR0913 - one knob per reading
+def sync(
     model: str,
     tie: str = "constrained",
+    *,
     latency_ms: tuple[float, float] = (0.0, 20.0),
     reset: str = "ceil",
     other_rps: float = 0.0,
@@ -52,12 +49,12 @@ def sync(  # noqa: PLR0913 - one knob per reading
     requests: int = REQUESTS,
 ) -> Outcome:
     """`requests` requests through the pacer; each is counted latency after it leaves."""
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - latency, not secrets
     clock = FakeClock()
     config = LimiterConfig(model=model, phase=clock.now + PHASE, tie=tie,
                            forms=HeaderForms(reset=reset))
     limiter = RateLimiter(WINDOWS, clock, config)
-    pacer: Pacer = make_pacer(clock, reserve=reserve)
+    pacer = make_pacer(clock, reserve=reserve)
     first: float | None = None
     other_due = clock.now
     done = refused = foreign_refused = 0
@@ -82,26 +79,19 @@ def sync(  # noqa: PLR0913 - one knob per reading
 
 
 @pytest.mark.parametrize("tie", ["constrained", "minute", "hour"])
-@pytest.mark.parametrize("model", ["sliding", "fixed", "aligned"])
+@pytest.mark.parametrize("model", ["sliding", "fixed", "aligned", "bucket"])
 def test_every_window_model_and_tie_break_gets_no_429_within_5_percent_of_its_floor(
     model: str, tie: str
 ) -> None:
     # Under the "minute" tie break the minute window is reported when both are
     # at 0: only a slot kept in it lets the hourly window show up, with 0 left,
-    # before request 1,001.
+    # before request 1,001. A token bucket, paced on its refill rate once its
+    # small steps give it away, comes within 1.01 of its floor (the issue aims
+    # at 1.5); the pacer before issue 15 took 2.2 times it.
     outcome = sync(model, tie)
 
     assert outcome.refused == 0
     assert outcome.ratio <= 1.05, outcome
-
-
-@pytest.mark.parametrize("tie", ["constrained", "minute"])
-def test_a_token_bucket_gets_no_429(tie: str) -> None:
-    # A guard: the pacer before issue 15 met this too, but slower (about 2 times).
-    outcome = sync("bucket", tie)
-
-    assert outcome.refused == 0
-    assert outcome.ratio <= BUCKET_BOUND, outcome
 
 
 @pytest.mark.parametrize("model", ["sliding", "fixed", "aligned", "bucket"])
@@ -109,7 +99,7 @@ def test_a_reset_given_to_the_millisecond_is_read_as_such(model: str) -> None:
     outcome = sync(model, "minute", reset="exact")
 
     assert outcome.refused == 0
-    assert outcome.ratio <= (BUCKET_BOUND if model == "bucket" else 1.05), outcome
+    assert outcome.ratio <= 1.05, outcome
 
 
 @pytest.mark.parametrize("model", ["sliding", "fixed", "aligned", "bucket"])
