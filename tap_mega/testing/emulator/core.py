@@ -80,6 +80,7 @@ class MegaEmulator:
         timestamps: str = "mega",
         cursor_alphabet: str = "urlsafe",
         limit_above_max: str = "refuse",
+        max_limit: int = 100,
         trailing_empty_page: bool = False,
         deletions: tuple[int, int] | None = None,
     ) -> None:
@@ -103,7 +104,7 @@ class MegaEmulator:
         - ``gzip`` / ``chunked``: compress (for clients that accept it) and
           chunk every response.
         - ``timestamps``: the spelling style (see :mod:`.spelling`);
-          ``cursor_alphabet``, ``limit_above_max``, ``trailing_empty_page``:
+          ``cursor_alphabet``, ``limit_above_max``, ``max_limit``, ``trailing_empty_page``:
           paging readings (see :class:`~.query.PageOptions`);
           ``deletions=(n, k)``: ``n`` leads are deleted before every ``k``-th
           request, so ``total`` shrinks during a walk.
@@ -129,7 +130,7 @@ class MegaEmulator:
         spelling = Spelling(timestamps)
         self._store = LeadStore(_initial_leads(leads, n_leads, seed, self.customer_id, spelling))
         self._editor = LeadEditor(self._store, self.customer_id, seed, spelling)
-        self._paging = PageOptions(cursor_alphabet, limit_above_max, trailing_empty_page)
+        self._paging = PageOptions(cursor_alphabet, limit_above_max, trailing_empty_page, max_limit)
         self._deletions = _deletions(deletions)
         self._rng = random.Random(f"mega-emulator-latency-{seed}")  # noqa: S311 - test timing
         self._lock = threading.RLock()
