@@ -65,6 +65,15 @@ def describe_error_response(response: requests.Response) -> str:
     return f"{summary} ({detail}) for GET {path}"
 
 
+def has_envelope(response: requests.Response) -> bool:
+    """The body is MEGA's error envelope, not a gateway's page."""
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(error, dict) and "type" in error
+
+
 def parse_retry_after(response: requests.Response) -> float:
     """Read `Retry-After` in seconds; a missing or odd value falls back to 1 second.
 
@@ -110,6 +119,8 @@ class MegaStream(RESTStream[str | None]):
         super().__init__(*args, **kwargs)
         #: The last response read and its page: pages are read one at a time.
         self._last_page: tuple[requests.Response, Page] | None = None
+        #: Good pages this stream has read: after one, a 404 page is a front end's blip.
+        self.pages_read = 0
         self.pacer = Pacer(
             reserve=int(self.config.get("rate_limit_reserve", 0)),
             max_wait=float(self.config.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS)),
@@ -223,10 +234,17 @@ class MegaStream(RESTStream[str | None]):
             raise RetriableAPIError(describe_error_response(response), response)
         if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
             raise MegaAuthError(self.auth_failure_message(response))
+        if status == HTTPStatus.NOT_FOUND and self.pages_read and not has_envelope(response):
+            # A front end's page in the middle of a walk, not MEGA's answer: the
+            # same URL just served a page. On the first request it means a wrong
+            # `api_url`, and one line says so at once.
+            msg = f"MEGA's front end answered {describe_error_response(response)}"
+            raise RetriableAPIError(msg, response)
         if status >= HTTPStatus.BAD_REQUEST:
             msg = f"MEGA rejected the request: {describe_error_response(response)}"
             raise MegaRequestError(msg)
         self.read_page(response)
+        self.pages_read += 1
 
     def auth_failure_message(self, response: requests.Response) -> str:
         """Say which setting to check; the token itself is never shown."""
@@ -342,16 +360,32 @@ class MegaStream(RESTStream[str | None]):
     @override
     def backoff_handler(self, details: Details) -> None:
         """One WARNING line per retry, naming the failure and never the request."""
-        exc = details.get("exception")
-        if isinstance(exc, RetriableAPIError):
-            reason = str(exc)
-        else:
-            reason = f"{type(exc).__name__}" if exc is not None else "unknown error"
         self.logger.warning(
             "Retrying in %.1fs (try %d of %d) after %s",
             details.get("wait", 0.0),
             details.get("tries", 0),
             RETRY_MAX_TRIES,
-            reason,
+            retry_reason(details.get("exception")),
         )
 
+
+#: What each transport failure means to a user, for the retry's WARNING line.
+TRANSPORT_FAILURES: tuple[tuple[type[BaseException], str], ...] = (
+    (requests.exceptions.ChunkedEncodingError, "a body cut short"),
+    (requests.exceptions.ContentDecodingError, "a body that would not decompress"),
+    (requests.exceptions.Timeout, "no answer within request_timeout"),
+    (ConnectionResetError, "a connection reset"),
+    (requests.exceptions.ConnectionError, "a connection that failed"),
+)
+
+
+def retry_reason(exc: BaseException | None) -> str:
+    """Why a try failed, in words, with the exception's name for a bug report."""
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, RetriableAPIError):
+        return str(exc)
+    for kind, words in TRANSPORT_FAILURES:
+        if isinstance(exc, kind):
+            return f"{words} ({type(exc).__name__})"
+    return type(exc).__name__

@@ -51,6 +51,10 @@ class Progress:
         self.total: int | None = None
         self._first_total: int | None = None
 
+    def serves_pages_of(self, limit: int) -> None:
+        """MEGA serves fewer leads a page than asked: count the pages left in its size."""
+        self._page_size = max(limit, 1)
+
     def page_done(self, leads: int, total: int) -> str | None:
         """Count a page; return a line when one is due, else None.
 
