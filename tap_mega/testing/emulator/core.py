@@ -121,6 +121,7 @@ class MegaEmulator:
         forms = HeaderForms(reset=reset_rounding, retry_after=retry_after)
         config = LimiterConfig(model=limiter, phase=limiter_phase, refusals_spend=refusals_spend,
                                tie=report_tie, forms=forms)
+        self._clock = clock
         self._limiter = RateLimiter(rate_windows, clock, config)
         self._errors_spend = errors_spend
         self._latency = _latency_range(latency_ms)
@@ -277,7 +278,8 @@ class MegaEmulator:
         """Number, record, fault or serve one request (called by the handler)."""
         split = urlsplit(raw_path)
         pairs = parse_qsl(split.query, keep_blank_values=True)
-        record = RecordedRequest(method, split.path, dict(pairs), redacted(headers))
+        record = RecordedRequest(method, split.path, dict(pairs), redacted(headers),
+                                 at=self._clock())
         with self._lock:
             self._requests.append(record)
             k = len(self._requests)
