@@ -21,7 +21,7 @@ latency. `RateLimit-Reset` is taken as rounded up (or exact), as servers do;
 a server that rounds it down could see a request up to a second early.
 
 Whether a slot frees gradually (a sliding log: each request leaves `seconds`
-after it was counted) is not assumed either: see `Pacer.gradual`.
+after it was counted) is not assumed either: see refill.py.
 """
 
 from __future__ import annotations

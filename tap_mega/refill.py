@@ -53,11 +53,11 @@ class Refill:
             return False
         counted_since = sum(1 for request in _since(sent, last.number) if not request.refused)
         freed = remaining - (last.remaining - counted_since)
-        could_leave = sum(
-            1 for request in sent
-            if request.answered + window.seconds > last.sent
-            and request.sent + window.seconds <= now
-        )
+        could_leave = 0
+        for request in reversed(sent):  # answers arrive in order: stop at the first too old
+            if request.answered + window.seconds <= last.sent:
+                break
+            could_leave += request.sent + window.seconds <= now
         surplus = freed - could_leave - last.foreign
         if surplus > 2:  # noqa: PLR2004 - beyond a slot or two of rounding and latency
             self.gradual = False
