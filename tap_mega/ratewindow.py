@@ -84,6 +84,11 @@ class Window:
     steps: int = 0
     first_step: float = -math.inf
 
+    @property
+    def foreign(self) -> int:
+        """Occupants at the last report that were not our requests (other integrations)."""
+        return self.last.foreign if self.last else 0
+
     def describe(self) -> str:
         """`60/1m`, `1,000/1h`: how users speak of a budget."""
         return f"{self.limit:,}/{format_duration(self.seconds)}"
