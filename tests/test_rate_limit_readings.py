@@ -1,9 +1,10 @@
 """The tap against every limiter reading, end to end over a real socket on a real clock.
 
 MEGA's two windows shrunk to 30/1s and 100/4s, so that 180 requests cross the
-longer one twice in about seven seconds; the headers break ties toward the
-shorter window (the reading that hid the longer one before issue 15), and
-requests are counted up to 20 ms after they arrive.
+longer one twice in about six seconds; the headers break ties toward the
+shorter window (the reading that hid the longer one before issue 15),
+requests are counted up to 20 ms after they arrive, and `RateLimit-Reset`
+has milliseconds.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ PAGES = 180
 
 def emulator(model: str, **readings: t.Any) -> MegaEmulator:
     readings.setdefault("latency_ms", (0.0, 20.0))
+    # Windows of a second or four cannot afford a Reset rounded up to whole
+    # seconds (up to a window's length late); MEGA's minute and hour can, and
+    # test_pacer_readings.py and the benchmark hold the tap to them rounded.
+    readings.setdefault("reset_rounding", "exact")
     readings.setdefault("limiter_phase", time.monotonic() % 4.0 + 0.37)
     return MegaEmulator(n_leads=PAGES * 10, seed=9, rate_windows=WINDOWS, limiter=model,
                         report_tie="minute", **readings)
@@ -60,10 +65,13 @@ def test_no_429_and_near_the_floor_under_every_limiter_model(model: str) -> None
         assert emu.rate_limited_count == 0
         assert sorted(result.ids) == sorted(lead["id"] for lead in emu.leads)
         assert emu.request_count == PAGES
-    # The floor sends a burst of 30 in no time; here each request waits up to
-    # 20 ms before it is counted, so a burst takes up to 0.6 s. Over MEGA's
-    # hour that is nothing (see benchmarks/RESULTS.md); over 6 s, a tenth.
-    assert span <= floor * 1.05 + 30 * 0.020, (span, floor)
+    # The floor sends a burst of 30 in no time; here each request takes up to
+    # 20 ms to be counted, so a burst takes up to 0.6 s, and a slot missed at
+    # the edge of a fixed or aligned window waits for the next one. Over six
+    # seconds that is up to one short window more; over MEGA's hour it is
+    # nothing (test_pacer_readings.py holds the tap to 1.05 over 1,500
+    # requests with that latency, and benchmarks/RESULTS.md has the figures).
+    assert span <= floor * 1.05 + WINDOWS[0].seconds, (span, floor)
 
 
 def test_another_integration_is_waited_out_and_a_reserve_that_covers_it_meets_no_429(
