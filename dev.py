@@ -4,6 +4,8 @@
     python3 dev.py sync   # the main job: a sync into the embedded default warehouse
     python3 dev.py test   # the whole test suite (what CI runs)
     python3 dev.py docs   # rewrite README's settings table from `tap-mega --about`
+    python3 dev.py fleet --accounts FILE [--max-concurrent N] [--ui]
+                          # every account in FILE once, on Dagster (README: Many accounts)
 
 Each creates what it needs (the .venv, the package and its test tools, Meltano
 in .venv-meltano, the Meltano plugins) on first use, and skips that work on the
@@ -104,7 +106,11 @@ def ensure_meltano(sys_dir: Path | None = None) -> Path:
 
 
 def ensure_venv() -> None:
-    """Create .venv and install the package with its test extra, once."""
+    """Create .venv and install the package with its test and fleet extras, once.
+
+    The fleet's Dagster (about 150 MB) goes into .venv too: its tests run there,
+    and it costs CI well under a minute to install.
+    """
     if sys.version_info < (3, 10):
         sys.exit("tap-mega needs Python 3.10 or newer")
     if not PYTHON.exists():
@@ -117,7 +123,7 @@ def ensure_venv() -> None:
     quiet = ["--quiet", "--disable-pip-version-check"]
     if run(PYTHON, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0:
         sys.exit("could not upgrade pip in .venv")
-    if run(PYTHON, "-m", "pip", "install", *quiet, "-e", ".[test]") != 0:
+    if run(PYTHON, "-m", "pip", "install", *quiet, "-e", ".[test,fleet]") != 0:
         sys.exit("could not install tap-mega into .venv")
     STAMP.write_text(fingerprint)
 
@@ -256,6 +262,19 @@ def sync(args: list[str]) -> int:
     return 0
 
 
+def fleet(args: list[str]) -> int:
+    """Every account of an accounts file once, on Dagster: `python -m tap_mega.fleet`.
+
+    Installs what it needs first (.venv with the fleet extra, Meltano and its
+    plugins); MELTANO_SYS_DIR_ROOT, when set, says where the plugins live.
+    """
+    ensure_venv()
+    sys_dir = os.environ.get("MELTANO_SYS_DIR_ROOT")
+    meltano = ensure_meltano(sys_dir=Path(sys_dir) if sys_dir else None)
+    env = meltano_env(TAP_MEGA_FLEET_MELTANO=str(meltano), TAP_MEGA_FLEET_PROJECT=str(ROOT))
+    return run(PYTHON, "-m", "tap_mega.fleet", *args, env=env)
+
+
 def about_settings_table() -> str:
     """The settings table of `tap-mega --about --format=markdown`."""
     about = subprocess.run(
@@ -278,8 +297,8 @@ def docs(_args: list[str]) -> int:
 
 
 def main() -> int:
-    """Dispatch `sync`, `test` or `docs`."""
-    commands = {"sync": sync, "test": test, "docs": docs}
+    """Dispatch `sync`, `test`, `docs` or `fleet`."""
+    commands = {"sync": sync, "test": test, "docs": docs, "fleet": fleet}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__, file=sys.stderr)
         return 2
