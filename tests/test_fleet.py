@@ -12,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 import typing as t
 import uuid
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tap_mega.testing.emulator import Fault
 from tests.test_meltano import (
     IN_CI,
     PG_DEFAULTS,
@@ -237,3 +240,30 @@ def test_twelve_accounts_four_at_a_time_all_load(fleet: Fleet) -> None:
         assert lines[account.name]["status"] == "ok"
         assert postgres_leads(fleet.database(account)) == truth(account.emulator)
     assert "fleet: 12 of 12 accounts ok" in result.stdout
+
+
+def test_two_runs_of_one_account_never_overlap(fleet: Fleet) -> None:
+    acme = fleet.add("acme", n_leads=300, seed=4)
+    # The first run's first request hangs a while: the second run starts meanwhile.
+    acme.emulator.add_fault(Fault("slow", at_request=1, seconds=8))
+    runs: list[FleetRun] = []
+    first = threading.Thread(target=lambda: runs.append(fleet.run()))
+    first.start()
+    deadline = time.monotonic() + 120
+    while acme.emulator.request_count == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert acme.emulator.request_count == 1
+
+    second = fleet.run()
+    first.join(timeout=300)
+
+    line = second.lines()[acme.name]
+    assert second.code != 0
+    assert line["status"] == "failed"
+    assert line["reason"] == f"another run of account '{acme.name}' is still going; not started"
+    assert line["requests"] == "0"
+    assert runs[0].code == 0, runs[0].stdout + runs[0].stderr
+    assert runs[0].lines()[acme.name]["leads"] == "300"
+    # Every request the emulator saw belongs to the first run: one walk, in order.
+    assert acme.emulator.request_count == int(runs[0].lines()[acme.name]["requests"])
+    assert postgres_leads(fleet.database(acme)) == truth(acme.emulator)
