@@ -19,6 +19,9 @@ if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator
 
 CUSTOMER = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+OTHER_VARIABLE = "MEGA_TOKEN_OTHER"
+UNSET_VARIABLE = "MEGA_TOKEN_UNSET"
+TOKEN_IN_FILE = "mega_abc"
 
 
 def account(name: str = "acme", **fields: str) -> str:
@@ -29,7 +32,7 @@ def account(name: str = "acme", **fields: str) -> str:
 
 CASES = {
     "duplicate name": (
-        "accounts:\n" + account() + account(token_env="MEGA_TOKEN_OTHER")  # noqa: S106 - a variable name,
+        "accounts:\n" + account() + account(token_env=OTHER_VARIABLE),
         "account 'acme' (#2): `name` is a duplicate",
     ),
     "bad name": (
@@ -45,7 +48,7 @@ CASES = {
         "account 'acme' (#1): `customer_id` is missing",
     ),
     "unset token_env": (
-        "accounts:\n" + account() + account(name="bolt", token_env="MEGA_TOKEN_UNSET")  # noqa: S106,
+        "accounts:\n" + account() + account("bolt", token_env=UNSET_VARIABLE),
         "account 'bolt' (#2): `token_env` names MEGA_TOKEN_UNSET, which is not set",
     ),
     "missing token_env": (
@@ -53,7 +56,7 @@ CASES = {
         "account 'acme' (#1): `token_env` is missing",
     ),
     "token in the file": (
-        "accounts:\n" + account(token="mega_abc")  # noqa: S106 - the mistake under test,
+        "accounts:\n" + account(token=TOKEN_IN_FILE),
         "account 'acme' (#1): `token` does not belong in the file",
     ),
     "unknown field": (
