@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
 CUSTOMER = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 OTHER_VARIABLE = "MEGA_TOKEN_OTHER"
 UNSET_VARIABLE = "MEGA_TOKEN_UNSET"
-TOKEN_IN_FILE = "mega_abc"
+TOKEN_IN_FILE = "mega_abc"  # noqa: S105 - the mistake under test, not a secret
 
 
 def account(name: str = "acme", **fields: str) -> str:
