@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_mega.testing.emulator import Fault
+from tap_mega.testing.emulator import Fault, RateWindow
 from tests.test_meltano import (
     IN_CI,
     PG_DEFAULTS,
@@ -267,3 +267,42 @@ def test_two_runs_of_one_account_never_overlap(fleet: Fleet) -> None:
     # Every request the emulator saw belongs to the first run: one walk, in order.
     assert acme.emulator.request_count == int(runs[0].lines()[acme.name]["requests"])
     assert postgres_leads(fleet.database(acme)) == truth(acme.emulator)
+
+
+def test_a_run_that_fails_on_a_bad_response_is_retried_and_counts_both_attempts(
+    fleet: Fleet,
+) -> None:
+    acme = fleet.add("acme", n_leads=250, seed=5)
+    acme.emulator.add_fault(Fault("bad_shape", at_request=1))
+
+    result = fleet.run()
+
+    assert result.code == 0, result.stdout + result.stderr
+    line = result.lines()[acme.name]
+    assert line["status"] == "ok"
+    assert line["leads"] == "250"
+    # The failed attempt's request spent the budget too: 1 + 3 pages.
+    assert acme.emulator.request_count == 4
+    assert line["requests"] == "4"
+    assert postgres_leads(fleet.database(acme)) == truth(acme.emulator)
+
+
+def test_a_budget_stopped_account_is_ok_and_says_so(
+    fleet: Fleet,
+) -> None:
+    acme = fleet.add("acme", n_leads=500, seed=6)
+    acme.emulator = fleet.make_emulator(
+        n_leads=500, seed=6, token=acme.emulator.token, customer_id=acme.emulator.customer_id,
+        # Two requests per two hours: the third would wait longer than max_wait_seconds.
+        rate_windows=[RateWindow(limit=2, seconds=7200)],
+    )
+
+    first = fleet.run()
+
+    assert first.code == 0, first.stdout + first.stderr
+    line = first.lines()[acme.name]
+    assert line["status"] == "ok"
+    assert line["leads"] == "200"
+    assert line["reason"].startswith("stopped early by the request budget, ETA ")
+    assert len(postgres_leads(fleet.database(acme))) == 200
+    assert acme.emulator.request_count == 2

@@ -29,13 +29,12 @@ EXTRACTOR = "tap-mega"
 LEADS_METRIC = "record_count"
 REQUESTS_METRIC = "http_request_count"
 REQUEST_TIMER = "http_request_duration"
-# The tap explains these as MEGA or the network failing, which a later try can outlast.
-TRANSIENT_REASONS = (
-    "MEGA kept failing",
-    "MEGA did not answer",
-    "could not reach MEGA",
-    "MEGA's rate limit",
-    "stopped; the last STATE written is where the next run resumes",
+# Failures the tap explains as needing a person: the token, the settings, a request MEGA
+# rejects. They fail the same way on every try; anything else (MEGA or the network
+# failing, a bad response, a crash) may pass on a later one.
+PERMANENT = re.compile(
+    r"\b40[13]\b|did not accept the credentials|refused access|invalid settings"
+    r"|MEGA rejected the request|a --config, --state or --catalog file"
 )
 
 
@@ -69,14 +68,8 @@ class RunReport:
         return f"meltano run exited {exit_code} without saying why"
 
     def retryable(self) -> bool:
-        """Worth another try: MEGA or the network failed, or something crashed unexplained.
-
-        A failure the tap explains otherwise (401, 403, bad settings, a request
-        MEGA rejects) fails the same way every time until a person fixes it.
-        """
-        if self.tap_error is None:
-            return True
-        return any(marker in self.tap_error for marker in TRANSIENT_REASONS)
+        """Worth another try: anything but a failure only a person can fix (401, 403, settings)."""
+        return self.tap_error is None or PERMANENT.search(self.tap_error) is None
 
 
 def read_report(output: Iterable[str]) -> RunReport:
