@@ -65,7 +65,7 @@ def result_metadata(result: AccountResult) -> dict[str, t.Any]:
     metadata: dict[str, t.Any] = {
         "leads_emitted": result.leads,
         "requests": result.requests,
-        "bookmark": result.bookmark or "none yet",
+        "bookmark": result.bookmark or "unknown",
         "duration_seconds": round(result.duration, 2),
         "stopped_early": result.stopped_early is not None,
     }

@@ -13,6 +13,7 @@ whoever launched them.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import sqlite3
@@ -37,8 +38,10 @@ REDACTED = "<redacted>"
 #: Settings each account sets for itself; inherited values would leak across accounts.
 ACCOUNT_VARIABLES = (
     "TAP_MEGA_TOKEN", "TAP_MEGA_CUSTOMER_ID", "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA",
-    "MELTANO_SYS_DIR_ROOT", "MELTANO_DATABASE_URI", "MELTANO_STATE_BACKEND_URI",
+    "MELTANO_SYS_DIR_ROOT", "MELTANO_DATABASE_URI",
 )
+#: A shared state backend (s3://, gs://, ...) is passed through: state ids differ per account.
+STATE_BACKEND_VARIABLE = "MELTANO_STATE_BACKEND_URI"
 #: The folders of Meltano's system folder that hold plugin installs, shared by all accounts.
 SHARED_FOLDERS = ("extractors", "loaders")
 
@@ -155,7 +158,11 @@ def sync_account(
     paths.log_file(account).parent.mkdir(parents=True, exist_ok=True)
     paths.log_file(account).write_text(output, encoding="utf-8")
     report = read_report(output.splitlines())
-    return _result(account, paths, report, completed.returncode, time.monotonic() - started)
+    result = _result(account, paths, report, completed.returncode, time.monotonic() - started)
+    if environ.get(STATE_BACKEND_VARIABLE):
+        # The bookmark is in the shared backend, not in the account's SQLite file.
+        return dataclasses.replace(result, bookmark=None)
+    return result
 
 
 def prepare_system_folder(paths: FleetPaths, account: Account) -> None:
