@@ -90,8 +90,9 @@ def result_metadata(result: AccountResult) -> dict[str, t.Any]:
 )
 def leads(context: dg.AssetExecutionContext, fleet: Fleet) -> dg.MaterializeResult[None]:
     """Sync the partition's account; fail at once when a retry cannot help."""
-    account = _partition_account(fleet, context.partition_key)
-    accounts = fleet.accounts()
+    accounts = _accounts(fleet)
+    account = _partition_account(fleet, accounts, context.partition_key)
+    # The run's environment gets this account's token only, none of the others'.
     token_envs = {other.token_env for other in accounts}
     try:
         result = sync_account(account, os.environ, fleet.paths(), token_envs)
@@ -113,17 +114,21 @@ def leads(context: dg.AssetExecutionContext, fleet: Fleet) -> dg.MaterializeResu
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _partition_account(fleet: Fleet, name: str) -> Account:
+def _accounts(fleet: Fleet) -> list[Account]:
     try:
-        accounts = {account.name: account for account in fleet.accounts()}
+        return fleet.accounts()
     except AccountsFileError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    if name not in accounts:
-        raise dg.Failure(
-            description=f"account '{name}' is not in {fleet.accounts_file} any more",
-            allow_retries=False,
-        )
-    return accounts[name]
+
+
+def _partition_account(fleet: Fleet, accounts: list[Account], name: str) -> Account:
+    for account in accounts:
+        if account.name == name:
+            return account
+    raise dg.Failure(
+        description=f"account '{name}' is not in {fleet.accounts_file} any more",
+        allow_retries=False,
+    )
 
 
 SYNC_JOB = dg.define_asset_job(
