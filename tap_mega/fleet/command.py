@@ -16,11 +16,12 @@ import sys
 import time
 import typing as t
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from tap_mega.fleet.accounts import Account, AccountsFileError, load_accounts
+from tap_mega.fleet.runner import redact
 from tap_mega.fleet.settings import FleetSettings
 
 if t.TYPE_CHECKING:
@@ -170,15 +171,27 @@ def run_fleet(settings: FleetSettings, accounts: list[Account], max_concurrent: 
     with _instance(settings) as instance:
         register_partitions(instance, [account.name for account in accounts])
     with worker_pool(max_concurrent) as pool:
-        futures = [pool.submit(run_one, settings, account.name) for account in accounts]
+        futures = {pool.submit(run_one, settings, account.name): account for account in accounts}
         for future in as_completed(futures):
-            outcome = future.result()
+            outcome = finished(future, futures[future])
             outcomes.append(outcome)
-            print(outcome.line(width), flush=True)  # noqa: T201 - progress as accounts finish
+            line = outcome.line(width)
+            for account in accounts:  # the net under "no token in any output"
+                line = redact(line, account.token(os.environ))
+            print(line, flush=True)  # noqa: T201 - progress as accounts finish
     ok = sum(outcome.ok for outcome in outcomes)
     elapsed = time.monotonic() - started
     print(f"fleet: {ok} of {len(outcomes)} accounts ok in {elapsed:.1f} s", flush=True)  # noqa: T201
     return 0 if ok == len(outcomes) else 1
+
+
+def finished(future: Future[Outcome], account: Account) -> Outcome:
+    """The worker's Outcome; a worker that died is that account's failure, not the fleet's."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - one account's bug must not stop the others
+        reason = f"the fleet's worker failed: {type(exc).__name__}: {exc}"
+        return Outcome(account.name, False, 0, 0, reason, stopped_early=False, eta=None)
 
 
 def worker_pool(max_concurrent: int) -> ProcessPoolExecutor:
