@@ -105,11 +105,12 @@ def ensure_meltano(sys_dir: Path | None = None) -> Path:
     return MELTANO
 
 
-def ensure_venv() -> None:
-    """Create .venv and install the package with its test and fleet extras, once.
+def ensure_venv(extras: tuple[str, ...] = ("test", "fleet")) -> None:
+    """Create .venv and install the package with `extras`, once.
 
-    The fleet's Dagster (about 150 MB) goes into .venv too: its tests run there,
-    and it costs CI well under a minute to install.
+    The fleet's Dagster (about 150 MB, well under a minute) comes with the test
+    tools, since its tests run in .venv; `sync` and `docs` ask only for `test`.
+    The stamp records the extras installed, so a venv with more is enough.
     """
     if sys.version_info < (3, 10):
         sys.exit("tap-mega needs Python 3.10 or newer")
@@ -117,15 +118,18 @@ def ensure_venv() -> None:
         print("Creating .venv ...", flush=True)
         venv.create(VENV, with_pip=True)
     fingerprint = requirements_fingerprint()
-    if STAMP.exists() and STAMP.read_text() == fingerprint:
+    stamp = STAMP.read_text().split("\n") if STAMP.exists() else []
+    installed = set(stamp[1].split(",")) if len(stamp) > 1 and stamp[0] == fingerprint else set()
+    if stamp and stamp[0] == fingerprint and set(extras) <= installed:
         return
-    print("Installing tap-mega and its test tools into .venv ...", flush=True)
+    wanted = sorted(set(extras) | installed)
+    print(f"Installing tap-mega and its {' and '.join(wanted)} extras into .venv ...", flush=True)
     quiet = ["--quiet", "--disable-pip-version-check"]
     if run(PYTHON, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0:
         sys.exit("could not upgrade pip in .venv")
-    if run(PYTHON, "-m", "pip", "install", *quiet, "-e", ".[test,fleet]") != 0:
+    if run(PYTHON, "-m", "pip", "install", *quiet, "-e", f".[{','.join(wanted)}]") != 0:
         sys.exit("could not install tap-mega into .venv")
-    STAMP.write_text(fingerprint)
+    STAMP.write_text(f"{fingerprint}\n{','.join(wanted)}")
 
 
 def airbyte_interpreter() -> str | None:
@@ -235,7 +239,7 @@ def print_summary(environment: str, env: dict[str, str]) -> None:
 
 def sync(args: list[str]) -> int:
     """The main job: `meltano run tap-mega <embedded loader>`, on the emulator or MEGA."""
-    ensure_venv()
+    ensure_venv(("test",))
     meltano = ensure_meltano()
     env = meltano_env()
     real_account = bool(env.get("TAP_MEGA_TOKEN") and env.get("TAP_MEGA_CUSTOMER_ID"))
@@ -287,7 +291,7 @@ def about_settings_table() -> str:
 
 def docs(_args: list[str]) -> int:
     """Rewrite README's settings table from the tap itself, so they cannot drift."""
-    ensure_venv()
+    ensure_venv(("test",))
     text = README.read_text()
     start, end = text.index(SETTINGS_START), text.index(SETTINGS_END)
     block = f"{SETTINGS_START}\n{about_settings_table()}\n"
