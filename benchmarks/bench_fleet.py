@@ -7,7 +7,11 @@ The ratio is the serial wall time over the concurrent one.
 
 Usage, from the repository root, with PostgreSQL as tests/test_fleet.py wants it
 (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE; defaults those of .ci/run):
-    .venv/bin/python benchmarks/bench_fleet.py [--accounts 12] [--leads 1000]
+    .venv/bin/python benchmarks/bench_fleet.py [--accounts 12] [--leads 2000] [--latency 0.5]
+
+`--latency` makes every emulated page take that long, as MEGA's do over the
+internet; with 0 the runs are pure CPU (Meltano, tap and target start-up),
+which on a small machine leaves concurrency little to win.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import harness
 
-from tap_mega.testing.emulator import MegaEmulator
+from tap_mega.testing.emulator import Fault, MegaEmulator
 
 ROOT = harness.HERE.parent
 PG_DEFAULTS = {
@@ -78,7 +82,8 @@ def run_fleet(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=12)
-    parser.add_argument("--leads", type=int, default=1000)
+    parser.add_argument("--leads", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.5, help="seconds per page")
     args = parser.parse_args()
     suffix = uuid.uuid4().hex[:6]
     names = [f"bench{index:02d}_{suffix}" for index in range(args.accounts)]
@@ -87,6 +92,9 @@ def main() -> None:
                      customer_id=str(uuid.uuid4()), rate_windows=[]).start()
         for index in range(args.accounts)
     ]
+    if args.latency > 0:
+        for emulator in emulators:
+            emulator.add_fault(Fault("slow", probability=1.0, seconds=args.latency))
     env = pg_env()
     rows = []
     try:
@@ -111,7 +119,8 @@ def main() -> None:
     )
     load = os.getloadavg()[0]
     harness.append_results(
-        f"## Fleet: {args.accounts} accounts, {args.leads:,} leads each, into PostgreSQL\n\n"
+        f"## Fleet: {args.accounts} accounts, {args.leads:,} leads each, "
+        f"{args.latency:g} s per page, into PostgreSQL\n\n"
         f"{harness.machine()}; load average {load:.1f} at the end.\n\n"
         "`python3 dev.py fleet` on a fresh fleet folder and empty schemas each time;\n"
         "one emulator per account, no rate limit. Ratio: serial wall time / this one.\n\n"
