@@ -345,6 +345,10 @@ class MegaStream(RESTStream[str | None]):
     def backoff_handler(self, details: Details) -> None:
         """One WARNING line per retry: the host, the cause and the next wait, never the request."""
         exc = details.get("exception")
+        # Typed `object` by the original `backoff`, which Dagster's stack installs beside
+        # python-backoff (same module name, same API).
+        if not isinstance(exc, BaseException):
+            exc = None
         if isinstance(exc, RetriableAPIError):
             reason = str(exc)
         else:
