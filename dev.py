@@ -4,27 +4,36 @@
     python3 dev.py sync   # the main job: a sync into the embedded default warehouse
     python3 dev.py test   # the whole test suite (what CI runs)
     python3 dev.py docs   # rewrite README's settings table from `tap-mega --about`
+    python3 dev.py lock   # re-resolve the pinned versions in .ci/locks/ (maintainers)
+    python3 dev.py fleet --accounts FILE [--max-concurrent N] [--ui]
+                          # every account in FILE once, on Dagster (README: Many accounts)
 
 Each creates what it needs (the .venv, the package and its test tools, Meltano
-in .venv-meltano, the Meltano plugins) on first use, and skips that work on the
-next run unless pyproject.toml or meltano.yml changed.
+in .venv-meltano, the Meltano plugins) on first use, at the versions pinned in
+.ci/locks/, and skips that work on the next run unless pyproject.toml, a lock or
+meltano.yml changed.
 
 `sync` without TAP_MEGA_TOKEN and TAP_MEGA_CUSTOMER_ID starts the bundled
 emulator and loads it in Meltano's `demo` environment (its own state and
-warehouse file); with both set it syncs the real MEGA account in `dev`.
+warehouse file); with both set it syncs the real MEGA account in `dev`. A
+TAP_MEGA_API_URL on this machine (a pasted emulator `export` line) is a demo
+too, whatever else is exported: an emulator's leads never land in `dev`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -49,6 +58,17 @@ MELTANO_STAMP = MELTANO_VENV / ".tap-mega-installed"
 EMBEDDED_LOADER = "target-duckdb"
 DEMO_LEADS = 3000
 README = ROOT / "README.md"
+# Pinned versions of every venv dev.py builds, as pip constraints files: plain
+# pip reads them (`pip install -c FILE ...`), so using them needs only Python.
+# One universal resolution per venv, with markers where Python 3.10 to 3.13
+# differ. `python3 dev.py lock` writes them with uv, which it installs in a
+# temporary venv; nothing else needs uv.
+LOCKS = ROOT / ".ci" / "locks"
+DEV_LOCK = LOCKS / "dev.txt"
+MELTANO_LOCK = LOCKS / "meltano.txt"
+AIRBYTE_LOCK = LOCKS / "airbyte.txt"
+LOCK_TOOL = "uv==0.13.9"
+LOWEST_PYTHON = "3.10"
 SETTINGS_START = "<!-- settings:start (python3 dev.py docs) -->"
 SETTINGS_END = "<!-- settings:end -->"
 
@@ -58,9 +78,11 @@ def run(*command: str | Path, env: dict[str, str] | None = None) -> int:
     return subprocess.call([str(part) for part in command], cwd=ROOT, env=env)
 
 
-def requirements_fingerprint() -> str:
-    """What the venv was built from; a change means reinstall."""
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+def requirements_fingerprint(lock: Path = DEV_LOCK) -> str:
+    """What a venv was built from (pyproject.toml and its lock); a change means reinstall."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    digest.update(lock.read_bytes())
+    return digest.hexdigest()
 
 
 def meltano_env(**extra: str) -> dict[str, str]:
@@ -82,13 +104,18 @@ def ensure_meltano(sys_dir: Path | None = None) -> Path:
     """
     if sys.version_info < (3, 10):
         sys.exit("tap-mega needs Python 3.10 or newer")
-    if not MELTANO.exists() or not MELTANO_STAMP.exists():
+    meltano_fingerprint = hashlib.sha256(
+        MELTANO_REQUIREMENT.encode() + MELTANO_LOCK.read_bytes(),
+    ).hexdigest()
+    if not (MELTANO.exists() and MELTANO_STAMP.exists()
+            and MELTANO_STAMP.read_text() == meltano_fingerprint):
         print(f"Installing {MELTANO_REQUIREMENT} into .venv-meltano ...", flush=True)
         venv.create(MELTANO_VENV, with_pip=True)
         quiet = ["--quiet", "--disable-pip-version-check"]
-        if run(MELTANO_BIN / "python", "-m", "pip", "install", *quiet, MELTANO_REQUIREMENT) != 0:
+        if run(MELTANO_BIN / "python", "-m", "pip", "install", *quiet,
+               "-c", MELTANO_LOCK, MELTANO_REQUIREMENT) != 0:
             sys.exit("could not install Meltano into .venv-meltano")
-        MELTANO_STAMP.write_text(MELTANO_REQUIREMENT)
+        MELTANO_STAMP.write_text(meltano_fingerprint)
     target = sys_dir or ROOT / ".meltano"
     stamp = target / ".tap-mega-installed"
     fingerprint = hashlib.sha256(
@@ -103,23 +130,32 @@ def ensure_meltano(sys_dir: Path | None = None) -> Path:
     return MELTANO
 
 
-def ensure_venv() -> None:
-    """Create .venv and install the package with its test extra, once."""
+def ensure_venv(extras: tuple[str, ...] = ("test", "fleet")) -> None:
+    """Create .venv and install the package with `extras`, once.
+
+    The fleet's Dagster (about 150 MB, well under a minute) comes with the test
+    tools, since its tests run in .venv; `sync` and `docs` ask only for `test`.
+    The stamp records the extras installed, so a venv with more is enough.
+    """
     if sys.version_info < (3, 10):
         sys.exit("tap-mega needs Python 3.10 or newer")
     if not PYTHON.exists():
         print("Creating .venv ...", flush=True)
         venv.create(VENV, with_pip=True)
     fingerprint = requirements_fingerprint()
-    if STAMP.exists() and STAMP.read_text() == fingerprint:
+    stamp = STAMP.read_text().split("\n") if STAMP.exists() else []
+    installed = set(stamp[1].split(",")) if len(stamp) > 1 and stamp[0] == fingerprint else set()
+    if stamp and stamp[0] == fingerprint and set(extras) <= installed:
         return
-    print("Installing tap-mega and its test tools into .venv ...", flush=True)
+    wanted = sorted(set(extras) | installed)
+    print(f"Installing tap-mega and its {' and '.join(wanted)} extras into .venv ...", flush=True)
     quiet = ["--quiet", "--disable-pip-version-check"]
     if run(PYTHON, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0:
         sys.exit("could not upgrade pip in .venv")
-    if run(PYTHON, "-m", "pip", "install", *quiet, "-e", ".[test]") != 0:
+    if run(PYTHON, "-m", "pip", "install", *quiet, "-c", DEV_LOCK, "-e",
+           f".[{','.join(wanted)}]") != 0:
         sys.exit("could not install tap-mega into .venv")
-    STAMP.write_text(fingerprint)
+    STAMP.write_text(f"{fingerprint}\n{','.join(wanted)}")
 
 
 def airbyte_interpreter() -> str | None:
@@ -135,7 +171,7 @@ def ensure_airbyte_venv() -> str | None:
     A failure does not stop the suite: the test that needs this venv skips with
     the reason locally, and fails under CI=true.
     """
-    fingerprint = requirements_fingerprint()
+    fingerprint = requirements_fingerprint(AIRBYTE_LOCK)
     if AIRBYTE_STAMP.exists() and AIRBYTE_STAMP.read_text() == fingerprint:
         return None
     interpreter = airbyte_interpreter()
@@ -147,7 +183,8 @@ def ensure_airbyte_venv() -> str | None:
         if run(interpreter, "-m", "venv", AIRBYTE_VENV) != 0:
             return f"could not create .venv-airbyte with {interpreter}"
     print("Installing tap-mega and the Airbyte clients into .venv-airbyte ...", flush=True)
-    if run(AIRBYTE_PYTHON, "-m", "pip", "install", *quiet, "-e", ".[airbyte-test]") != 0:
+    if run(AIRBYTE_PYTHON, "-m", "pip", "install", *quiet,
+           "-c", AIRBYTE_LOCK, "-e", ".[airbyte-test]") != 0:
         return "could not install the `airbyte-test` extra into .venv-airbyte"
     AIRBYTE_STAMP.write_text(fingerprint)
     return None
@@ -227,20 +264,52 @@ def print_summary(environment: str, env: dict[str, str]) -> None:
     print(f"  bookmark ({state_id}): {state.strip() or 'none'}")
 
 
+def is_this_machine(url: str) -> bool:
+    """Whether `url` points at a loopback address: an emulator, never MEGA."""
+    host = (urlparse(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def sync_plan(env: dict[str, str]) -> tuple[str, str]:
+    """The Meltano environment a sync loads, and what it reads: mega, emulator or bundled.
+
+    `dev` only for a real account: credentials exported and an api_url that is
+    not this machine. An api_url on a loopback address is an emulator whatever
+    the shell exports, so its made-up leads and bookmark never reach `dev`.
+    """
+    credentials = bool(env.get("TAP_MEGA_TOKEN") and env.get("TAP_MEGA_CUSTOMER_ID"))
+    if not credentials:
+        return "demo", "bundled"
+    if is_this_machine(env.get("TAP_MEGA_API_URL", "")):
+        return "demo", "emulator"
+    return "dev", "mega"
+
+
 def sync(args: list[str]) -> int:
     """The main job: `meltano run tap-mega <embedded loader>`, on the emulator or MEGA."""
-    ensure_venv()
+    ensure_venv(("test",))
     meltano = ensure_meltano()
     env = meltano_env()
-    real_account = bool(env.get("TAP_MEGA_TOKEN") and env.get("TAP_MEGA_CUSTOMER_ID"))
-    environment = "dev" if real_account else "demo"
+    environment, source = sync_plan(env)
     emulator = None
-    if real_account:
+    if source == "mega":
         print("TAP_MEGA_TOKEN and TAP_MEGA_CUSTOMER_ID are set: syncing your MEGA account")
+    elif source == "emulator":
+        print(f"TAP_MEGA_API_URL ({env['TAP_MEGA_API_URL']}) is on this machine, an "
+              "emulator: a demo, loaded into the `demo` environment, never `dev`")
     else:
         print("No TAP_MEGA_TOKEN/TAP_MEGA_CUSTOMER_ID: syncing the bundled emulator instead")
         emulator, settings = start_demo_emulator()
         env.update(settings)
+    if environment == "demo" and "--full-refresh" not in args:
+        # An emulator makes its leads up at each start: a bookmark from another
+        # one (the bundled demo, or the one pasted last time) would skip leads.
+        args = ["--full-refresh", *args]
     (ROOT / "output").mkdir(exist_ok=True)
     try:
         code = run(meltano, "--environment", environment, "run", *args,
@@ -256,6 +325,19 @@ def sync(args: list[str]) -> int:
     return 0
 
 
+def fleet(args: list[str]) -> int:
+    """Every account of an accounts file once, on Dagster: `python -m tap_mega.fleet`.
+
+    Installs what it needs first (.venv with the fleet extra, Meltano and its
+    plugins); MELTANO_SYS_DIR_ROOT, when set, says where the plugins live.
+    """
+    ensure_venv()
+    sys_dir = os.environ.get("MELTANO_SYS_DIR_ROOT")
+    meltano = ensure_meltano(sys_dir=Path(sys_dir) if sys_dir else None)
+    env = meltano_env(TAP_MEGA_FLEET_MELTANO=str(meltano), TAP_MEGA_FLEET_PROJECT=str(ROOT))
+    return run(PYTHON, "-m", "tap_mega.fleet", *args, env=env)
+
+
 def about_settings_table() -> str:
     """The settings table of `tap-mega --about --format=markdown`."""
     about = subprocess.run(
@@ -268,7 +350,7 @@ def about_settings_table() -> str:
 
 def docs(_args: list[str]) -> int:
     """Rewrite README's settings table from the tap itself, so they cannot drift."""
-    ensure_venv()
+    ensure_venv(("test",))
     text = README.read_text()
     start, end = text.index(SETTINGS_START), text.index(SETTINGS_END)
     block = f"{SETTINGS_START}\n{about_settings_table()}\n"
@@ -277,9 +359,56 @@ def docs(_args: list[str]) -> int:
     return 0
 
 
+def compile_lock(
+    uv: Path, lock: Path, inputs: list[str], args: list[str], stdin: str | None = None,
+) -> None:
+    """Resolve one lock in a scratch copy, check it, then put it in place.
+
+    The scratch copy starts from the current lock, which uv keeps where it still
+    fits (pass --upgrade, or --upgrade-package NAME, to move pins).
+    """
+    scratch = uv.parents[2] / lock.name  # beside the temporary venv, removed with it
+    if lock.exists():
+        shutil.copyfile(lock, scratch)
+    command = [
+        str(uv), "pip", "compile", "--quiet", "--no-config", "--universal",
+        "--python-version", LOWEST_PYTHON, "--custom-compile-command", "python3 dev.py lock",
+        "--index-url", "https://pypi.org/simple", *inputs, "--output-file", str(scratch), *args,
+    ]
+    completed = subprocess.run(command, cwd=ROOT, input=stdin, text=True, check=False)
+    if completed.returncode != 0:
+        sys.exit(f"could not resolve {lock.relative_to(ROOT)}")
+    text = scratch.read_text()
+    local = [line for line in text.splitlines() if "file:" in line or str(scratch.parent) in line
+             or str(ROOT) in line]
+    if local:
+        sys.exit(f"{lock.relative_to(ROOT)} would name a local path: {local[0]}")
+    lock.write_text(text)
+    pins = sum(1 for line in text.splitlines() if "==" in line.split(";")[0])
+    print(f"wrote {lock.relative_to(ROOT)} ({pins} pins)")
+
+
+def lock(args: list[str]) -> int:
+    """Re-resolve every lock from PyPI, in a temporary venv that holds only uv."""
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        tool_venv = Path(scratch) / "venv"
+        venv.create(tool_venv, with_pip=True)
+        tool_bin = tool_venv / ("Scripts" if os.name == "nt" else "bin")
+        quiet = ["--quiet", "--disable-pip-version-check"]
+        if run(tool_bin / "python", "-m", "pip", "install", *quiet, LOCK_TOOL) != 0:
+            sys.exit(f"could not install {LOCK_TOOL} into a temporary venv")
+        uv = tool_bin / "uv"
+        compile_lock(uv, DEV_LOCK, ["--extra", "test", "--extra", "fleet", "pyproject.toml"], args)
+        compile_lock(uv, AIRBYTE_LOCK, ["--extra", "airbyte-test", "pyproject.toml"], args)
+        compile_lock(uv, MELTANO_LOCK, ["-"], args, stdin=MELTANO_REQUIREMENT + "\n")
+    print("the next `python3 dev.py sync` or `test` reinstalls the venvs whose lock changed")
+    return 0
+
+
 def main() -> int:
-    """Dispatch `sync`, `test` or `docs`."""
-    commands = {"sync": sync, "test": test, "docs": docs}
+    """Dispatch `sync`, `test`, `docs`, `lock` or `fleet`."""
+    commands = {"sync": sync, "test": test, "docs": docs, "lock": lock, "fleet": fleet}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__, file=sys.stderr)
         return 2

@@ -6,16 +6,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import random
 import time
 import typing as t
-from email.utils import parsedate_to_datetime
-from functools import cached_property
+from contextvars import ContextVar
+from functools import cached_property, wraps
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import urlparse
 
 import backoff
 import requests
@@ -33,8 +31,10 @@ from tap_mega.errors import (
     RateLimitedError,
     ReserveTooLargeError,
 )
+from tap_mega.network import BODY_FAILURES, cause_of, host_of, retry_reason, unreachable
 from tap_mega.pacer import Pacer
 from tap_mega.pages import NextCursorPaginator, Page, read_page_body
+from tap_mega.responses import describe_error_response, has_envelope, parse_retry_after
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
@@ -44,67 +44,20 @@ if t.TYPE_CHECKING:
 
 USER_AGENT = f"tap-mega/{__version__}"
 RETRY_MAX_TRIES = 8
+#: A connection test (`tap-mega --test`) answers within seconds.
+CONNECTION_TEST_MAX_TRIES = 2
+#: Set while `tap-mega --test` runs (TapMega.cb_test): a connection test, not a sync.
+CONNECTION_TEST: ContextVar[bool] = ContextVar("CONNECTION_TEST", default=False)
+#: Failures of the network, not of MEGA: retried, then told as host and cause.
+NETWORK_FAILURES = (
+    ConnectionResetError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 RETRY_MAX_WAIT_SECONDS = 60.0
 DEFAULT_MAX_WAIT_SECONDS = 3600.0
-
-
-def describe_error_response(response: requests.Response) -> str:
-    """Summarise an error response from MEGA's envelope, without headers or secrets.
-
-    The SDK's default message appends every header and the raw body; ours keeps the
-    status, the envelope's type and message, and the path (the query never carries
-    the token, which only travels in the Authorization header).
-    """
-    summary = f"{response.status_code} {response.reason or ''}".strip()
-    try:
-        error = response.json()["error"]
-        detail = f"{error['type']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        detail = "no MEGA error envelope in the body"
-    path = urlparse(response.url).path
-    return f"{summary} ({detail}) for GET {path}"
-
-
-def has_envelope(response: requests.Response) -> bool:
-    """The body is MEGA's error envelope, not a gateway's page."""
-    try:
-        error = response.json()["error"]
-    except (ValueError, KeyError, TypeError):
-        return False
-    return isinstance(error, dict) and "type" in error
-
-
-def parse_retry_after(response: requests.Response) -> float:
-    """Read `Retry-After` in seconds; a missing or odd value falls back to 1 second.
-
-    The docs show whole seconds; HTTP also allows a date, and fractions occur in
-    the wild. A date is read against the response's own `Date` when it has one,
-    so a skew between MEGA's clock and ours does not stretch or cut the wait.
-    """
-    raw = response.headers.get("Retry-After", "").strip()
-    seconds: float | None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = seconds_until_http_date(raw, response.headers.get("Date"))
-    return seconds if seconds is not None and 0 <= seconds < math.inf else 1.0
-
-
-def seconds_until_http_date(value: str, served: str | None) -> float | None:
-    """Seconds from `served` (the response's Date; else our clock) to the HTTP date `value`."""
-    try:
-        until = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    try:
-        now = parsedate_to_datetime(served) if served else None
-    except (TypeError, ValueError):
-        now = None
-    if until.tzinfo is None:
-        until = until.replace(tzinfo=dt.timezone.utc)
-    if now is None or now.tzinfo is None:
-        now = dt.datetime.now(dt.timezone.utc)
-    return max((until - now).total_seconds(), 0.0)
 
 
 class MegaStream(RESTStream[str | None]):
@@ -303,20 +256,28 @@ class MegaStream(RESTStream[str | None]):
         """
         retried: RequestFunc = backoff.on_exception(
             self.backoff_wait_generator,
-            (
-                ConnectionResetError,
-                RetriableAPIError,
-                requests.exceptions.Timeout,
-                requests.exceptions.ConnectionError,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ),
+            (RetriableAPIError, *NETWORK_FAILURES),
             max_tries=self.backoff_max_tries,
+            giveup=lambda exc: cause_of(exc).final,
             on_backoff=self.backoff_handler,
             jitter=self.backoff_jitter,
             logger=None,
         )(self.paced(func))
-        return retried
+        return self.told_unreachable(retried)
+
+    def told_unreachable(self, func: RequestFunc) -> RequestFunc:
+        """`func`, its final network failure told as one line: the host and the cause."""
+
+        @wraps(func)
+        def send(
+            prepared_request: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
+            try:
+                return func(prepared_request, context)
+            except NETWORK_FAILURES as exc:
+                raise unreachable(exc, self.url_base, self.backoff_max_tries()) from exc
+
+        return send
 
     def paced(self, func: RequestFunc) -> RequestFunc:
         """`func`, sent when the budget allows, with 429s waited out and sent again."""
@@ -354,38 +315,30 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def backoff_max_tries(self) -> int:
-        """Eight tries: about two minutes of waiting before the run gives up."""
-        return RETRY_MAX_TRIES
+        """Eight tries: about two minutes of waiting before the run gives up.
+
+        Two in a connection test, so a wrong `api_url` answers within seconds.
+        """
+        return CONNECTION_TEST_MAX_TRIES if CONNECTION_TEST.get() else RETRY_MAX_TRIES
 
     @override
     def backoff_handler(self, details: Details) -> None:
-        """One WARNING line per retry, naming the failure and never the request."""
+        """One WARNING line per retry: the host, the cause and the next wait, never the request."""
+        exc = details.get("exception")
+        # Typed `object` by the original `backoff`, which Dagster's stack installs beside
+        # python-backoff (same module name, same API).
+        if not isinstance(exc, BaseException):
+            exc = None
+        if exc is None or isinstance(exc, (RetriableAPIError, *BODY_FAILURES)):
+            reason = retry_reason(exc)  # MEGA or a front end answered, badly
+        else:
+            reason = cause_of(exc).text  # no answer: refused, timed out, reset, DNS, TLS
+        host = host_of(exc, self.url_base) if exc is not None else self.url_base
         self.logger.warning(
-            "Retrying in %.1fs (try %d of %d) after %s",
+            "Retrying in %.1fs (try %d of %d) after %s (MEGA at %s)",
             details.get("wait", 0.0),
             details.get("tries", 0),
-            RETRY_MAX_TRIES,
-            retry_reason(details.get("exception")),
+            self.backoff_max_tries(),
+            reason,
+            host,
         )
-
-
-#: What each transport failure means to a user, for the retry's WARNING line.
-TRANSPORT_FAILURES: tuple[tuple[type[BaseException], str], ...] = (
-    (requests.exceptions.ChunkedEncodingError, "a body cut short"),
-    (requests.exceptions.ContentDecodingError, "a body that would not decompress"),
-    (requests.exceptions.Timeout, "no answer within request_timeout"),
-    (ConnectionResetError, "a connection reset"),
-    (requests.exceptions.ConnectionError, "a connection that failed"),
-)
-
-
-def retry_reason(exc: BaseException | None) -> str:
-    """Why a try failed, in words, with the exception's name for a bug report."""
-    if exc is None:
-        return "unknown error"
-    if isinstance(exc, RetriableAPIError):
-        return str(exc)
-    for kind, words in TRANSPORT_FAILURES:
-        if isinstance(exc, kind):
-            return f"{words} ({type(exc).__name__})"
-    return type(exc).__name__

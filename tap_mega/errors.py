@@ -79,6 +79,24 @@ class ReserveTooLargeError(Exception):
     """`rate_limit_reserve` leaves nothing of a reported window: the tap could never send."""
 
 
+class TargetStoppedError(BaseException):
+    """stdout was closed: the target (a loader, `head`) stopped reading.
+
+    A BaseException, like `Terminated`: nothing can be written any more, so no
+    handler may try to write a STATE on the way out, and the SDK must not log
+    it as an unhandled error of the stream.
+    """
+
+    def __init__(self, records: int) -> None:
+        """Keep how many records reached the target's pipe before it closed."""
+        super().__init__(
+            f"the target stopped reading after {records:,} records (stdout was closed); "
+            "nothing after them was delivered, and the next run resumes from the last "
+            "STATE the target saved (its own log says why it stopped)"
+        )
+        self.records = records
+
+
 #: Failures the user fixes in the settings, not by retrying (Airbyte's `config_error`).
 CONFIG_FAILURES = (MegaAuthError, SettingsError, ConfigValidationError, InputError)
 

@@ -266,10 +266,17 @@ class Pacer:
         return " + ".join(w.describe() for w in windows) + " budget"
 
     def seconds_for(self, requests: int, seconds_per_request: float) -> float:
-        """How long `requests` more take at this pace, sent as early as the budget allows.
+        """How long `requests` more take at this pace, sent as early as the budget allows."""
+        done = self.answer_times(requests, seconds_per_request)
+        return done[-1] if done else 0.0
+
+    def answer_times(self, requests: int, seconds_per_request: float) -> list[float]:
+        """When each of `requests` more is answered, in seconds from now.
 
         Replays the pacer's own rule on a copy of its log: each request goes when
-        the previous one is done and every window has a free slot.
+        the previous one is done and every window has a free slot. The gaps
+        between the times are the waits a run would make (`tap-mega-doctor`
+        splits a long sync into runs at them).
         """
         now = self._clock()
         windows = [(w.limit - max(self.reserve, 0), w.seconds) for w in self.assumed_windows()]
@@ -277,13 +284,15 @@ class Pacer:
         longest = max((allowed for allowed, _ in windows), default=0)
         times = list(self._answered)[-longest:] if longest else []
         at = now
+        answered: list[float] = []
         for _ in range(requests):
             at += seconds_per_request
             for allowed, seconds in windows:
                 if len(times) >= allowed:
                     at = max(at, times[-allowed] + seconds)
+            answered.append(at - now)
             if longest:
                 times.append(at)
                 if len(times) > 2 * longest:
                     del times[:longest]
-        return at - now
+        return answered

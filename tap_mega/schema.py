@@ -1,12 +1,23 @@
-"""The lead's JSON Schema, built from MEGA's documented object shapes.
+"""The lead's JSON Schema, built from MEGA's documented object shapes and its custom fields.
 
 Its own module because the stream, the Airbyte catalog and the record fast path
 (which compiles it, see records.py) all read it, and a new field is added here alone.
+Custom fields are per customer, so their declarations are built here, purely, from
+what discovery saw (`sampled_custom_fields`) or from the `custom_fields_schema`
+setting (`explicit_custom_fields`); the stream decides which (streams.py).
 """
 
 from __future__ import annotations
 
+import copy
+import typing as t
+
 from singer_sdk import typing as th
+
+from tap_mega.errors import SettingsError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 # Enumerated values are documented lists, not promises: plain strings, no `enum`.
 STAGE = th.ObjectType(
@@ -20,9 +31,21 @@ OWNER = th.ObjectType(
     th.Property("name", th.StringType),
     th.Property("role_name", th.StringType, nullable=True),
 )
-CUSTOM_FIELD_VALUE = th.CustomType(
-    {"type": ["string", "number", "boolean", "null"]},
-)
+#: Any scalar MEGA allows in a custom field. Also the declaration of a slug seen
+#: with more than one type: every value validates, and since "string" is among
+#: the types, SQL targets make a text column (target-postgres: `text`, the value's
+#: JSON text, such as `3`, `1.5`, `true` or `gold`), never a column some value
+#: cannot be cast to (`numeric` with `true` fails).
+ANY_SCALAR: dict[str, t.Any] = {"type": ["string", "number", "boolean", "null"]}
+CUSTOM_FIELD_VALUE = th.CustomType(ANY_SCALAR)
+#: The values of `custom_fields_schema`, each with its declaration.
+EXPLICIT_TYPES: dict[str, dict[str, t.Any]] = {
+    "string": {"type": ["string", "null"]},
+    "integer": {"type": ["integer", "null"]},
+    "number": {"type": ["number", "null"]},
+    "boolean": {"type": ["boolean", "null"]},
+    "any": ANY_SCALAR,
+}
 LEAD_SCHEMA = th.PropertiesList(
     th.Property("id", th.StringType, required=True),
     th.Property("customer_id", th.StringType, required=True),
@@ -47,3 +70,81 @@ LEAD_SCHEMA = th.PropertiesList(
         description="Custom-field slug to scalar value; `lead_line` is reserved.",
     ),
 ).to_dict()
+
+
+def json_type(value: object) -> str:
+    """The JSON type of a decoded value (a bool is not an integer here)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "object" if isinstance(value, dict) else "array"
+
+
+def declared_type(types: set[str]) -> dict[str, t.Any]:
+    """One slug's declaration from the JSON types its values had, always nullable.
+
+    Integers alone stay `integer`; with decimals, `number`. A slug seen only as
+    null, or with more than one kind of value, gets `ANY_SCALAR`; so does one
+    holding an object or array, which MEGA documents as never happening (the
+    schema allowed only scalars before custom fields were declared, too).
+    """
+    kinds = types - {"null"}
+    if kinds == {"integer", "number"}:
+        kinds = {"number"}
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if kind in EXPLICIT_TYPES:
+            return copy.deepcopy(EXPLICIT_TYPES[kind])
+    return copy.deepcopy(ANY_SCALAR)
+
+
+def sampled_custom_fields(leads: Iterable[Mapping[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
+    """Declare every slug the sampled leads carry, in the order first seen.
+
+    A lead without a `custom_fields` object (or with `null`) contributes nothing.
+    """
+    seen: dict[str, set[str]] = {}
+    for lead in leads:
+        fields = lead.get("custom_fields")
+        if isinstance(fields, dict):
+            for slug, value in fields.items():
+                seen.setdefault(str(slug), set()).add(json_type(value))
+    return {slug: declared_type(types) for slug, types in seen.items()}
+
+
+def explicit_custom_fields(setting: object) -> dict[str, dict[str, t.Any]]:
+    """The `custom_fields_schema` setting (slug to type name) as declarations.
+
+    Checked here too, not only with the other settings: the SDK's `--discover`
+    builds the catalog without validating the settings first.
+    """
+    if not isinstance(setting, dict):
+        msg = f"setting `custom_fields_schema` must map slugs to types, got {setting!r}"
+        raise SettingsError([msg])
+    for slug, kind in setting.items():
+        if kind not in EXPLICIT_TYPES:
+            msg = (
+                f"setting `custom_fields_schema` gives {slug!r} the type {kind!r}: "
+                f"use one of {', '.join(EXPLICIT_TYPES)}"
+            )
+            raise SettingsError([msg])
+    return {slug: copy.deepcopy(EXPLICIT_TYPES[kind]) for slug, kind in setting.items()}
+
+
+def lead_schema(custom_fields: Mapping[str, dict[str, t.Any]]) -> dict[str, t.Any]:
+    """The lead's schema with `custom_fields` declaring these slugs.
+
+    `additionalProperties` stays: a slug created after discovery still arrives in
+    `custom_fields` (as JSON in the target; a column only after a new discovery).
+    """
+    schema = copy.deepcopy(LEAD_SCHEMA)
+    if custom_fields:
+        schema["properties"]["custom_fields"]["properties"] = copy.deepcopy(dict(custom_fields))
+    return schema

@@ -56,7 +56,8 @@ CONTRACT: tuple[PrivateName, ...] = (
     PrivateName(
         Stream, "_write_state_message", "method", "(self)",
         "The walk writes STATE after every page and on the way out (walk.py); without "
-        "it a crash loses a whole sync, not one page.",
+        "it a crash loses a whole sync, not one page. LeadsStream overrides it so a "
+        "dry run (`--test`) writes no STATE.",
     ),
     PrivateName(
         RESTStream, "_request", "method", "(self, prepared_request, context)",
@@ -75,7 +76,7 @@ CONTRACT: tuple[PrivateName, ...] = (
     ),
     PrivateName(
         PluginBase, "_env_var_config", "classproperty", "",
-        "TapMega parses number settings given as environment variables (tap.py, "
+        "TapMega parses number settings given as environment variables (plugin.py, "
         "NumbersFromEnv); without it TAP_MEGA_REQUEST_TIMEOUT=2.5 is refused.",
     ),
     PrivateName(
@@ -85,7 +86,8 @@ CONTRACT: tuple[PrivateName, ...] = (
     PrivateName(
         Stream, "_tap", "attribute", "",
         "The stream reaches the tap's message writer through it, to write records fast "
-        "and flush records held before a STATE (streams.py, walk.py).",
+        "and flush records held before a STATE (streams.py, walk.py), and asks it "
+        "whether a catalog was given, which makes discovery's sample request unneeded.",
     ),
     PrivateName(
         Stream, "state_manager.is_flushed", "attribute", "",

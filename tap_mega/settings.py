@@ -7,6 +7,7 @@ log knows what to fix without reading a traceback.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import typing as t
 import uuid
@@ -26,9 +27,18 @@ SECRET_SETTINGS = frozenset({"token"})
 TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")
 
 
-def find_problems(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
-    """Every problem with `config`, most basic first (missing, then type, then meaning)."""
-    problems = list(missing_required(config, schema))
+def find_problems(
+    config: Mapping[str, t.Any],
+    schema: dict[str, t.Any],
+    *,
+    environment_read: bool = False,
+) -> list[str]:
+    """Every problem with `config`, most basic first (missing, then type, then meaning).
+
+    `environment_read`: whether the settings came from the environment too
+    (`--config=ENV`), so a missing one is explained truthfully.
+    """
+    problems = list(missing_required(config, schema, environment_read=environment_read))
     if problems:
         return problems
     problems = [*null_defaults(config, schema), *schema_violations(config, schema)]
@@ -51,12 +61,35 @@ def null_defaults(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iter
             )
 
 
-def missing_required(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
+def missing_required(
+    config: Mapping[str, t.Any],
+    schema: dict[str, t.Any],
+    *,
+    environment_read: bool = False,
+) -> Iterator[str]:
     """Required settings that are absent or empty."""
     for name in schema.get("required", []):
         if is_blank(config.get(name)):
-            hint = f" (or the environment variable {ENV_HINTS[name]})" if name in ENV_HINTS else ""
-            yield f"setting `{name}` is required: set it in the config{hint}"
+            yield f"setting `{name}` is required: {where_to_set(name, environment_read)}"
+
+
+def where_to_set(name: str, environment_read: bool) -> str:  # noqa: FBT001
+    """Where a missing setting goes, true to whether the environment was read.
+
+    An exported variable is only read with `--config=ENV`: telling a user who
+    has exported it to set it would send them in circles.
+    """
+    variable = ENV_HINTS.get(name)
+    if variable is None:
+        return "set it in the config"
+    if environment_read:
+        return f"set it in the config or the environment variable {variable}"
+    if os.environ.get(variable):
+        return (
+            f"{variable} is set in the environment, but tap-mega reads the environment "
+            "only with `--config=ENV`: add `--config=ENV`, or set it in the config file"
+        )
+    return f"set it in the config file, or export {variable} and run with `--config=ENV`"
 
 
 def schema_violations(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:

@@ -1,12 +1,14 @@
 """The leads stream: its schema, its filters, its bookmark, and the SDK's hooks.
 
 How its pages are walked is walk.py's; how its records reach stdout fast is
-records.py's and writer.py's. What this class overrides privately is listed,
-with why, in sdk_contract.py.
+records.py's and writer.py's; what its custom fields are declared as is
+schema.py's, from the one sample request made here. What this class overrides
+privately is listed, with why, in sdk_contract.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import typing as t
 from functools import cached_property
@@ -14,12 +16,15 @@ from functools import cached_property
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
+from tap_mega.client import CONNECTION_TEST
 from tap_mega.errors import MegaResponseError, SavedCursorRefusedError
 from tap_mega.lookback import incremental_start, parse_lookback
 from tap_mega.records import Shape, compile_shape, is_conformant, is_plain
 from tap_mega.resume import walk_fingerprint
-from tap_mega.schema import LEAD_SCHEMA
+from tap_mega.schema import explicit_custom_fields, lead_schema, sampled_custom_fields
 from tap_mega.settings import is_blank
+from tap_mega.state import ACCOUNT_KEY, account_of
+from tap_mega.termination import GUARD
 from tap_mega.timestamps import (
     InvalidTimestampError,
     format_timestamp,
@@ -31,6 +36,7 @@ from tap_mega.writer import write_record
 
 if t.TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Generator
 
     from singer_sdk.helpers.types import Context
 
@@ -40,6 +46,14 @@ FILTER_PARAMS = {
     "stage_id": "stageId",
     "lead_line": "lead_line",
     "search": "search",
+}
+#: Discovery's one request: the 100 most recently updated leads, with custom fields.
+#: No filters: the catalog describes the account, whatever a sync filters on.
+SAMPLE_PARAMS: dict[str, t.Any] = {
+    "sort_by": "updated_at",
+    "sort_dir": "desc",
+    "limit": 100,
+    "include_custom_fields": "true",
 }
 
 
@@ -51,7 +65,8 @@ class LeadsStream(WalkingStream):
     primary_keys = ("id",)
     replication_key = "updated_at"
     is_sorted = True
-    schema = LEAD_SCHEMA
+    #: True only while discovery's sample request is prepared (see `sample_leads`).
+    sampling = False
     # State is written after every page instead (see request_records).
     STATE_MSG_FREQUENCY = sys.maxsize
 
@@ -140,10 +155,12 @@ class LeadsStream(WalkingStream):
         next_page_token: str | None,
     ) -> dict[str, t.Any]:
         """The documented incremental poll: updated_at ascending, same filters on every page."""
+        if self.sampling:
+            return dict(SAMPLE_PARAMS)
         params: dict[str, t.Any] = {
             "sort_by": "updated_at",
             "sort_dir": "asc",
-            "limit": self.config.get("page_size", 100),
+            "limit": self.page_limit,
             "include_custom_fields": str(
                 self.config.get("include_custom_fields", True)
             ).lower(),
@@ -165,6 +182,11 @@ class LeadsStream(WalkingStream):
         loses at most one page, and an empty page is only the end when
         `next_cursor` says so.
         """
+        if self.dry_run_limit is not None:
+            yield from self.dry_run(context)
+            return
+        if self.replication_method == REPLICATION_INCREMENTAL:
+            self.record_account(context)
         try:
             yield from self.walk(context, self.walk_start(context))
         except SavedCursorRefusedError as exc:
@@ -174,6 +196,61 @@ class LeadsStream(WalkingStream):
                 exc,
             )
             yield from self.walk(context, WalkStart(self.starting_instant(context)))
+
+    @property
+    def dry_run_limit(self) -> int | None:
+        """Leads a dry run (`tap-mega --test`) asks for; None in a real sync.
+
+        The SDK's `ABORT_AT_RECORD_COUNT`, which it sets for `--test` and for
+        its own test suite's dry runs.
+        """
+        return self.ABORT_AT_RECORD_COUNT
+
+    @property
+    def page_limit(self) -> int:
+        """Leads per request: `page_size`, or no more than a dry run wants."""
+        page_size = int(self.config.get("page_size", 100))
+        limit = self.dry_run_limit
+        return page_size if limit is None else max(1, min(page_size, limit))
+
+    def dry_run(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        """The first `dry_run_limit` leads (`--test`: one request for one), then a clean end.
+
+        The SDK's own dry run reads one record more only to abort on it, which
+        it logs as an ERROR with a failed sync metric.
+        """
+        limit = self.dry_run_limit or 1
+        walk = t.cast(
+            "Generator[dict[str, t.Any], None, None]",
+            self.walk(context, WalkStart(self.starting_instant(context))),
+        )
+        with contextlib.closing(walk):
+            try:
+                for count, lead in enumerate(walk, start=1):
+                    yield lead
+                    if count >= limit:
+                        return
+            finally:
+                self.write_held_records()  # no STATE comes to write them
+
+    @override
+    def _write_state_message(self) -> None:
+        """Write STATE, except in a connection test (`--test`).
+
+        A test is not a sync: it reads one lead to prove the connection, and
+        `tap-mega --test | target` must move no bookmark.
+        (The SDK's test suite's dry runs, with their own limit, still write STATE.)
+        """
+        if not CONNECTION_TEST.get():
+            super()._write_state_message()
+
+    def record_account(self, context: Context | None) -> None:
+        """Name the account in the bookmark, so no other account's run can use it (state.py)."""
+        state = self.get_context_state(context)
+        account = account_of(self.config)
+        if state.get(ACCOUNT_KEY) != account:
+            state[ACCOUNT_KEY] = account
+            self.state_manager.is_flushed = False
 
     @override
     def _process_record(
@@ -216,8 +293,62 @@ class LeadsStream(WalkingStream):
 
     @cached_property
     def lead_shape(self) -> Shape:
-        """The schema compiled for `is_conformant`."""
-        return compile_shape(self.schema)
+        """The schema the SDK conforms records to (the catalog's, if given), compiled."""
+        return compile_shape(self.effective_schema)
+
+    @property
+    @override
+    def schema(self) -> dict[str, t.Any]:
+        """The lead's schema with its custom fields declared; built once, on first use.
+
+        A property, not the SDK's fixed schema, because custom fields differ per
+        customer and learning them costs a request: `--about` never asks, and a
+        sync given a catalog takes the schema from it (`effective_schema`).
+        """
+        return self.declared_schema
+
+    @cached_property
+    def declared_schema(self) -> dict[str, t.Any]:
+        """`schema`, computed once per run (see `custom_field_declarations`)."""
+        return lead_schema(self.custom_field_declarations())
+
+    def custom_field_declarations(self) -> dict[str, dict[str, t.Any]]:
+        """The setting's fields if given, else those of the sample; none without a sample.
+
+        No sample when the leads carry no custom fields, or when a catalog was
+        given (the sync reads its schema, and an unselected stream needs none).
+        """
+        explicit = self.config.get("custom_fields_schema")
+        if explicit is not None:
+            return explicit_custom_fields(explicit)
+        if not self.config.get("include_custom_fields", True):
+            return {}
+        if self._tap.input_catalog is not None:
+            return {}
+        if CONNECTION_TEST.get():
+            return {}  # `--test` is one request; `custom_fields` still carries every value
+        declared = sampled_custom_fields(self.sample_leads())
+        self.logger.info(
+            "Declared %d custom fields from the %d most recently updated leads: %s",
+            len(declared),
+            SAMPLE_PARAMS["limit"],
+            ", ".join(declared) or "none",
+        )
+        return declared
+
+    def sample_leads(self) -> list[dict[str, t.Any]]:
+        """The 100 most recently updated leads: one request, through `fetch_page`.
+
+        So the sample is paced, retried and fails with a sync's one-line errors;
+        it moves no bookmark and writes nothing. A signal stops it at once.
+        """
+        self.sampling = True
+        try:
+            with GUARD.interruptible():
+                response = self.fetch_page(None, None)
+        finally:
+            self.sampling = False
+        return self.read_page(response).leads
 
     @cached_property
     def plain_records(self) -> bool:

@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import copy
 import typing as t
 
-from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.plugin_base import PluginBase
 from typing_extensions import override
 
-from tap_mega import settings
-from tap_mega.errors import SettingsError
 from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
-from tap_mega.redaction import register_secret
+from tap_mega.plugin import MegaTap
+from tap_mega.schema import EXPLICIT_TYPES
 from tap_mega.streams import LeadsStream
-from tap_mega.termination import GUARD
-from tap_mega.writer import LineWriter
 
 if t.TYPE_CHECKING:
-    from types import FrameType
-
     from singer_sdk import Stream
 
 
-class NumbersFromEnv:
-    """The SDK's `_env_var_config` class property, with number settings parsed too.
-
-    A descriptor of our own: the SDK's `classproperty` lives in a private module.
-    Read on the class (the CLI) or an instance (the tap), it sees the class.
-    """
-
-    def __get__(self, instance: object, owner: type[Tap]) -> dict[str, t.Any]:
-        """The environment's settings, as the SDK reads them, then numbers parsed."""
-        sdk_env_config = vars(PluginBase)["_env_var_config"].__get__(None, owner)
-        return settings.numbers_from_env(sdk_env_config, owner.config_jsonschema)
-
-
-class TapMega(Tap):
+class TapMega(MegaTap):
     """Singer tap for MEGA (gomega.ai) CRM leads."""
 
     name = "tap-mega"
-    #: The SDK's writer flushes stdout after every record (see writer.py).
-    message_writer_class = LineWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -92,8 +69,20 @@ class TapMega(Tap):
             description="Ask for and emit each lead's `custom_fields` object.",
         ),
         th.Property(
+            "custom_fields_schema",
+            th.ObjectType(
+                additional_properties=th.StringType(allowed_values=list(EXPLICIT_TYPES)),
+            ),
+            title="Custom fields schema",
+            description="Custom-field slug to type (string, integer, number, boolean, "
+            "or any: a text column): declares exactly these fields instead of "
+            "discovering them from the 100 most recently updated leads.",
+        ),
+        th.Property(
             "status",
             th.StringType,
+            # Refused before any request when not documented: see README, "Filters".
+            allowed_values=["active", "won", "lost", "nurture", "archived"],
             title="Status filter",
             description="Only leads with this status (active, won, lost, nurture, "
             "archived).",
@@ -153,28 +142,7 @@ class TapMega(Tap):
         ),
     ).to_dict()
 
-    #: Private in the SDK (see sdk_contract.py): no public hook reads the environment.
-    _env_var_config = NumbersFromEnv()
-
     @override
     def discover_streams(self) -> list[Stream]:
         """The one stream MEGA exposes for reading."""
         return [LeadsStream(self)]
-
-    @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Check settings before any request, one line per problem naming the setting."""
-        register_secret(self.config.get("token"))
-        schema = copy.deepcopy(self.config_jsonschema)
-        self.append_builtin_config(schema)
-        problems = settings.find_problems(self.config, schema)
-        if problems and raise_errors:
-            raise SettingsError(problems)
-        for name in settings.unknown_settings(self.config, schema):
-            self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
-        return problems
-
-    @override
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """Stop at a safe point and exit non-zero (the SDK exits 0); see termination.py."""
-        GUARD.handle(signum)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import select
 import sys
 import typing as t
@@ -21,6 +22,8 @@ from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.encoding.base import SingerMessageType
 from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
+
+from tap_mega.errors import TargetStoppedError
 
 if t.TYPE_CHECKING:
     from singer_sdk.io_base import GenericSingerWriter
@@ -51,6 +54,9 @@ class LineWriter(SingerWriter):
         """Start with nothing held."""
         super().__init__()
         self._pending: list[str] = []
+        #: RECORD lines among `_pending`, and RECORD lines written to stdout so far.
+        self._pending_records = 0
+        self.records_written = 0
         self._frame_key: tuple[str, int | None, dt.datetime | None] | None = None
         self._frame = ("", "")
 
@@ -67,6 +73,7 @@ class LineWriter(SingerWriter):
     def write_message(self, message: Message) -> None:
         """Hold a record; write everything held, and flush, on any other message."""
         self._pending.append(self.format_message(message))
+        self._pending_records += message.type == SingerMessageType.RECORD
         if (
             message.type != SingerMessageType.RECORD
             or len(self._pending) >= MAX_PENDING_LINES
@@ -95,6 +102,7 @@ class LineWriter(SingerWriter):
             return
         prefix, suffix = self.record_frame(stream, version, time_extracted)
         self._pending.append(prefix + body + suffix)
+        self._pending_records += 1
         if len(self._pending) >= MAX_PENDING_LINES:
             self.flush()
 
@@ -115,13 +123,19 @@ class LineWriter(SingerWriter):
         return self._frame
 
     def flush(self) -> None:
-        """Write the held lines and flush stdout."""
-        if self._pending:
-            self._pending.append("")
-            write_stdout("\n".join(self._pending))
-            self._pending.clear()
-        else:
-            sys.stdout.flush()
+        """Write the held lines and flush stdout; a closed stdout stops the run."""
+        try:
+            if self._pending:
+                self._pending.append("")
+                write_stdout("\n".join(self._pending))
+                self._pending.clear()
+                self.records_written += self._pending_records
+                self._pending_records = 0
+            else:
+                write_stdout("")
+        except StdoutClosedError as exc:
+            delivered = self.records_written + records_in(self._pending, exc.written)
+            raise TargetStoppedError(delivered) from exc
 
 
 def write_record(
@@ -159,12 +173,55 @@ def write_stdout(text: str) -> None:
         stream.write(text)
         stream.flush()
         return
-    stream.flush()  # whatever is already in the text layer goes first
-    data = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
-    while data:
-        written = binary.write(data)
-        if written is None:  # a non-blocking stdout that is full: wait for room
-            select.select([], [binary.fileno()], [])
-            continue
-        data = data[written:]
-    binary.flush()
+    encoded = text.encode(stream.encoding or "utf-8", stream.errors or "strict")
+    data = memoryview(encoded)
+    try:
+        stream.flush()  # whatever is already in the text layer goes first
+        binary.flush()
+        fd = file_descriptor(binary)
+        while data:
+            # Straight to the file when there is one: each write says exactly how
+            # much got through, so a reader gone mid-text is told what it got.
+            try:
+                written = os.write(fd, data) if fd is not None else binary.write(data)
+            except BlockingIOError:  # a non-blocking stdout that is full
+                written = None
+            if written is None:  # wait for room
+                select.select([], [fd if fd is not None else binary.fileno()], [])
+                continue
+            data = data[written:]
+        binary.flush()
+    except BrokenPipeError as exc:
+        raise StdoutClosedError(len(encoded) - len(data)) from exc
+
+
+def file_descriptor(binary: t.Any) -> int | None:
+    """The file descriptor of stdout; None for a stand-in without one (a test's capture)."""
+    try:
+        return int(binary.fileno())
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+
+
+class StdoutClosedError(Exception):
+    """The reader of stdout is gone; `written` bytes of the last text got through."""
+
+    def __init__(self, written: int) -> None:
+        """Keep how far the write got."""
+        super().__init__(f"stdout closed after {written} bytes")
+        self.written = written
+
+
+def records_in(lines: list[str], written: int) -> int:
+    """RECORD lines wholly among the first `written` bytes of `lines` joined by newlines.
+
+    Only on the way out, when stdout has closed: how many records the target got.
+    """
+    records = 0
+    end = 0
+    for line in lines:
+        end += len(line.encode(sys.stdout.encoding or "utf-8", "replace")) + 1
+        if end > written:
+            break
+        records += line.startswith('{"type":"RECORD"')
+    return records

@@ -101,12 +101,29 @@ class CliResult:
         return SyncResult(parse_messages(self.stdout))
 
 
-# The real entry point, with the retry wait shrunk as the `fast_retries` fixture
-# does in-process: the retry logic is unchanged, only the clock is faster.
-FAST_RETRY_CLI = (
-    "from tap_mega.client import MegaStream; MegaStream.retry_wait_base = 0.01; "
-    "from tap_mega.cli import main; main()"
-)
+# The real entry point, run by `python -c` after a test's prelude (code that
+# patches a class attribute, say, as the user's process would never do).
+CLI_MAIN = "from tap_mega.cli import main; main()"
+# The default prelude: the retry wait shrunk as the `fast_retries` fixture does
+# in-process; the retry logic is unchanged, only the clock is faster.
+FAST_RETRIES = "from tap_mega.client import MegaStream; MegaStream.retry_wait_base = 0.01; "
+ERROR_PREFIX = "tap-mega: error:"
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The tap's own failure lines: what a user reads when a run fails."""
+    return [line for line in stderr.splitlines() if line.startswith(ERROR_PREFIX)]
+
+
+def assert_one_line_failure(returncode: int, stderr: str, *fragments: str) -> str:
+    """Exit 1 with exactly one error line holding every fragment, and no traceback."""
+    assert returncode == 1, stderr
+    lines = error_lines(stderr)
+    assert len(lines) == 1, stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in stderr
+    return lines[0]
 
 
 def cli_command(
@@ -114,11 +131,12 @@ def cli_command(
     tmp_path: Path,
     args: tuple[str, ...],
     state: dict[str, t.Any] | None,
+    prelude: str = FAST_RETRIES,
 ) -> list[str]:
     """The command line for the real entry point, with config and state in files."""
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
-    command = [sys.executable, "-c", FAST_RETRY_CLI, "--config", str(config_path), *args]
+    command = [sys.executable, "-c", prelude + CLI_MAIN, "--config", str(config_path), *args]
     if state is not None:
         state_path = tmp_path / "state.json"
         state_path.write_text(json.dumps(state))
@@ -133,9 +151,13 @@ def run_cli(
     state: dict[str, t.Any] | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    prelude: str = FAST_RETRIES,
 ) -> CliResult:
-    """Run `tap-mega` as a user would, in its own process, with millisecond retry waits."""
-    command = cli_command(config, tmp_path, args, state)
+    """Run `tap-mega` as a user would, in its own process, with millisecond retry waits.
+
+    `prelude` replaces the default (fast retries) with a test's own set-up code.
+    """
+    command = cli_command(config, tmp_path, args, state, prelude)
     completed = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
@@ -156,12 +178,26 @@ def spawn_cli(
     )
 
 
+#: The generated leads' custom fields, as discovery declares them (see leadgen.py).
+EMULATOR_CUSTOM_FIELDS = {
+    "lead_line": "string", "budget": "integer", "price_per_sqft": "number",
+    "preapproved": "boolean", "timeline": "string", "notes": "string",
+    "bedrooms": "any", "preferred_contact": "string",
+}
+
+
 def tap_config(emulator: MegaEmulator, **overrides: t.Any) -> dict[str, t.Any]:
-    """Settings that point the tap at `emulator`."""
+    """Settings that point the tap at `emulator`, its custom fields declared by setting.
+
+    Declared, not discovered, so a sync without a catalog makes no sample request
+    and a test's request k is its walk's k-th: faults and request counts keep their
+    meaning. test_custom_fields.py tests discovery, without this setting.
+    """
     config: dict[str, t.Any] = {
         "token": emulator.token,
         "customer_id": emulator.customer_id,
         "api_url": emulator.url,
+        "custom_fields_schema": dict(EMULATOR_CUSTOM_FIELDS),
     }
     config.update(overrides)
     return config

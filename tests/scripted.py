@@ -57,8 +57,11 @@ def assert_nothing_lost(result: SyncResult, served: list[t.Any]) -> None:
 
     The bookmark of the last STATE must be at or before the `updated_at` of every
     lead that was served but not emitted, so a run resumed from it sees them.
+    A run that emitted neither a record nor a STATE gives nothing to check, so it
+    fails here: a caller expecting that must say so itself.
     """
     emitted = result.ids
+    assert emitted or result.states, "nothing was emitted: no RECORD and no STATE to check"
     assert emitted == [lead["id"] for lead in served[: len(emitted)]]
     if not result.states:
         return

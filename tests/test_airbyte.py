@@ -164,6 +164,45 @@ def test_discover_describes_leads(emulator: MegaEmulator, tmp_path: Path) -> Non
     assert emulator.request_count == 0, "discover needs no request"
 
 
+def test_discover_declares_the_custom_fields_tap_mega_discovers(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    config = tap_config(emulator)
+    del config["custom_fields_schema"]  # discovered, as a user's would be
+    (tmp_path / "tap.json").write_text(json.dumps(config))
+    singer = subprocess.run(
+        [sys.executable, "-m", "tap_mega", "--config", str(tmp_path / "tap.json"), "--discover"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    requests_before = emulator.request_count
+
+    run = source(tmp_path, "discover", config)
+
+    [message] = run.of_type("CATALOG")
+    [stream] = message["catalog"]["streams"]
+    [singer_stream] = json.loads(singer.stdout)["streams"]
+    declared = stream["json_schema"]["properties"]["custom_fields"]["properties"]
+    assert declared == singer_stream["schema"]["properties"]["custom_fields"]["properties"]
+    assert declared["budget"] == {"type": ["integer", "null"]}
+    assert emulator.request_count - requests_before == 1, "one sample request"
+    assert emulator.requests[-1].params["sort_dir"] == "desc"
+
+
+@pytest.mark.parametrize("command", ["check", "read"])
+def test_check_and_read_never_sample(
+    emulator: MegaEmulator, tmp_path: Path, command: str
+) -> None:
+    config = tap_config(emulator)
+    del config["custom_fields_schema"]
+    catalog = configured_catalog() if command == "read" else None
+
+    run = source(tmp_path, command, config, catalog, [] if catalog else None)
+
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert emulator.requests
+    assert all(request.params.get("sort_dir") != "desc" for request in emulator.requests)
+
+
 def test_read_emits_every_lead_and_the_bookmark(emulator: MegaEmulator, tmp_path: Path) -> None:
     run = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
 

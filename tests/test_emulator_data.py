@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -189,3 +191,22 @@ def test_cli_data_readings():
     assert re.fullmatch(r".*\.\d{6}Z", full["leads"][0]["updated_at"])
     assert {"+", "/", "="} <= set(full["next_cursor"])
     assert (after["leads"], after["total"], after["next_cursor"]) == ([], 99, None)
+
+
+@pytest.mark.parametrize("offset", [-900.0, 0.0, 3600.0])
+def test_date_offset_skews_the_date_header(offset: float):
+    with MegaEmulator(n_leads=3, rate_windows=[], date_offset=offset) as emu:
+        before = time.time()
+        response = requests.get(emu.url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+        after = time.time()
+
+    served = parsedate_to_datetime(response.headers["Date"]).timestamp()
+    assert before + offset - 1 <= served <= after + offset
+
+
+def test_cli_date_offset():
+    with emulator_cli("--leads", "3", "--no-rate-limit", "--date-offset", "-7200") as url:
+        response = requests.get(url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+
+    skew = parsedate_to_datetime(response.headers["Date"]).timestamp() - time.time()
+    assert -7202 <= skew <= -7198

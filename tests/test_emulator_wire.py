@@ -164,3 +164,38 @@ def test_requests_decodes_what_the_front_end_sends():
     assert served.headers["Content-Encoding"] == "gzip"
     assert [lead["id"] for lead in served.json()["leads"]] == [
         lead["id"] for lead in emu.leads[:100]]
+
+
+def test_fault_headers_replace_the_usual_ones_and_an_empty_date_sends_none():
+    draft = {"RateLimit-Limit": "60, 60;w=60", "Date": ""}
+    with MegaEmulator(n_leads=3, rate_windows=[RateWindow(60, 60)]) as emu:
+        emu.add_fault(Fault("body", at_request=1, body={"leads": []}, headers=draft))
+        emu.add_fault(Fault("rate_limit", at_request=2, headers={"Date": "yesterday"}))
+        first = requests.get(emu.url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+        second = requests.get(emu.url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+        third = requests.get(emu.url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+
+    assert first.json() == {"leads": []}
+    assert first.headers["RateLimit-Limit"] == "60, 60;w=60"
+    assert "Date" not in first.headers
+    assert (second.status_code, second.headers["Date"]) == (429, "yesterday")
+    assert third.status_code == 200
+    assert third.headers["Date"].endswith(" GMT")
+    assert third.headers["RateLimit-Limit"] == "60"
+
+
+def test_headers_fault_serves_the_real_page_spending_budget():
+    with MegaEmulator(n_leads=3, rate_windows=[RateWindow(60, 60)]) as emu:
+        emu.add_fault(Fault("headers", at_request=1, headers={"Date": "yesterday"}))
+        first = requests.get(emu.url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+        second = requests.get(emu.url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
+
+    assert first.json() == second.json()
+    assert first.headers["Date"] == "yesterday"
+    assert (first.headers["RateLimit-Remaining"], second.headers["RateLimit-Remaining"]) == (
+        "59", "58")
+
+
+def test_headers_fault_needs_headers():
+    with pytest.raises(ValueError, match="needs headers="):
+        Fault("headers", at_request=1)

@@ -85,9 +85,11 @@ class MeltanoProject:
             **extra,
         )
 
-    def run(self, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str], cwd: Path = ROOT,
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(self.executable), *args], cwd=ROOT, env=env,
+            [str(self.executable), *args], cwd=cwd, env=env,
             capture_output=True, text=True, timeout=600, check=False,
         )
 
@@ -255,7 +257,10 @@ def test_meltano_run_into_postgres_then_incremental_changes(
     requests_before = emulator.request_count
     meltano_run(meltano_project, "target-postgres", env)
 
-    second_run = emulator.requests[requests_before:]
+    sample, *second_run = emulator.requests[requests_before:]
+    # Meltano's discovery: one request for the custom fields, before the sync's walk.
+    assert sample.params["sort_dir"] == "desc"
+    assert all(request.params["sort_dir"] == "asc" for request in second_run)
     # The default lookback re-reads the last minutes; the merge on `id` absorbs them.
     assert parse_timestamp(second_run[0].params["updated_since"]) == parse_timestamp(
         first_bookmark
@@ -273,6 +278,54 @@ def test_meltano_run_into_postgres_then_incremental_changes(
     assert meltano_bookmark(meltano_project, state_id, env) == max(
         row["updated_at"] for row in truth(emulator).values()
     )
+
+
+def column_types(database: Postgres, table: str) -> dict[str, str]:
+    rows = database.rows(
+        "select column_name, data_type from information_schema.columns "
+        f"where table_schema = '{database.schema}' and table_name = '{table}'",
+    )
+    return {row["column_name"]: row["data_type"] for row in rows}
+
+
+@pytest.mark.postgres
+def test_columns_environment_loads_each_custom_field_as_a_typed_column(
+    meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
+    postgres: Postgres,
+    tmp_path: Path,
+) -> None:
+    emulator = make_emulator(n_leads=600, seed=44)
+    env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator), **postgres.target_env())
+    completed = meltano_project.run("--environment=columns", "run", "tap-mega", "target-postgres",
+                                    env=env)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    types = column_types(postgres, "leads")
+    assert "custom_fields" not in types
+    assert {name: kind for name, kind in types.items() if name.startswith("custom_fields__")} == {
+        "custom_fields__lead_line": "text",
+        "custom_fields__budget": "bigint",
+        "custom_fields__price_per_sqft": "numeric",
+        "custom_fields__preapproved": "boolean",
+        "custom_fields__timeline": "text",
+        "custom_fields__notes": "text",
+        "custom_fields__bedrooms": "text",  # integers and text: the mixed slug
+        "custom_fields__preferred_contact": "text",  # only on recently updated leads
+    }
+    slugs = ("lead_line", "budget", "price_per_sqft", "preapproved", "timeline", "notes",
+             "bedrooms", "preferred_contact")
+    columns = ", ".join(f"custom_fields__{slug}" for slug in slugs)
+    rows = postgres.rows(f"select id, {columns} from {postgres.schema}.leads")
+    assert len(rows) == len(emulator.leads)
+    loaded = {row["id"]: row for row in rows}
+    for lead in emulator.leads:
+        row = loaded[lead["id"]]
+        for slug in slugs:
+            value = lead["custom_fields"].get(slug)
+            # The mixed slug lands as each value's JSON text: 3 as '3', studio as 'studio'.
+            expected = json.dumps(value) if slug == "bedrooms" and isinstance(value, int) else value
+            assert row[f"custom_fields__{slug}"] == expected, (lead["id"], slug)
 
 
 # --------------------------------------------------------------------------- #
@@ -335,6 +388,32 @@ def test_embedded_default_keeps_every_lead_once_with_latest_values(
     assert {row["id"]: as_loaded(row) for row in rows} == truth(emulator)
 
 
+def test_fresh_clone_meltano_run_into_duckdb_without_dev_py(
+    meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
+    tmp_path: Path,
+) -> None:
+    """The obvious command in a Meltano project, in a clone where dev.py never ran.
+
+    The default loader path is `$MELTANO_PROJECT_ROOT/output/dev.duckdb`: DuckDB
+    cannot create a file in a folder that does not exist, so the clone must bring
+    `output/` with it. (The plugins come from the session's `meltano install`, as
+    they would from the user's own `meltano install`.)
+    """
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout")
+    clone = tmp_path / "tap-mega"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+    emulator = make_emulator(n_leads=300, seed=48)
+    env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator))
+
+    completed = meltano_project.run("run", "tap-mega", dev.EMBEDDED_LOADER, env=env, cwd=clone)
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = duckdb_leads(meltano_project, clone / "output" / "dev.duckdb")
+    assert {row["id"]: as_loaded(row) for row in rows} == truth(emulator)
+
+
 # --------------------------------------------------------------------------- #
 # A newcomer's path: a clean clone and the README's two commands
 # --------------------------------------------------------------------------- #
@@ -351,7 +430,7 @@ def test_newcomer_clone_then_readme_commands(
     The clone's `dev.py test` runs a bounded selection (collection of the whole
     suite, then one fast file): the full suite would run this test again inside
     itself, and the suite is already running here. The clone also serves for
-    `sync` with credentials set, which must not touch the demo's bookmark.
+    `sync` after a pasted emulator `export` line, which must stay out of `dev`.
     """
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs git and a git checkout")
@@ -372,19 +451,23 @@ def test_newcomer_clone_then_readme_commands(
     assert "leads by status:" in synced.stdout
     assert '"replication_key_value"' in synced.stdout
 
+    # A pasted emulator `export` line (issue 10): credentials and a loopback
+    # api_url are a demo, never the `dev` environment a real account loads.
     account = make_emulator(
         n_leads=700, seed=47, token="mega_" + "5" * 64, customer_id=str(uuid.uuid4()),
     )
     env.update(tap_env(account))
-    real = readme_command("sync")
-    assert real.returncode == 0, real.stdout[-2000:] + real.stderr[-2000:]
-    assert "syncing your MEGA account" in real.stdout
-    assert "Landed in output/dev.duckdb" in real.stdout
-    assert "rows: 700 (700 distinct lead ids)" in real.stdout
+    pasted = readme_command("sync")
+    assert pasted.returncode == 0, pasted.stdout[-2000:] + pasted.stderr[-2000:]
+    assert "syncing your MEGA account" not in pasted.stdout
+    assert "is on this machine, an emulator" in pasted.stdout
+    assert "Landed in output/demo.duckdb" in pasted.stdout
+    assert not (clone / "output" / "dev.duckdb").exists()
     newest = max(normalize_timestamp(lead["updated_at"]) for lead in account.leads)
-    assert "bookmark (dev:tap-mega-to-target-duckdb): " in real.stdout
-    assert newest in real.stdout
-    assert account.token not in real.stdout + real.stderr
+    assert "bookmark (demo:tap-mega-to-target-duckdb): " in pasted.stdout
+    assert newest in pasted.stdout
+    assert account.request_count >= 7, "a full read of its 700 leads"
+    assert account.token not in pasted.stdout + pasted.stderr
     for name in ("TAP_MEGA_API_URL", "TAP_MEGA_TOKEN", "TAP_MEGA_CUSTOMER_ID"):
         del env[name]
 
@@ -424,3 +507,28 @@ def test_embedded_default_after_sigkills_holds_exactly_the_emulator_leads(
     rows = duckdb_leads(meltano_project, warehouse)
     assert len(rows) == len(emulator.leads) == 8000
     assert {row["id"]: as_loaded(row) for row in rows} == truth(emulator)
+
+
+# --------------------------------------------------------------------------- #
+# tap-mega-doctor through Meltano
+# --------------------------------------------------------------------------- #
+def test_meltano_invoke_doctor_reads_the_extractors_settings(
+    meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
+    tmp_path: Path,
+) -> None:
+    """`meltano invoke tap-mega:doctor`, as the README documents it: the plugin's own settings."""
+    from tap_mega.testing.emulator import RateWindow  # noqa: PLC0415 - only this test
+
+    emulator = make_emulator(n_leads=300, seed=49,
+                             rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)])
+    env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator))
+
+    completed = meltano_project.run("invoke", "tap-mega:doctor", "--json", env=env)
+
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    report = json.loads(completed.stdout)
+    assert report["summary"] == "all ok"
+    assert report["sections"]["leads"][0]["data"]["total"] == 300
+    assert emulator.request_count == report["requests"] <= 3
+    assert emulator.token not in completed.stdout + completed.stderr

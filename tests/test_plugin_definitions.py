@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 import typing as t
-from importlib.metadata import requires, version
+from importlib.metadata import entry_points, requires, version
 from pathlib import Path
 
 import pytest
@@ -155,3 +155,13 @@ def test_readme_settings_table_is_the_about_output() -> None:
         return [row for row in rows if row.split("|")[1].strip() in TAP_SETTINGS]
 
     assert own(in_readme) == own(table), "README rows for tap-mega's settings are stale"
+
+
+@pytest.mark.parametrize("source", DEFINITIONS)
+def test_definition_exposes_the_doctor_with_the_plugins_settings(source: str) -> None:
+    """`meltano invoke tap-mega:doctor`: Meltano passes settings as TAP_MEGA_* variables."""
+    doctor = DEFINITIONS[source]()["commands"]["doctor"]
+    assert doctor["executable"] == "tap-mega-doctor"
+    assert doctor["args"] == "--config=ENV"
+    (script,) = entry_points(group="console_scripts", name="tap-mega-doctor")
+    assert script.value == "tap_mega.doctor:main"

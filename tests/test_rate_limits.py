@@ -5,46 +5,25 @@ Windows are a few requests per second, so a multi-window sync takes seconds.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import re
-import subprocess
-import sys
 import time
 import typing as t
 
 from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import CliResult, bookmark, tap_config
+from tests.conftest import CliResult, bookmark, run_cli, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-# The real entry point, with progress lines after every page instead of every 30 s.
-PROGRESS_EVERY_PAGE_CLI = (
+# Progress lines after every page instead of every 30 s (and the real retry waits:
+# this prelude replaces run_cli's default fast retries).
+PROGRESS_EVERY_PAGE = (
     "from tap_mega.streams import LeadsStream; LeadsStream.progress_interval_seconds = 0; "
-    "from tap_mega.cli import main; main()"
 )
-
-
-def run_tap(
-    config: dict[str, t.Any],
-    tmp_path: Path,
-    state: dict[str, t.Any] | None = None,
-    env: dict[str, str] | None = None,
-) -> CliResult:
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    command = [sys.executable, "-c", PROGRESS_EVERY_PAGE_CLI, "--config", str(config_path)]
-    if state is not None:
-        state_path = tmp_path / "state.json"
-        state_path.write_text(json.dumps(state))
-        command += ["--state", str(state_path)]
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, **(env or {})},
-    )
-    return CliResult(done.returncode, done.stdout, done.stderr)
+run_with_progress = functools.partial(run_cli, prelude=PROGRESS_EVERY_PAGE)
 
 
 def progress_lines(stderr: str) -> list[str]:
@@ -63,8 +42,9 @@ def test_multi_window_sync_sends_no_request_into_a_429(tmp_path: Path) -> None:
         started = time.monotonic()
         # DEBUG: how long each wait is depends on the machine's load, and waits
         # under a second are logged at DEBUG only.
-        result = run_tap(
-            tap_config(emu, page_size=10), tmp_path, env={"TAP_MEGA_LOGLEVEL": "DEBUG"}
+        result = run_with_progress(
+            tap_config(emu, page_size=10), tmp_path,
+            env={**os.environ, "TAP_MEGA_LOGLEVEL": "DEBUG"},
         )
         elapsed = time.monotonic() - started
         leads = emu.leads
@@ -81,7 +61,7 @@ def test_multi_window_sync_sends_no_request_into_a_429(tmp_path: Path) -> None:
 def test_progress_lines_count_up_to_the_total_with_a_budget_aware_eta(tmp_path: Path) -> None:
     windows = [RateWindow(10, 1.0), RateWindow(20, 3.0)]
     with MegaEmulator(n_leads=300, seed=4, rate_windows=windows) as emu:
-        result = run_tap(tap_config(emu, page_size=10), tmp_path)
+        result = run_with_progress(tap_config(emu, page_size=10), tmp_path)
     assert result.returncode == 0, result.stderr
 
     lines = progress_lines(result.stderr)
@@ -100,7 +80,7 @@ def test_progress_lines_count_up_to_the_total_with_a_budget_aware_eta(tmp_path: 
 def test_surprise_429_is_waited_out_and_the_data_is_complete(tmp_path: Path) -> None:
     with MegaEmulator(n_leads=250, seed=5, rate_windows=[RateWindow(100, 60.0)]) as emu:
         emu.add_fault(Fault("rate_limit", at_request=2, retry_after=1))
-        result = run_tap(tap_config(emu, page_size=50), tmp_path)
+        result = run_with_progress(tap_config(emu, page_size=50), tmp_path)
         leads = emu.leads
         assert emu.rate_limited_count == 1
     assert result.returncode == 0, result.stderr
@@ -124,7 +104,7 @@ def test_budget_longer_than_max_wait_ends_cleanly_and_the_next_run_resumes(
         state = None
         while not runs or "Stopping early" in runs[-1].stderr:
             assert len(runs) < 4, "no progress from run to run"
-            run = run_tap(config, tmp_path, state)
+            run = run_with_progress(config, tmp_path, state=state)
             runs.append(run)
             assert run.returncode == 0, run.stderr
             state = run.result.final_state
@@ -171,9 +151,9 @@ def test_a_stopped_run_that_cannot_pass_its_bookmark_says_so(tmp_path: Path) -> 
         config = tap_config(emu, page_size=100, max_wait_seconds=5)
         state = {"bookmarks": {"leads": {"replication_key": "updated_at",
                                          "replication_key_value": tied}}}
-        stuck = run_tap(config, tmp_path, state)
+        stuck = run_with_progress(config, tmp_path, state=state)
         offset[0] += 601
-        moving = run_tap(config, tmp_path)  # no bookmark yet: its first page moves it
+        moving = run_with_progress(config, tmp_path)  # no bookmark yet: its first page moves it
 
     assert stuck.returncode == 0, stuck.stderr
     assert len(stuck.result.records) == 200
@@ -192,7 +172,7 @@ def test_reserve_keeps_requests_free_and_a_reserve_too_large_is_one_line(
 ) -> None:
     with MegaEmulator(n_leads=200, seed=8, rate_windows=[RateWindow(10, 1.0)]) as emu:
         started = time.monotonic()
-        kept = run_tap(tap_config(emu, page_size=10, rate_limit_reserve=4), tmp_path)
+        kept = run_with_progress(tap_config(emu, page_size=10, rate_limit_reserve=4), tmp_path)
         elapsed = time.monotonic() - started
         assert kept.returncode == 0, kept.stderr
         assert emu.rate_limited_count == 0
@@ -203,7 +183,7 @@ def test_reserve_keeps_requests_free_and_a_reserve_too_large_is_one_line(
 
     with MegaEmulator(n_leads=20, seed=8, rate_windows=[RateWindow(10, 1.0)]) as emu:
 
-        refused = run_tap(tap_config(emu, page_size=5, rate_limit_reserve=10), tmp_path)
+        refused = run_with_progress(tap_config(emu, page_size=5, rate_limit_reserve=10), tmp_path)
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines()[-1].startswith(
         "tap-mega: error: rate_limit_reserve (10) leaves nothing"

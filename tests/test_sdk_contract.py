@@ -19,6 +19,7 @@ CONFIG = {
     "token": "mega_contract",
     "customer_id": "00000000-0000-4000-8000-000000000000",
     "api_url": "http://127.0.0.1:9",
+    "custom_fields_schema": {},  # no server to discover them from
 }
 
 

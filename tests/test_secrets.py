@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
 import sys
 import typing as t
 
@@ -12,7 +10,7 @@ import pytest
 
 from tap_mega.redaction import REDACTED, redact_record, register_secret
 from tap_mega.testing.emulator import Fault
-from tests.conftest import FAST_RETRY_CLI, CliResult, tap_config
+from tests.conftest import FAST_RETRIES, assert_one_line_failure, run_cli, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -29,17 +27,6 @@ CARELESS_BUG = (
     "    raise RuntimeError('bug while holding ' + self.config['token'])\n"
     "LeadsStream.get_url_params = broken\n"
 )
-
-
-def run_tap(config: dict[str, t.Any], tmp_path: Path, *args: str, prelude: str = "",
-            env: dict[str, str] | None = None) -> CliResult:
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    command = [sys.executable, "-c", prelude + FAST_RETRY_CLI, "--config", str(config_path),
-               *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                          env=env or DEBUG_ENV, check=False)
-    return CliResult(done.returncode, done.stdout, done.stderr)
 
 
 def assert_no_token(token: str, *outputs: str) -> None:
@@ -63,8 +50,8 @@ def test_debug_sync_through_every_fault_never_shows_the_token(
     ):
         emulator.add_fault(fault)
 
-    result = run_tap(tap_config(emulator, page_size=25, request_timeout=1), tmp_path,
-                     prelude=METRIC_URLS)
+    result = run_cli(tap_config(emulator, page_size=25, request_timeout=1), tmp_path,
+                     prelude=METRIC_URLS + FAST_RETRIES, env=DEBUG_ENV, timeout=300)
 
     assert result.returncode == 1
     assert "DEBUG" in result.stderr
@@ -76,7 +63,7 @@ def test_debug_sync_through_every_fault_never_shows_the_token(
 
 def test_about_never_shows_the_token(emulator: MegaEmulator, tmp_path: Path) -> None:
     for about in (["--about"], ["--about", "--format=json"], ["--about", "--format=markdown"]):
-        result = run_tap(tap_config(emulator), tmp_path, *about)
+        result = run_cli(tap_config(emulator), tmp_path, *about, env=DEBUG_ENV, timeout=300)
         assert result.returncode == 0, result.stderr
         assert "lookback_window" in result.stdout
         assert_no_token(emulator.token, result.stdout, result.stderr)
@@ -87,17 +74,17 @@ def test_token_pasted_into_another_setting_is_redacted_from_the_error(
 ) -> None:
     config = tap_config(emulator, api_url=f"http://mega.example.com/{emulator.token}")
 
-    result = run_tap(config, tmp_path)
+    result = run_cli(config, tmp_path, env=DEBUG_ENV, timeout=300)
 
-    assert result.returncode == 1
-    [line] = [x for x in result.stderr.splitlines() if x.startswith("tap-mega: error:")]
-    assert "setting `api_url` must use https" in line
-    assert REDACTED in line
+    assert_one_line_failure(
+        result.returncode, result.stderr, "setting `api_url` must use https", REDACTED,
+    )
     assert_no_token(emulator.token, result.stdout, result.stderr)
 
 
 def test_unexpected_bug_traceback_is_redacted(emulator: MegaEmulator, tmp_path: Path) -> None:
-    result = run_tap(tap_config(emulator), tmp_path, prelude=CARELESS_BUG)
+    result = run_cli(tap_config(emulator), tmp_path,
+                     prelude=CARELESS_BUG + FAST_RETRIES, env=DEBUG_ENV, timeout=300)
 
     assert result.returncode == 1
     assert "RuntimeError: bug while holding " + REDACTED in result.stderr
@@ -117,7 +104,8 @@ def test_interrupted_run_never_shows_the_token(emulator: MegaEmulator, tmp_path:
         "LeadsStream.checked_updated_at = checked\n"
     )
 
-    result = run_tap(tap_config(emulator, page_size=50), tmp_path, prelude=prelude)
+    result = run_cli(tap_config(emulator, page_size=50), tmp_path,
+                     prelude=prelude + FAST_RETRIES, env=DEBUG_ENV, timeout=300)
 
     assert result.returncode == 143, result.stderr
     assert_no_token(emulator.token, result.stdout, result.stderr)

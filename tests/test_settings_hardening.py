@@ -7,7 +7,7 @@ import typing as t
 import pytest
 
 from tap_mega.settings import api_url_problem
-from tests.conftest import run_cli, tap_config
+from tests.conftest import assert_one_line_failure, run_cli, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -18,6 +18,21 @@ if t.TYPE_CHECKING:
 @pytest.mark.parametrize(
     ("overrides", "setting"),
     [
+        ({"token": ""}, "token"),
+        ({"customer_id": "not-a-uuid"}, "customer_id"),
+        ({"start_date": "last tuesday"}, "start_date"),
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": 101}, "page_size"),
+        ({"page_size": "ten"}, "page_size"),
+        ({"stage_id": "stage-1"}, "stage_id"),
+        ({"lead_line": "renter"}, "lead_line"),
+        ({"request_timeout": 0}, "request_timeout"),
+        ({"api_url": "http://example.com"}, "api_url"),
+        ({"api_url": "ftp://127.0.0.1"}, "api_url"),
+        ({"max_wait_seconds": -1}, "max_wait_seconds"),
+        ({"max_wait_seconds": "ten"}, "max_wait_seconds"),
+        ({"rate_limit_reserve": -1}, "rate_limit_reserve"),
+        ({"rate_limit_reserve": 1.5}, "rate_limit_reserve"),
         ({"lookback_window": "soon"}, "lookback_window"),
         ({"lookback_window": -5}, "lookback_window"),
         ({"lookback_window": "P1M"}, "lookback_window"),
@@ -36,13 +51,10 @@ def test_bad_setting_is_one_line_naming_it_before_any_request(
 ) -> None:
     result = run_cli(tap_config(emulator, **overrides), tmp_path)
 
-    assert result.returncode == 1, result.stderr
-    lines = [x for x in result.stderr.splitlines() if x.startswith("tap-mega: error:")]
-    assert len(lines) == 1
-    assert f"`{setting}`" in lines[0]
-    assert "Traceback" not in result.stderr
+    assert_one_line_failure(result.returncode, result.stderr, f"`{setting}`")
     assert emulator.request_count == 0
-    if setting == "token":
+    assert emulator.token not in result.stderr
+    if setting == "token" and overrides["token"]:
         assert str(overrides["token"]) not in result.stderr
 
 
@@ -92,7 +104,9 @@ def test_defaults_in_the_schema_are_the_values_the_tap_uses(emulator: MegaEmulat
     from tap_mega.lookback import parse_lookback  # noqa: PLC0415
     from tap_mega.tap import TapMega  # noqa: PLC0415
 
-    minimal = {"token": emulator.token, "customer_id": emulator.customer_id}
+    # Custom fields declared (a setting without a default), so no sample is requested.
+    minimal = {"token": emulator.token, "customer_id": emulator.customer_id,
+               "custom_fields_schema": {}}
     stream = TapMega(config=minimal, parse_env_config=False).streams["leads"]
     defaults = {name: spec["default"] for name, spec in
                 TapMega.config_jsonschema["properties"].items() if "default" in spec}

@@ -17,7 +17,14 @@ import pytest
 from tap_mega.termination import Terminated, TerminationGuard
 from tap_mega.testing.emulator import Fault, RateWindow
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import SyncResult, bookmark, run_sync, spawn_cli, tap_config
+from tests.conftest import (
+    SyncResult,
+    bookmark,
+    error_lines,
+    run_sync,
+    spawn_cli,
+    tap_config,
+)
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -79,7 +86,7 @@ def finish(
 
 def assert_clean_stop(code: int, stdout: str, stderr: str, signum: int) -> SyncResult:
     assert code == 128 + signum, stderr
-    errors = [line for line in stderr.splitlines() if line.startswith("tap-mega: error:")]
+    errors = error_lines(stderr)
     name = signal.Signals(signum).name
     expected = (
         f"tap-mega: error: interrupted by {name}: stopped; the last STATE written "

@@ -24,16 +24,17 @@ from tap_mega.airbyte.commands import (
     make_tap,
     read,
     spec_message,
+    without_sample,
 )
 from tap_mega.airbyte.inputs import (
     read_config,
-    read_json,
     selected_fields,
     singer_state,
     sync_modes,
 )
 from tap_mega.airbyte.messages import Output, route_logging
 from tap_mega.errors import failure_line
+from tap_mega.files import read_json
 from tap_mega.redaction import register_secret
 from tap_mega.settings import SECRET_SETTINGS
 from tap_mega.termination import Terminated
@@ -73,8 +74,11 @@ def run(args: argparse.Namespace, output: Output) -> None:
         register_secret(config.get(name))
     if args.command == "check":
         try:
-            make_tap(config)  # the user's settings, checked before the page size is overridden
-            check_connection(make_tap({**config, "page_size": 1}, validate_config=False))
+            # The user's settings, checked before the page size is overridden.
+            make_tap(without_sample(config))
+            check_connection(
+                make_tap(without_sample({**config, "page_size": 1}), validate_config=False)
+            )
         except Exception as exc:
             line = failure_line(exc)
             if line is None:
@@ -89,7 +93,11 @@ def run(args: argparse.Namespace, output: Output) -> None:
         configured_catalog = read_json(args.catalog, "catalog")
         modes = sync_modes(configured_catalog)
         fields = selected_fields(configured_catalog)
-        state = singer_state(read_json(args.state, "state")) if args.state else {}
+        state = (
+            singer_state(read_json(args.state, "state"), f"the state file {args.state}")
+            if args.state
+            else {}
+        )
         read(config, modes, fields, state, output)
 
 

@@ -5,33 +5,14 @@ Every problem is an InputError of one line naming the file, never echoing its co
 
 from __future__ import annotations
 
-import json
 import typing as t
-from pathlib import Path
 
+from tap_mega import state
 from tap_mega.errors import InputError
+from tap_mega.files import json_kind, read_json
 
 Json = dict[str, t.Any]
 FULL_REFRESH = "full_refresh"
-
-
-def read_json(path: str, what: str) -> t.Any:
-    """Parse a JSON input file, refusing it in one line (never echoing its content)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        msg = f"cannot read the {what} file {path}: {exc.strerror or exc}"
-        raise InputError(msg) from exc
-    except UnicodeDecodeError as exc:  # JSON is UTF-8 text (RFC 8259)
-        msg = f"the {what} file {path} is not valid JSON: not UTF-8 text"
-        raise InputError(msg) from exc
-    if not text.strip():
-        return None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        msg = f"the {what} file {path} is not valid JSON"
-        raise InputError(msg) from exc
 
 
 def read_config(path: str) -> Json:
@@ -43,35 +24,61 @@ def read_config(path: str) -> Json:
     return config
 
 
-def singer_state(airbyte_state: t.Any) -> Json:
+AIRBYTE_SHAPES = (
+    'a list of per-stream states [{"type": "STREAM", "stream": {"stream_descriptor": '
+    '..., "stream_state": ...}}], or a legacy state {"bookmarks": ...} or {"data": ...}'
+)
+
+
+def singer_state(airbyte_state: t.Any, source: str = "the state") -> Json:
     """The tap's state from Airbyte's: per-stream states, or a legacy object.
 
     Airbyte sends a list of per-stream states (possibly `[]`); older platforms
     send one legacy object, which for this source is the tap's own state.
+    Anything else is refused in one line naming `source`: read as "no state",
+    it would silently re-read everything.
     """
-    if not airbyte_state:
+    if airbyte_state is None or airbyte_state in ([], {}):
         return {}
     if isinstance(airbyte_state, dict):
+        if airbyte_state.get("type") in {"STREAM", "LEGACY", "GLOBAL"}:
+            return singer_state([airbyte_state], source)  # one state message on its own
         legacy = airbyte_state.get("data", airbyte_state)
-        return legacy if isinstance(legacy, dict) and "bookmarks" in legacy else {}
+        if isinstance(legacy, dict) and "bookmarks" in legacy:
+            return state.singer_state(legacy, source)
+        refuse(source, "an object without `bookmarks` or `data`")
     if not isinstance(airbyte_state, list):
-        msg = "the state must be a list of per-stream states"
-        raise InputError(msg)
+        refuse(source, json_kind(airbyte_state))
     if not all(isinstance(entry, dict) for entry in airbyte_state):
-        msg = "the state must be a list of per-stream states (JSON objects)"
-        raise InputError(msg)
-    bookmarks: Json = {}
+        refuse(source, "a list of per-stream states must hold JSON objects only")
     for entry in airbyte_state:
-        stream = entry.get("stream")
-        if not isinstance(stream, dict):
-            if entry.get("type") == "LEGACY":
-                return singer_state(entry.get("data"))
-            continue
-        name = stream.get("stream_descriptor", {}).get("name")
-        stream_state = stream.get("stream_state")
-        if name and isinstance(stream_state, dict) and stream_state:
-            bookmarks[name] = stream_state
-    return {"bookmarks": bookmarks} if bookmarks else {}
+        if entry.get("type") == "LEGACY":
+            return singer_state(entry.get("data"), source)
+    bookmarks = dict(per_stream_bookmark(entry, source) for entry in airbyte_state)
+    bookmarks = {name: value for name, value in bookmarks.items() if value}
+    return state.singer_state({"bookmarks": bookmarks}, source) if bookmarks else {}
+
+
+def per_stream_bookmark(entry: Json, source: str) -> tuple[str, Json | None]:
+    """One per-stream state: the stream's name and its state (the tap's bookmark)."""
+    stream = entry.get("stream")
+    if entry.get("type") not in {None, "STREAM"} or not isinstance(stream, dict):
+        refuse(source, f"a {entry.get('type') or 'state'} entry without a per-stream state")
+    descriptor = stream.get("stream_descriptor")
+    name = descriptor.get("name") if isinstance(descriptor, dict) else None
+    stream_state = stream.get("stream_state")
+    if not isinstance(name, str) or not isinstance(stream_state, (dict, type(None))):
+        refuse(source, "a per-stream state without a stream name and an object state")
+    return name, stream_state
+
+
+def refuse(source: str, problem: str) -> t.NoReturn:
+    """Stop with one line: what is wrong, and the shapes source-mega reads."""
+    msg = (
+        f"{source} is not an Airbyte state source-mega can read ({problem}); "
+        f"it accepts {AIRBYTE_SHAPES}"
+    )
+    raise InputError(msg)
 
 
 def sync_modes(configured_catalog: t.Any) -> dict[str, str]:

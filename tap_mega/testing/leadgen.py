@@ -2,8 +2,10 @@
 
 The data is shaped to exercise what breaks taps, not to look pretty: many leads
 share one ``updated_at`` (so ties straddle page boundaries), every nullable
-field is sometimes null, custom fields cover every JSON scalar type and a few
-leads carry enum values the documentation does not list.
+field is sometimes null, custom fields cover every JSON scalar type (one slug,
+``bedrooms``, with mixed types; one, ``preferred_contact``, only on leads updated
+after it was "created", late in the data) and a few leads carry enum values the
+documentation does not list.
 
 Speed matters because benchmarks generate a million leads: the hot loop draws
 from ``random.random()`` instead of the slower ``randint``/``choice``, formats
@@ -109,6 +111,9 @@ _NOTES = (
     "Prefers text", "Call after 5pm", "Relocating for work", "First-time buyer",
     "Has a pre-approval letter", "Wants a big yard", "Spanish speaking",
 )
+#: ``bedrooms``: mostly a count, sometimes text, as a form field left free would be.
+_BEDROOM_WORDS = ("studio", "5+")
+_CONTACT_PREFERENCES = ("text", "call", "email")
 
 # Phones must be unique on their last 10 digits (MEGA de-duplicates on them):
 # a step coprime with the 8,000,000 valid 7-digit NANP subscriber numbers
@@ -138,6 +143,11 @@ _P_NULL_OR_QUALIFIED = 0.65
 _P_NO_STAGE = 0.15
 _P_NO_OWNER = 0.2
 _P_EXOTIC = 0.005
+_P_BEDROOMS = 0.5
+_P_BEDROOM_WORD = 0.2
+_P_PREFERRED_CONTACT = 0.7
+#: ``preferred_contact`` is created when this share of the leads was last updated.
+_PREFERRED_CONTACT_CREATED_AT = 0.9
 _HALF = 0.5
 
 _MS_PER_DAY = 86_400_000
@@ -354,7 +364,36 @@ def generate_leads(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return [_lead(rng, i, ctx) for i in range(n)]
+        leads = [_lead(rng, i, ctx) for i in range(n)]
+        _add_later_custom_fields(leads, random.Random(f"leadgen-custom-fields-{seed}"))  # noqa: S311
+        return leads
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _add_later_custom_fields(leads: list[dict[str, Any]], rng: random.Random) -> None:
+    """Add the custom fields added to the generator later, from their own stream.
+
+    Their own random stream, so every other value of every lead stays what it
+    was for the same seed. ``bedrooms`` mixes integers and text;
+    ``preferred_contact`` is created when 90% of the leads were last updated, so
+    only leads updated after that can carry it: a sample of the most recently
+    updated leads finds it, the others never have it.
+    """
+    if not leads:
+        return
+    # Timestamps share one format, so comparing the strings compares instants.
+    updated = sorted(lead["updated_at"] for lead in leads)
+    created = updated[int(len(leads) * _PREFERRED_CONTACT_CREATED_AT)]
+    rnd = rng.random
+    for lead in leads:
+        cf = lead["custom_fields"]
+        if rnd() < _P_BEDROOMS:
+            r = rnd()
+            if r < _P_BEDROOM_WORD:
+                cf["bedrooms"] = _BEDROOM_WORDS[int(r / _P_BEDROOM_WORD * len(_BEDROOM_WORDS))]
+            else:
+                cf["bedrooms"] = 1 + int(rnd() * 5)
+        if lead["updated_at"] >= created and rnd() < _P_PREFERRED_CONTACT:
+            cf["preferred_contact"] = _CONTACT_PREFERENCES[int(rnd() * len(_CONTACT_PREFERENCES))]

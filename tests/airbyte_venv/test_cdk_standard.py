@@ -38,11 +38,12 @@ if t.TYPE_CHECKING:
 
     from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
 
-# The suite builds its scenarios at collection time, so the emulator starts then;
-# the process ends with the test run, and the server thread is a daemon.
-EMULATOR = MegaEmulator(n_leads=120, seed=11, rate_windows=[]).start()
+# The suite builds its scenarios at collection time, but reads each scenario's
+# config file only when a test runs: the scenarios name these files, and the
+# class-scoped fixture below starts the emulator and writes them first.
 CONNECTOR_ROOT = Path(tempfile.mkdtemp(prefix="tap-mega-cdk-")) / "source-mega"
-CONNECTOR_ROOT.mkdir()
+GOOD_CONFIG = CONNECTOR_ROOT / "config.json"
+WRONG_TOKEN_CONFIG = CONNECTOR_ROOT / "wrong_token_config.json"
 
 
 def run(command: str, config: Mapping[str, t.Any] | None = None,
@@ -105,6 +106,18 @@ class TestSourceMegaStandard(SourceTestSuiteBase):
 
     connector = SourceMegaProcess
 
+    @pytest.fixture(scope="class", autouse=True)
+    @classmethod
+    def emulator_configs(cls) -> Iterator[None]:
+        """Start the emulator and write the scenarios' config files, before any test."""
+        with MegaEmulator(n_leads=120, seed=11, rate_windows=[]) as emulator:
+            config = {"token": emulator.token, "customer_id": emulator.customer_id,
+                      "api_url": emulator.url}
+            CONNECTOR_ROOT.mkdir(parents=True, exist_ok=True)
+            GOOD_CONFIG.write_text(json.dumps(config))
+            WRONG_TOKEN_CONFIG.write_text(json.dumps({**config, "token": "mega_" + "0" * 64}))
+            yield
+
     @classmethod
     def get_connector_root_dir(cls) -> Path:
         return CONNECTOR_ROOT
@@ -112,15 +125,9 @@ class TestSourceMegaStandard(SourceTestSuiteBase):
     @classmethod
     def get_scenarios(cls) -> list[ConnectorTestScenario]:
         # A config file, not `config_dict`: the cdk cannot name a scenario built from a dict.
-        config = {"token": EMULATOR.token, "customer_id": EMULATOR.customer_id,
-                  "api_url": EMULATOR.url}
-        good = CONNECTOR_ROOT / "config.json"
-        good.write_text(json.dumps(config))
-        wrong_token = CONNECTOR_ROOT / "wrong_token_config.json"
-        wrong_token.write_text(json.dumps({**config, "token": "mega_" + "0" * 64}))
         return [
-            ConnectorTestScenario(config_path=good),
-            ConnectorTestScenario(config_path=wrong_token, status="failed"),
+            ConnectorTestScenario(config_path=GOOD_CONFIG),
+            ConnectorTestScenario(config_path=WRONG_TOKEN_CONFIG, status="failed"),
         ]
 
     # The image variants need a Docker engine and an Airbyte-monorepo metadata.yaml;

@@ -11,7 +11,12 @@ from urllib.parse import parse_qsl, urlsplit
 from tap_mega.testing.emulator.api import Account, LeadsApi
 from tap_mega.testing.emulator.data import copy_lead, ingest
 from tap_mega.testing.emulator.edits import LeadEditor
-from tap_mega.testing.emulator.faults import APPLICATION_KINDS, FaultState, fault_response, unsort
+from tap_mega.testing.emulator.faults import (
+    APPLICATION_KINDS,
+    FaultState,
+    application_fault,
+    fault_response,
+)
 from tap_mega.testing.emulator.headers import HeaderForms
 from tap_mega.testing.emulator.limiter import LimiterConfig, RateLimiter, RateWindow
 from tap_mega.testing.emulator.neighbour import Neighbour
@@ -83,6 +88,7 @@ class MegaEmulator:
         max_limit: int = 100,
         trailing_empty_page: bool = False,
         deletions: tuple[int, int] | None = None,
+        date_offset: float = 0.0,
     ) -> None:
         """Build state now; bind the socket only in :meth:`start`.
 
@@ -107,7 +113,8 @@ class MegaEmulator:
           ``cursor_alphabet``, ``limit_above_max``, ``max_limit``, ``trailing_empty_page``:
           paging readings (see :class:`~.query.PageOptions`);
           ``deletions=(n, k)``: ``n`` leads are deleted before every ``k``-th
-          request, so ``total`` shrinks during a walk.
+          request, so ``total`` shrinks during a walk; ``date_offset``: seconds
+          the ``Date`` header runs ahead of this machine's clock (a skewed server).
         """
         self.token = token or DEMO_TOKEN
         self.customer_id = customer_id or DEMO_CUSTOMER_ID
@@ -115,6 +122,7 @@ class MegaEmulator:
         self.host = host
         self.port = port
         self.verbose = verbose
+        self.date_offset = date_offset
         self.rate_limited_count = 0
         if rate_windows is None:
             rate_windows = [RateWindow(limit=60, seconds=60), RateWindow(limit=1000, seconds=3600)]
@@ -315,7 +323,7 @@ class MegaEmulator:
     ) -> Response:
         """Misbehave as scripted: in front of the limiter, or behind it when it spends."""
         if fault.kind in APPLICATION_KINDS:
-            return unsort(self._serve(method, path, pairs, headers))
+            return application_fault(fault, self._serve(method, path, pairs, headers))
         key = bearer(headers) or ""
         forms = self._limiter.config.forms
         spends = self._errors_spend and fault.kind == "status" and fault.status >= 500  # noqa: PLR2004

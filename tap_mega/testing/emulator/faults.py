@@ -29,14 +29,17 @@ if TYPE_CHECKING:
 
     from tap_mega.testing.emulator.headers import HeaderForms
 
-__all__ = ["APPLICATION_KINDS", "FAULT_KINDS", "Fault", "FaultState", "fault_response", "unsort"]
+__all__ = [
+    "APPLICATION_KINDS", "FAULT_KINDS", "Fault", "FaultState", "application_fault",
+    "fault_response", "unsort",
+]
 
 FAULT_KINDS = frozenset({
     "status", "drop", "slow", "malformed", "bad_shape", "rate_limit", "body",
-    "short_body", "reset", "not_json", "unsorted",
+    "short_body", "reset", "not_json", "unsorted", "headers",
 })
 #: Kinds served by the application behind the limiter, so they spend budget.
-APPLICATION_KINDS = frozenset({"unsorted"})
+APPLICATION_KINDS = frozenset({"unsorted", "headers"})
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,10 @@ class Fault:
     ``bad_shape`` (no ``next_cursor``), ``rate_limit`` (an unforeseeable 429),
     ``body`` (exactly ``body``), ``short_body`` (half the real page, then the
     connection closes short of its ``Content-Length``), ``reset`` (half the
-    page, then a TCP reset), ``not_json`` (a 200 carrying a proxy's HTML page)
-    and ``unsorted`` (the real page with its leads in reverse order; unlike the
-    others it passes the limiter and spends budget).
+    page, then a TCP reset), ``not_json`` (a 200 carrying a proxy's HTML page),
+    ``unsorted`` (the real page with its leads in reverse order) and
+    ``headers`` (the real page with the fault's ``headers``); unlike the others
+    the last two pass the limiter and spend budget.
     """
 
     kind: str
@@ -70,6 +74,9 @@ class Fault:
     retry_after: int | None = None
     #: Any JSON value: a test may serve a body that is not even an object.
     body: Any = None
+    #: Headers set on the fault's response, over the usual ones: other spellings
+    #: of ``RateLimit-*`` or ``Date`` (``""`` for ``Date`` sends none at all).
+    headers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         """Fail at scripting time rather than with a confusing test result."""
@@ -89,6 +96,7 @@ def _fault_problem(fault: Fault) -> str | None:
         (fault.count is not None and fault.count < 1, "count must be >= 1"),
         (not 100 <= fault.status <= 599, "status must be an HTTP status"),  # noqa: PLR2004
         (fault.kind == "body" and fault.body is None, "kind 'body' needs body="),
+        (fault.kind == "headers" and not fault.headers, "kind 'headers' needs headers="),
     )
     return next((msg for bad, msg in checks if bad), None)
 
@@ -125,6 +133,16 @@ def fault_response(
     forms: HeaderForms,
 ) -> Response:
     """Misbehave as scripted; ``real_page`` serves what the API would have."""
+    response = _misbehave(fault, rate_headers, real_page, forms)
+    response.headers.update(fault.headers or {})
+    return response
+
+
+def _misbehave(
+    fault: Fault, rate_headers: dict[str, str], real_page: Callable[[], Response],
+    forms: HeaderForms,
+) -> Response:
+    """The fault's own response, before its scripted headers."""
     if fault.kind == "drop":
         return Response(0, None)
     if fault.kind == "status":
@@ -181,6 +199,14 @@ def _rate_limit_fault(
             "RateLimit-Reset": str(retry),
         })
     return error_response(429, RATE_LIMIT_MESSAGE, headers)
+
+
+def application_fault(fault: Fault, page: Response) -> Response:
+    """The real page, misbehaving as an application kind asks, with the fault's headers."""
+    if fault.kind == "unsorted":
+        page = unsort(page)
+    page.headers.update(fault.headers or {})
+    return page
 
 
 def unsort(page: Response) -> Response:

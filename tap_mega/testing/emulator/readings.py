@@ -123,6 +123,9 @@ def add_reading_options(parser: argparse.ArgumentParser) -> None:
                         help="another integration spends the same token's budget at RPS "
                              "requests a second")
     wire = parser.add_argument_group("wire readings")
+    wire.add_argument("--date-offset", type=float, default=0.0, metavar="SECONDS",
+                      help="the Date header runs this many seconds ahead of the local "
+                           "clock (negative: behind), as a server with a skewed clock")
     wire.add_argument("--gzip", action="store_true",
                       help="gzip responses for clients that send Accept-Encoding: gzip")
     wire.add_argument("--chunked", action="store_true",
@@ -169,4 +172,5 @@ def reading_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "max_limit": args.max_limit,
         "trailing_empty_page": args.trailing_empty_page,
         "deletions": args.delete,
+        "date_offset": args.date_offset,
     }

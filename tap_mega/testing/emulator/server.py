@@ -11,8 +11,11 @@ import socket
 import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
+
+from typing_extensions import override
 
 from tap_mega.testing.emulator.transfer import encode, truncated
 
@@ -31,6 +34,8 @@ class Backend(Protocol):
 
     verbose: bool
     transfer: Transfer
+    #: Seconds the ``Date`` header is ahead of this machine's clock (negative: behind).
+    date_offset: float
 
     def handle(self, method: str, raw_path: str, headers: Message) -> Response:
         """Decide the response to one request."""
@@ -49,6 +54,7 @@ class Server(ThreadingHTTPServer):
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    @override
     def handle_error(
         self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any,
     ) -> None:
@@ -67,10 +73,29 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "MegaEmulator/1.0"
     timeout = 120
 
+    @override
     def version_string(self) -> str:
         """No Python version in the Server header, as a production API."""
         return self.server_version
 
+    _date: str | None = None
+
+    @override
+    def send_header(self, keyword: str, value: str) -> None:
+        """Send a header; the server's own ``Date`` gives way to a scripted one."""
+        if keyword == "Date" and self._date is not None:
+            if self._date:
+                super().send_header(keyword, self._date)
+            return
+        super().send_header(keyword, value)
+
+    @override
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header, on the server's clock: ``date_offset`` plays a skewed one."""
+        moment = time.time() if timestamp is None else timestamp
+        return super().date_time_string(moment + self._server().emulator.date_offset)
+
+    @override
     def setup(self) -> None:
         """Register the connection for shutdown."""
         super().setup()
@@ -78,6 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         with server.connections_lock:
             server.connections.add(self.connection)
 
+    @override
     def finish(self) -> None:
         """Forget the connection."""
         server = self._server()
@@ -101,10 +127,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         backend = self._server().emulator
         encoded = encode(response.body, backend.transfer, self.headers.get("Accept-Encoding"))
+        # A scripted Date replaces the server's own; an empty one sends none.
+        self._date = response.headers.pop("Date", None)
         self.send_response(response.status)
         for name, value in {**response.headers, **encoded.headers}.items():
             self.send_header(name, value)
         self.end_headers()
+        self._date = None
         if self.command == "HEAD":
             return
         if response.cut is None:
@@ -142,7 +171,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._dispatch
         raise AttributeError(name)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    @override
+    def log_message(self, format: str, *args: object) -> None:
         """Silent unless verbose: per-request lines would drown test output."""
         if self._server().emulator.verbose:
             super().log_message(format, *args)

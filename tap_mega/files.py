@@ -1,0 +1,56 @@
+"""The JSON files a user hands either command (--config, --state, --catalog), read in one line.
+
+A missing file, a directory, text that is not UTF-8 or not JSON: each is one
+line naming the file, never its content (a config file holds the token).
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from pathlib import Path
+
+from tap_mega.errors import InputError
+
+
+def read_json(path: str, what: str) -> t.Any:
+    """Parse a JSON input file; None for an empty one. `what`: how the user named it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"cannot read the {what} file {path}: {exc.strerror or exc}"
+        raise InputError(msg) from exc
+    except UnicodeDecodeError as exc:  # JSON is UTF-8 text (RFC 8259)
+        msg = f"the {what} file {path} is not valid JSON: not UTF-8 text"
+        raise InputError(msg) from exc
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        msg = f"the {what} file {path} is not valid JSON"
+        raise InputError(msg) from exc
+
+
+def read_json_object(path: str, what: str) -> dict[str, t.Any]:
+    """A JSON file that must hold one object (a config, a catalog)."""
+    value = read_json(path, what)
+    if not isinstance(value, dict):
+        msg = f"the {what} file {path} must hold a JSON object, not {json_kind(value)}"
+        raise InputError(msg)
+    return value
+
+
+def json_kind(value: t.Any) -> str:
+    """What a JSON value is, in words, without quoting it."""
+    if value is None:
+        return "nothing (the file is empty or null)"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"

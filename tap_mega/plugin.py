@@ -1,0 +1,180 @@
+"""What tap-mega changes in the SDK's Tap: its command line, state, settings checks and signals.
+
+Kept out of tap.py, which declares only the settings and the streams: each
+override here says why the SDK's behaviour is wrong for this tap. `TapMega`
+inherits all of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import typing as t
+from pathlib import Path
+
+import click
+from singer_sdk import Tap
+from singer_sdk.plugin_base import PluginBase
+from typing_extensions import override
+
+from tap_mega import settings
+from tap_mega.client import CONNECTION_TEST
+from tap_mega.errors import InputError, SettingsError
+from tap_mega.files import read_json, read_json_object
+from tap_mega.redaction import register_secret
+from tap_mega.state import account_problem, singer_state
+from tap_mega.termination import GUARD
+from tap_mega.writer import LineWriter
+
+if t.TYPE_CHECKING:
+    from types import FrameType
+
+
+class NumbersFromEnv:
+    """The SDK's `_env_var_config` class property, with number settings parsed too.
+
+    A descriptor of our own: the SDK's `classproperty` lives in a private module.
+    Read on the class (the CLI) or an instance (the tap), it sees the class.
+    """
+
+    def __get__(self, instance: object, owner: type[Tap]) -> dict[str, t.Any]:
+        """The environment's settings, as the SDK reads them, then numbers parsed."""
+        sdk_env_config = vars(PluginBase)["_env_var_config"].__get__(None, owner)
+        return settings.numbers_from_env(sdk_env_config, owner.config_jsonschema)
+
+
+def read_catalog(path: str) -> dict[str, t.Any]:
+    """A `--catalog` file: a JSON object with a `streams` list, or one line naming it."""
+    catalog = read_json_object(path, "--catalog")
+    if not isinstance(catalog.get("streams"), list):
+        msg = f"the --catalog file {path} is not a Singer catalog: it has no `streams` list"
+        raise InputError(msg)
+    return catalog
+
+
+class MegaTap(Tap):
+    """The SDK's Tap with MEGA's command line, state shapes, settings checks and signals."""
+
+    #: The SDK's writer flushes stdout after every record (see writer.py).
+    message_writer_class = LineWriter
+
+    #: Private in the SDK (see sdk_contract.py): no public hook reads the environment.
+    _env_var_config = NumbersFromEnv()
+
+    @override
+    def __init__(self, *, parse_env_config: bool = False, **kwargs: t.Any) -> None:
+        """Remember whether the environment is read, for the missing-setting line."""
+        #: `--config=ENV`: settings come from the environment too.
+        self.environment_read = parse_env_config
+        super().__init__(parse_env_config=parse_env_config, **kwargs)
+
+    @override
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Take any state shape users hold (state.py); refuse another account's bookmark.
+
+        Overridden because the SDK reads only `bookmarks` of a plain state: a
+        STATE message or Meltano's `singer_state` would silently mean "no
+        bookmark" and re-read everything.
+        """
+        plain = singer_state(state, "the state")
+        for name, bookmark in plain.get("bookmarks", {}).items():
+            if (problem := account_problem(bookmark, self.config, name)) is not None:
+                raise InputError(problem)
+        super().load_state(plain)
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with `--state` and `--catalog` taken as paths for `invoke`.
+
+        Overridden because click opens those files itself: a missing one would be
+        a click traceback and a broken one the SDK's, never a line naming the file.
+        """
+        command = super().get_singer_command()
+        for param in command.params:
+            if param.name in {"state", "catalog"}:
+                param.type = click.STRING
+        return command
+
+    @classmethod
+    @override
+    def cb_config(
+        cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
+    ) -> t.Any:
+        """Read `--config` as the SDK does; an unusable file is one line naming it.
+
+        A pipe (`--config <(...)`) cannot be read twice, so only regular files
+        are read again, to check each holds an object (the SDK merges a list into
+        the settings in silence); any file is, when the SDK fails on it, to say
+        which and why.
+        """
+        files = [path for path in value if path != "ENV"]
+        try:
+            result = super().cb_config(ctx, param, value)
+        except (OSError, ValueError, TypeError, RuntimeError):
+            for path in files:
+                read_json_object(path, "--config")
+            raise
+        for path in files:
+            if Path(path).is_file():
+                read_json_object(path, "--config")
+        return result
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test` as the SDK runs it, with the streams told it is a connection test."""
+        token = CONNECTION_TEST.set(value == "all")
+        try:
+            super().cb_test(ctx, param, value)
+        finally:
+            CONNECTION_TEST.reset(token)
+
+    @classmethod
+    @override
+    def invoke(  # type: ignore[override]  # paths, not the SDK's open files (see above)
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: t.Any = None,
+        state: str | None = None,
+        catalog: str | None = None,
+    ) -> None:
+        """Read `--state` (any accepted shape) and `--catalog`, naming the file on failure."""
+        state_text = catalog_text = None
+        if not about:
+            if state is not None:
+                value = singer_state(read_json(state, "--state"), f"the --state file {state}")
+                state_text = io.StringIO(json.dumps(value))
+            if catalog is not None:
+                catalog_text = io.StringIO(json.dumps(read_catalog(catalog)))
+        super().invoke(
+            about=about,
+            about_format=about_format,
+            config=config,
+            state=state_text,
+            catalog=catalog_text,
+        )
+
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Check settings before any request, one line per problem naming the setting."""
+        register_secret(self.config.get("token"))
+        schema = copy.deepcopy(self.config_jsonschema)
+        self.append_builtin_config(schema)
+        problems = settings.find_problems(
+            self.config, schema, environment_read=self.environment_read
+        )
+        if problems and raise_errors:
+            raise SettingsError(problems)
+        for name in settings.unknown_settings(self.config, schema):
+            self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
+        return problems
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Stop at a safe point and exit non-zero (the SDK exits 0); see termination.py."""
+        GUARD.handle(signum)

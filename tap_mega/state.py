@@ -1,0 +1,134 @@
+"""The state a run starts from: the shapes people hold, and whose account it is.
+
+Users pass state in three shapes: the tap's own (`{"bookmarks": ...}`), the last
+STATE line of a run's output (`tail -1 out.singer`), and what `meltano state get`
+prints (`{"singer_state": ...}`). All three are read; anything else is refused
+in one line, because reading it as "no bookmark" would silently re-read
+everything and spend the request budget.
+
+A bookmark is only meaningful for the account it was read from: one from
+another customer (or another MEGA host) would skip that account's older leads.
+So the leads bookmark carries the account it belongs to (`ACCOUNT_KEY`), next
+to `replication_key_value`, where it survives the SDK's state handling (which
+keeps only `bookmarks`), Meltano's state merge and source-mega's per-stream
+state. A state without it (written before it existed) is honoured as it is.
+"""
+
+from __future__ import annotations
+
+import typing as t
+import uuid
+from urllib.parse import urlparse
+
+from tap_mega.errors import InputError
+from tap_mega.files import json_kind
+from tap_mega.settings import is_loopback
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+#: The key in the leads bookmark that names the account the bookmark belongs to.
+ACCOUNT_KEY = "account"
+SHAPES = (
+    'a Singer state {"bookmarks": ...}, a STATE message {"type": "STATE", "value": ...} '
+    'or Meltano\'s {"singer_state": ...}'
+)
+#: Keys a Singer state may hold besides `bookmarks`.
+SINGER_STATE_KEYS = frozenset({"bookmarks", "currently_syncing"})
+DEFAULT_API_URL = "https://app.gomega.ai"
+
+
+def singer_state(value: t.Any, source: str) -> dict[str, t.Any]:
+    """The plain Singer state in `value`, whichever accepted shape it came in.
+
+    `source` names where it came from ("the --state file state.json"), for the
+    line that refuses any other shape.
+    """
+    if value is None or value == {}:
+        return {}
+    if isinstance(value, dict):
+        if value.get("type") == "STATE" and isinstance(value.get("value"), dict):
+            return singer_state(value["value"], source)
+        if set(value) == {"singer_state"} and isinstance(value["singer_state"], dict):
+            return singer_state(value["singer_state"], source)
+        problem = singer_state_problem(value)
+        if problem is None:
+            return value
+    else:
+        problem = json_kind(value)
+    msg = f"{source} is not a state tap-mega can read ({problem}); it accepts {SHAPES}"
+    raise InputError(msg)
+
+
+def singer_state_problem(value: dict[str, t.Any]) -> str | None:
+    """Why an object is not a plain Singer state; None when it is one."""
+    if isinstance(value.get("type"), str):
+        return f"a {value['type']} message"
+    unknown = sorted(set(value) - SINGER_STATE_KEYS)
+    if unknown:
+        return "an object with " + ", ".join(f"`{key}`" for key in unknown[:3])
+    bookmarks = value.get("bookmarks", {})
+    if not isinstance(bookmarks, dict):
+        return f"its `bookmarks` is {json_kind(bookmarks)}, not an object"
+    for name, bookmark in bookmarks.items():
+        if not isinstance(bookmark, dict):
+            return f"its bookmark for `{name}` is {json_kind(bookmark)}, not an object"
+    return None
+
+
+def account_of(config: Mapping[str, t.Any]) -> dict[str, str]:
+    """The account a run reads: the customer and the API host (no port, no path).
+
+    The port is left out: the emulator listens on a new one at every start, and
+    MEGA serves one account on one host whatever the port.
+    """
+    host = urlparse(str(config.get("api_url") or DEFAULT_API_URL)).hostname or ""
+    return {"customer_id": str(config.get("customer_id", "")).lower(), "api_host": host.lower()}
+
+
+def account_problem(
+    bookmark: Mapping[str, t.Any], config: Mapping[str, t.Any], stream: str
+) -> str | None:
+    """Why `bookmark` may not be used with `config`; None when it may.
+
+    A bookmark without an account record (an older tap's) may be used.
+    """
+    if ACCOUNT_KEY not in bookmark:
+        return None
+    recorded = bookmark[ACCOUNT_KEY]
+    current = account_of(config)
+    if not isinstance(recorded, dict) or not all(
+        isinstance(recorded.get(key), str) for key in current
+    ):
+        return (
+            f"the state's `{stream}` bookmark has an `{ACCOUNT_KEY}` tap-mega did not write; "
+            f"{CLEAR_ADVICE}"
+        )
+    if same_customer(recorded["customer_id"], current["customer_id"]) and same_host(
+        recorded["api_host"], current["api_host"]
+    ):
+        return None
+    return (
+        f"the state is for customer {recorded['customer_id']} at {recorded['api_host']}, "
+        f"but the config reads customer {current['customer_id']} at {current['api_host']}: "
+        f"its bookmark would skip this account's leads; {CLEAR_ADVICE}"
+    )
+
+
+CLEAR_ADVICE = (
+    "to start this account from scratch run without --state (under Meltano: "
+    "`meltano state clear <state-id>`, or `meltano run --full-refresh`)"
+)
+
+
+def same_customer(left: str, right: str) -> bool:
+    """Two spellings of one customer UUID (case, braces, hyphens) are one customer."""
+    try:
+        return uuid.UUID(left) == uuid.UUID(right)
+    except ValueError:
+        return left.lower() == right.lower()
+
+
+def same_host(left: str, right: str) -> bool:
+    """One host; `localhost` and any loopback address are all this machine (the emulator)."""
+    return left.lower() == right.lower() or (is_loopback(left) and is_loopback(right))

@@ -1,0 +1,209 @@
+"""The state a run starts from: every shape people hold, and whose account it is (issue 10)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import typing as t
+import uuid
+
+import pytest
+
+from tests.conftest import assert_one_line_failure, bookmark, run_cli, tap_config
+from tests.test_airbyte import configured_catalog, per_stream_state, source
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from tap_mega.testing.emulator import MegaEmulator
+
+#: Where the leads bookmark names its account (tap_mega.state.ACCOUNT_KEY).
+ACCOUNT_KEY = "account"
+
+
+def synced_state(emulator: MegaEmulator, tmp_path: Path) -> dict[str, t.Any]:
+    """The plain Singer state a whole run against `emulator` ends with."""
+    done = run_cli(tap_config(emulator), tmp_path)
+    assert done.returncode == 0, done.stderr
+    return done.result.final_state
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda state: state,
+        lambda state: {"type": "STATE", "value": state},
+        lambda state: {"singer_state": state},
+    ],
+    ids=["singer-state", "state-message", "meltano-state-get"],
+)
+def test_every_shape_users_hold_starts_at_its_bookmark(
+    wrap: Callable[[dict[str, t.Any]], dict[str, t.Any]],
+    emulator: MegaEmulator,
+    tmp_path: Path,
+) -> None:
+    state = synced_state(emulator, tmp_path)
+    before = emulator.request_count
+
+    done = run_cli(tap_config(emulator, lookback_window=0), tmp_path, state=wrap(state))
+
+    assert done.returncode == 0, done.stderr
+    first = emulator.requests[before]
+    assert first.params.get("updated_since") == bookmark(state)["replication_key_value"]
+    assert len(done.result.records) < len(emulator.leads)
+
+
+@pytest.mark.parametrize(
+    ("state", "problem"),
+    [
+        ({"type": "RECORD", "stream": "leads", "record": {"id": "x"}}, "a RECORD message"),
+        ([{"bookmarks": {}}], "a list"),
+        ({"bookmarks": 5}, "`bookmarks` is a number"),
+        ({"bookmarks": {"leads": "2026-01-01"}}, "bookmark for `leads` is a string"),
+        ({"value": {"bookmarks": {}}}, "an object with `value`"),
+        ("2026-01-01T00:00:00Z", "a string"),
+    ],
+    ids=["record-line", "list", "bookmarks-number", "bookmark-string", "value-only", "string"],
+)
+def test_any_other_shape_is_one_line_naming_the_file_and_no_request(
+    state: t.Any, problem: str, emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    done = run_cli(tap_config(emulator), tmp_path, state=state)
+
+    line = assert_one_line_failure(done.returncode, done.stderr, problem, "singer_state")
+    assert str(tmp_path / "state.json") in line
+    assert done.stderr.rstrip("\n").splitlines()[-1] == line
+    assert emulator.request_count == 0
+    assert done.result.records == []
+
+
+def test_the_bookmark_names_its_account(emulator: MegaEmulator, tmp_path: Path) -> None:
+    state = synced_state(emulator, tmp_path)
+
+    assert bookmark(state)[ACCOUNT_KEY] == {
+        "customer_id": emulator.customer_id, "api_host": "127.0.0.1",
+    }
+
+
+def test_a_state_for_another_customer_stops_before_any_request(
+    make_emulator: Callable[..., MegaEmulator], tmp_path: Path
+) -> None:
+    first = make_emulator(n_leads=120, seed=3)
+    other_customer = str(uuid.uuid4())
+    second = make_emulator(
+        n_leads=300, seed=4, token="mega_" + "7" * 64, customer_id=other_customer,
+    )
+    state = synced_state(first, tmp_path)
+
+    done = run_cli(tap_config(second), tmp_path, state=state)
+
+    line = assert_one_line_failure(
+        done.returncode, done.stderr, first.customer_id, other_customer,
+        "meltano state clear", "without --state",
+    )
+    assert done.stderr.rstrip("\n").splitlines()[-1] == line
+    assert second.request_count == 0
+    assert done.result.records == []
+    assert second.token not in done.stderr
+    assert first.token not in done.stderr
+
+
+def test_a_state_for_another_host_stops_before_any_request(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    state = synced_state(emulator, tmp_path)
+    bookmark(state)[ACCOUNT_KEY]["api_host"] = "app.gomega.ai"
+    before = emulator.request_count
+
+    done = run_cli(tap_config(emulator), tmp_path, state=state)
+
+    assert_one_line_failure(done.returncode, done.stderr, "at app.gomega.ai", "at 127.0.0.1")
+    assert emulator.request_count == before
+
+
+def test_another_port_or_spelling_of_the_same_account_is_the_same_account(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    """The emulator listens on a new port at every start; a UUID has more than one case."""
+    state = synced_state(emulator, tmp_path)
+    bookmark(state)[ACCOUNT_KEY]["customer_id"] = emulator.customer_id.upper()
+    url = emulator.url.replace("127.0.0.1", "localhost")
+
+    done = run_cli(tap_config(emulator, api_url=url), tmp_path, state=state)
+
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_state_written_before_the_account_record_is_honoured_and_then_named(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    state = synced_state(emulator, tmp_path)
+    old = copy.deepcopy(state)
+    del bookmark(old)[ACCOUNT_KEY]
+    before = emulator.request_count
+
+    done = run_cli(tap_config(emulator, lookback_window=0), tmp_path, state=old)
+
+    assert done.returncode == 0, done.stderr
+    since = emulator.requests[before].params.get("updated_since")
+    assert since == bookmark(old)["replication_key_value"]
+    assert bookmark(done.result.final_state)[ACCOUNT_KEY] == bookmark(state)[ACCOUNT_KEY]
+
+
+def test_an_account_record_the_tap_did_not_write_is_refused(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    state = synced_state(emulator, tmp_path)
+    bookmark(state)[ACCOUNT_KEY] = "someone"
+    before = emulator.request_count
+
+    done = run_cli(tap_config(emulator), tmp_path, state=state)
+
+    assert_one_line_failure(done.returncode, done.stderr, f"`{ACCOUNT_KEY}`", "without --state")
+    assert emulator.request_count == before
+    assert json.dumps(done.result.records) == "[]"
+
+
+@pytest.mark.parametrize(
+    ("airbyte_state", "problem"),
+    [
+        ({"cursor": "2026-01-01"}, "without `bookmarks` or `data`"),
+        ([{"bookmarks": {"leads": {}}}], "a state entry without a per-stream state"),
+        ([{"type": "GLOBAL", "global": {}}], "a GLOBAL entry"),
+        ([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "leads"},
+                                        "stream_state": "2026"}}], "without a stream name"),
+        ({"data": {"bookmarks": 5}}, "`bookmarks` is a number"),
+    ],
+    ids=["unknown-object", "list-of-singer-states", "global", "state-not-object", "legacy-bad"],
+)
+def test_source_mega_refuses_other_airbyte_shapes_naming_the_file(
+    airbyte_state: t.Any, problem: str, emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    run = source(tmp_path, "read", tap_config(emulator), configured_catalog(), airbyte_state)
+
+    assert run.returncode == 1
+    [error] = run.errors
+    assert error["failure_type"] == "config_error"
+    assert problem in error["message"]
+    assert str(tmp_path / "state.json") in error["message"]
+    assert emulator.request_count == 0
+
+
+def test_source_mega_refuses_another_accounts_state(
+    make_emulator: Callable[..., MegaEmulator], tmp_path: Path
+) -> None:
+    first = make_emulator(n_leads=120, seed=3)
+    second = make_emulator(n_leads=120, seed=4, customer_id=str(uuid.uuid4()))
+    synced = source(tmp_path, "read", tap_config(first), configured_catalog())
+    assert synced.returncode == 0, synced.stderr
+
+    run = source(tmp_path, "read", tap_config(second), configured_catalog(),
+                 per_stream_state(synced))
+
+    assert run.returncode == 1
+    [error] = run.errors
+    assert error["failure_type"] == "config_error"
+    assert first.customer_id in error["message"]
+    assert second.customer_id in error["message"]
+    assert second.request_count == 0
