@@ -123,8 +123,11 @@ class Window:
             if entry.release <= reset_at:
                 break
             entry.release = reset_at
+        # A refused request holds no slot by MEGA's count here: a 429 means the
+        # window was full before it (as refill.py reads it too).
         ours = sum(
-            1 for entry in self.entries if self.released_at(entry, gradual=gradual) > now
+            1 for entry in self.entries
+            if not entry.request.refused and self.released_at(entry, gradual=gradual) > now
         )
         foreign = max(0, self.limit - remaining - ours)
         self.last = Report(remaining, reset_at, request.number, request.sent, now, foreign)
