@@ -5,6 +5,8 @@
     python3 dev.py test   # the whole test suite (what CI runs)
     python3 dev.py docs   # rewrite README's settings table from `tap-mega --about`
     python3 dev.py lock   # re-resolve the pinned versions in .ci/locks/ (maintainers)
+    python3 dev.py fleet --accounts FILE [--max-concurrent N] [--ui]
+                          # every account in FILE once, on Dagster (README: Many accounts)
 
 Each creates what it needs (the .venv, the package and its test tools, Meltano
 in .venv-meltano, the Meltano plugins) on first use, at the versions pinned in
@@ -128,23 +130,32 @@ def ensure_meltano(sys_dir: Path | None = None) -> Path:
     return MELTANO
 
 
-def ensure_venv() -> None:
-    """Create .venv and install the package with its test extra, once."""
+def ensure_venv(extras: tuple[str, ...] = ("test", "fleet")) -> None:
+    """Create .venv and install the package with `extras`, once.
+
+    The fleet's Dagster (about 150 MB, well under a minute) comes with the test
+    tools, since its tests run in .venv; `sync` and `docs` ask only for `test`.
+    The stamp records the extras installed, so a venv with more is enough.
+    """
     if sys.version_info < (3, 10):
         sys.exit("tap-mega needs Python 3.10 or newer")
     if not PYTHON.exists():
         print("Creating .venv ...", flush=True)
         venv.create(VENV, with_pip=True)
     fingerprint = requirements_fingerprint()
-    if STAMP.exists() and STAMP.read_text() == fingerprint:
+    stamp = STAMP.read_text().split("\n") if STAMP.exists() else []
+    installed = set(stamp[1].split(",")) if len(stamp) > 1 and stamp[0] == fingerprint else set()
+    if stamp and stamp[0] == fingerprint and set(extras) <= installed:
         return
-    print("Installing tap-mega and its test tools into .venv ...", flush=True)
+    wanted = sorted(set(extras) | installed)
+    print(f"Installing tap-mega and its {' and '.join(wanted)} extras into .venv ...", flush=True)
     quiet = ["--quiet", "--disable-pip-version-check"]
     if run(PYTHON, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0:
         sys.exit("could not upgrade pip in .venv")
-    if run(PYTHON, "-m", "pip", "install", *quiet, "-c", DEV_LOCK, "-e", ".[test]") != 0:
+    if run(PYTHON, "-m", "pip", "install", *quiet, "-c", DEV_LOCK, "-e",
+           f".[{','.join(wanted)}]") != 0:
         sys.exit("could not install tap-mega into .venv")
-    STAMP.write_text(fingerprint)
+    STAMP.write_text(f"{fingerprint}\n{','.join(wanted)}")
 
 
 def airbyte_interpreter() -> str | None:
@@ -281,7 +292,7 @@ def sync_plan(env: dict[str, str]) -> tuple[str, str]:
 
 def sync(args: list[str]) -> int:
     """The main job: `meltano run tap-mega <embedded loader>`, on the emulator or MEGA."""
-    ensure_venv()
+    ensure_venv(("test",))
     meltano = ensure_meltano()
     env = meltano_env()
     environment, source = sync_plan(env)
@@ -314,6 +325,19 @@ def sync(args: list[str]) -> int:
     return 0
 
 
+def fleet(args: list[str]) -> int:
+    """Every account of an accounts file once, on Dagster: `python -m tap_mega.fleet`.
+
+    Installs what it needs first (.venv with the fleet extra, Meltano and its
+    plugins); MELTANO_SYS_DIR_ROOT, when set, says where the plugins live.
+    """
+    ensure_venv()
+    sys_dir = os.environ.get("MELTANO_SYS_DIR_ROOT")
+    meltano = ensure_meltano(sys_dir=Path(sys_dir) if sys_dir else None)
+    env = meltano_env(TAP_MEGA_FLEET_MELTANO=str(meltano), TAP_MEGA_FLEET_PROJECT=str(ROOT))
+    return run(PYTHON, "-m", "tap_mega.fleet", *args, env=env)
+
+
 def about_settings_table() -> str:
     """The settings table of `tap-mega --about --format=markdown`."""
     about = subprocess.run(
@@ -326,7 +350,7 @@ def about_settings_table() -> str:
 
 def docs(_args: list[str]) -> int:
     """Rewrite README's settings table from the tap itself, so they cannot drift."""
-    ensure_venv()
+    ensure_venv(("test",))
     text = README.read_text()
     start, end = text.index(SETTINGS_START), text.index(SETTINGS_END)
     block = f"{SETTINGS_START}\n{about_settings_table()}\n"
@@ -375,7 +399,7 @@ def lock(args: list[str]) -> int:
         if run(tool_bin / "python", "-m", "pip", "install", *quiet, LOCK_TOOL) != 0:
             sys.exit(f"could not install {LOCK_TOOL} into a temporary venv")
         uv = tool_bin / "uv"
-        compile_lock(uv, DEV_LOCK, ["--extra", "test", "pyproject.toml"], args)
+        compile_lock(uv, DEV_LOCK, ["--extra", "test", "--extra", "fleet", "pyproject.toml"], args)
         compile_lock(uv, AIRBYTE_LOCK, ["--extra", "airbyte-test", "pyproject.toml"], args)
         compile_lock(uv, MELTANO_LOCK, ["-"], args, stdin=MELTANO_REQUIREMENT + "\n")
     print("the next `python3 dev.py sync` or `test` reinstalls the venvs whose lock changed")
@@ -383,8 +407,8 @@ def lock(args: list[str]) -> int:
 
 
 def main() -> int:
-    """Dispatch `sync`, `test`, `docs` or `lock`."""
-    commands = {"sync": sync, "test": test, "docs": docs, "lock": lock}
+    """Dispatch `sync`, `test`, `docs`, `lock` or `fleet`."""
+    commands = {"sync": sync, "test": test, "docs": docs, "lock": lock, "fleet": fleet}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__, file=sys.stderr)
         return 2

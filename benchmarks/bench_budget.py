@@ -1,23 +1,23 @@
-"""Benchmark 1: budget efficiency under MEGA's two windows, scaled down in time.
+"""Benchmark 1: budget efficiency under MEGA's two windows, in every reading of the limiter.
 
 MEGA allows 60 requests a minute and 1,000 an hour; here the emulator allows 60
 a second and 1,000 a minute (60 times faster), so a backfill that would take
-hours takes about a minute. Each contender gets a fresh emulator (a fresh
-budget) with the same leads, and is measured on: wall time against the
-theoretical minimum, 429s received, list requests made, records delivered.
+hours takes about a minute. MEGA's docs do not say how its limiter counts, so
+each row is one reading the emulator plays: an exact sliding log, fixed
+windows opened at the first hit, clock-aligned windows, a token bucket, and
+the sliding log with 0-20 ms between a request's arrival and its count. Every
+row's headers break ties toward the minute window (the reading that hid the
+hourly window from the tap before issue 15).
 
-The theoretical minimum is the admission time of the last request when every
-request is sent the instant both windows allow it and takes no time at all
-(the emulator's sliding windows, replayed without a network).
-
-With ``--limiter`` (another of the emulator's readings of the docs: fixed
-windows, clock-aligned windows, a token bucket) or ``--latency`` (milliseconds
-between a request's arrival and its count), the minimum is that model's own
-floor, computed the same way with the model's window counts.
+Each contender gets a fresh emulator (a fresh budget) with the same leads, and
+is measured on: the time from its first request to its last against the
+model's own floor (a zero-latency client sending each request the instant the
+model admits it, `limiter_floor`), 429s received, requests made, records
+delivered. Wall time, which includes the process's start-up, is shown too.
 
 Usage (benchmark venv, see harness.py):
     benchmarks/.venv/bin/python benchmarks/bench_budget.py [--leads 150000] [--no-dlt]
-        [--limiter sliding|fixed|aligned|bucket] [--latency MS|LOW-HIGH]
+        [--only sliding,fixed,aligned,bucket,latency]
 """
 
 from __future__ import annotations
@@ -25,113 +25,143 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import harness
 
-from tap_mega.testing.emulator import LIMITER_MODELS, MegaEmulator, RateWindow, limiter_floor
+from tap_mega.testing.emulator import MegaEmulator, RateWindow, limiter_floor
 
 WINDOWS = [RateWindow(60, 1.0), RateWindow(1000, 60.0)]
+#: Where the clock-aligned grid starts: not where a contender's first request lands.
+ALIGNED_PHASE = 0.37
+LATENCY_MS = (0.0, 20.0)
 
 
-def theoretical_minimum(requests: int, windows: list[RateWindow]) -> float:
-    """Seconds from the first admission to the last, sending greedily, with zero latency."""
-    times: list[float] = []
-    at = 0.0
-    for _ in range(requests):
-        for window in windows:
-            if len(times) >= window.limit:
-                at = max(at, times[-window.limit] + window.seconds)
-        times.append(at)
-    return times[-1] - times[0]
+@dataclass(frozen=True)
+class Reading:
+    """One row: how the emulator's limiter counts."""
+
+    name: str
+    model: str
+    latency_ms: tuple[float, float] | None = None
+
+    def describe(self) -> str:
+        latency = f", {self.latency_ms[0]:g}-{self.latency_ms[1]:g} ms latency" if (
+            self.latency_ms) else ""
+        return {
+            "sliding": "sliding log", "fixed": "fixed windows from the first hit",
+            "aligned": "clock-aligned windows", "bucket": "token bucket",
+        }[self.model] + latency
 
 
-def latency_range(text: str) -> tuple[float, float]:
-    """``--latency``: ``MS`` or ``LOW-HIGH`` milliseconds."""
-    low, _, high = text.partition("-")
-    return float(low), float(high or low)
+READINGS = [
+    Reading("sliding", "sliding"),
+    Reading("fixed", "fixed"),
+    Reading("aligned", "aligned"),
+    Reading("bucket", "bucket"),
+    Reading("latency", "sliding", LATENCY_MS),
+]
 
 
-def describe(latency: tuple[float, float] | None) -> str:
-    """``0-20 ms``, or ``none``."""
-    return "none" if latency is None else f"{latency[0]:g}-{latency[1]:g} ms"
+@dataclass(frozen=True)
+class Row:
+    reading: Reading
+    run: harness.Run
+    span: float
+    floor: float
+
+
+def emulator_for(reading: Reading, leads: int) -> tuple[MegaEmulator, float]:
+    """A fresh budget in `reading`, and the aligned grid's phase on the emulator's clock."""
+    phase = (time.monotonic() + ALIGNED_PHASE) % WINDOWS[-1].seconds
+    emu = MegaEmulator(
+        n_leads=leads, seed=11, rate_windows=WINDOWS, limiter=reading.model,
+        limiter_phase=phase, latency_ms=reading.latency_ms, report_tie="minute",
+    )
+    return emu.start(), phase
+
+
+def measure(reading: Reading, name: str, command: list[str], marker: bytes | None,
+            leads: int) -> Row:
+    """Run one contender against a fresh emulator; time its first to last request."""
+    emu, phase = emulator_for(reading, leads)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config_path = harness.write_config(harness.tap_config(emu), Path(tmp))
+            run = harness.run_contender(
+                name, command(config_path), emu, record_marker=marker,
+                keep_output=marker is not None,
+            )
+        served = [r.at for r in emu.requests if r.status == 200]
+    finally:
+        emu.stop()
+    span = served[-1] - served[0] if served else math.nan
+    # The floor starts at the first admission, where the aligned grid stood then.
+    floor = limiter_floor(len(served), WINDOWS, reading.model, phase - served[0])
+    return Row(reading, run, span, floor)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--leads", type=int, default=150_000)
     parser.add_argument("--no-dlt", action="store_true")
-    parser.add_argument("--limiter", choices=LIMITER_MODELS, default="sliding",
-                        help="how the emulator's windows count (default: sliding log)")
-    parser.add_argument("--latency", type=latency_range, default=None, metavar="MS|LOW-HIGH",
-                        help="milliseconds between a request's arrival and its count")
+    parser.add_argument("--only", default=",".join(r.name for r in READINGS),
+                        help="comma-separated rows to run (default: all)")
     args = parser.parse_args()
-    reading = args.limiter != "sliding" or args.latency is not None
+    wanted = set(args.only.split(","))
 
-    pages = math.ceil(args.leads / 100)
-    if reading:
-        minimum = limiter_floor(pages, WINDOWS, args.limiter)
-    else:
-        minimum = theoretical_minimum(pages, WINDOWS)
     contenders = [
         ("tap-mega", harness.tap_mega_command, b'"type":"RECORD"'),
-        ("plain SDK RESTStream, default backoff", harness.plain_sdk_command, b'"type":"RECORD"'),
+        ("plain SDK RESTStream", harness.plain_sdk_command, b'"type":"RECORD"'),
     ]
     if not args.no_dlt:
-        contenders.append(("dlt rest_api, cursor paginator", harness.dlt_command, None))
-    runs = []
-    for name, command, marker in contenders:
-        emu = (
-            MegaEmulator(n_leads=args.leads, seed=11, rate_windows=WINDOWS,
-                         limiter=args.limiter, latency_ms=args.latency).start()
-            if reading else harness.emulator(args.leads, WINDOWS)
-        )
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                config_path = harness.write_config(harness.tap_config(emu), Path(tmp))
-                run = harness.run_contender(
-                    name, command(config_path), emu, record_marker=marker,
-                    keep_output=marker is not None,
-                )
-        finally:
-            emu.stop()
-        print(
-            f"{name}: {run.seconds:.1f}s rc={run.returncode} requests={run.requests} "
-            f"429s={run.rate_limited} records={run.records}"
-        )
-        if run.returncode != 0:
-            print(run.stderr_tail)
-        runs.append(run)
+        contenders.append(("dlt rest_api", harness.dlt_command, None))
+    rows: list[Row] = []
+    started = time.monotonic()
+    for reading in (r for r in READINGS if r.name in wanted):
+        for name, command, marker in contenders:
+            row = measure(reading, name, command, marker, args.leads)
+            run = row.run
+            print(
+                f"{reading.name} / {name}: {row.span:.1f}s of {row.floor:.1f}s floor "
+                f"(wall {run.seconds:.1f}s) rc={run.returncode} requests={run.requests} "
+                f"429s={run.rate_limited} records={run.records}", flush=True,
+            )
+            if run.returncode != 0:
+                print(run.stderr_tail)
+            rows.append(row)
 
-    rows = [
-        "| contender | wall time | / minimum | 429s | requests (2xx + 429) | records | exit |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+    table = [
+        ("| limiter | contender | first to last request | / floor | wall time | 429s "
+        "| requests (2xx + 429) | records | exit |"),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for run in runs:
+    for row in rows:
+        run = row.run
         ok_requests = run.requests - run.rate_limited
-        ratio = f"{run.seconds / minimum:.3f}" if minimum else "n/a"  # within one burst
-        rows.append(
-            f"| {run.name} | {run.seconds:.1f} s | {ratio} | "
-            f"{run.rate_limited} | {ok_requests} + {run.rate_limited} | "
-            f"{run.records:,} | {run.returncode} |"
+        table.append(
+            f"| {row.reading.describe()} | {run.name} | {row.span:.1f} s | "
+            f"{row.span / row.floor:.3f} | {run.seconds:.1f} s | {run.rate_limited} | "
+            f"{ok_requests} + {run.rate_limited} | {run.records:,} | {run.returncode} |"
         )
-    section = "\n".join(
-        [
-            f"## Budget efficiency: {args.leads:,} leads, 60/1s + 1,000/60s windows"
-            + (f", {args.limiter} limiter, latency {describe(args.latency)}" if reading else ""),
-            "",
-            harness.machine(),
-            "",
-            f"Theoretical minimum for {pages:,} list requests: {minimum:.1f} s.",
-            "",
-            *rows,
-            "",
-            (
-                "Target for tap-mega: at most 1.05 times the minimum, zero 429s, exactly "
-                f"{pages:,} list requests. Wall time includes process start-up."
-            ),
-        ]
-    )
+    pages = math.ceil(args.leads / 100)
+    section = "\n".join([
+        (f"## Budget efficiency: {args.leads:,} leads, 60/1s + 1,000/60s windows, "
+        "every limiter reading"),
+        "",
+        harness.machine(),
+        f"({(time.monotonic() - started) / 60:.0f} minutes for the whole run.)",
+        "",
+        *table,
+        "",
+        (f"Floor: a zero-latency client sending each of the {pages:,} list requests the "
+        "instant the row's model admits it (`limiter_floor`), from the first admission. "
+        "The headers break ties toward the minute window. Target for tap-mega: at most "
+        "1.05 times the floor and zero 429s in every row (the issue aims at 1.5 under "
+        "a token bucket). Wall time includes process start-up."),
+    ])
     print(section)
     harness.append_results(section)
 

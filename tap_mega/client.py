@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from functools import cached_property, wraps
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import urlparse
 
 import backoff
 import requests
@@ -35,9 +34,10 @@ from tap_mega.errors import (
     ReserveTooLargeError,
     failure_line,
 )
-from tap_mega.network import cause_of, host_of, unreachable
+from tap_mega.network import BODY_FAILURES, cause_of, host_of, retry_reason, unreachable
 from tap_mega.pacer import Pacer
 from tap_mega.pages import NextCursorPaginator, Page, read_page_body
+from tap_mega.responses import describe_error_response, has_envelope, parse_retry_after
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
@@ -61,35 +61,6 @@ NETWORK_FAILURES = (
 )
 RETRY_MAX_WAIT_SECONDS = 60.0
 DEFAULT_MAX_WAIT_SECONDS = 3600.0
-
-
-def describe_error_response(response: requests.Response) -> str:
-    """Summarise an error response from MEGA's envelope, without headers or secrets.
-
-    The SDK's default message appends every header and the raw body; ours keeps the
-    status, the envelope's type and message, and the path (the query never carries
-    the token, which only travels in the Authorization header).
-    """
-    summary = f"{response.status_code} {response.reason or ''}".strip()
-    try:
-        error = response.json()["error"]
-        detail = f"{error['type']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        detail = "no MEGA error envelope in the body"
-    path = urlparse(response.url).path
-    return f"{summary} ({detail}) for GET {path}"
-
-
-def parse_retry_after(response: requests.Response) -> float:
-    """Read `Retry-After` in seconds; a missing or odd value falls back to 1 second.
-
-    The docs only show seconds, so an HTTP-date form is treated as unparseable.
-    """
-    raw = response.headers.get("Retry-After", "")
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        return 1.0
 
 
 #: How the SDK's `Stream.sync` starts the ERROR it logs for any exception.
@@ -122,6 +93,8 @@ class MegaStream(RESTStream[str | None]):
         super().__init__(*args, **kwargs)
         #: The last response read and its page: pages are read one at a time.
         self._last_page: tuple[requests.Response, Page] | None = None
+        #: Good pages this stream has read: after one, a 404 page is a front end's blip.
+        self.pages_read = 0
         self.pacer = Pacer(
             reserve=int(self.config.get("rate_limit_reserve", 0)),
             max_wait=float(self.config.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS)),
@@ -235,10 +208,17 @@ class MegaStream(RESTStream[str | None]):
             raise RetriableAPIError(describe_error_response(response), response)
         if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
             raise MegaAuthError(self.auth_failure_message(response))
+        if status == HTTPStatus.NOT_FOUND and self.pages_read and not has_envelope(response):
+            # A front end's page in the middle of a walk, not MEGA's answer: the
+            # same URL just served a page. On the first request it means a wrong
+            # `api_url`, and one line says so at once.
+            msg = f"MEGA's front end answered {describe_error_response(response)}"
+            raise RetriableAPIError(msg, response)
         if status >= HTTPStatus.BAD_REQUEST:
             msg = f"MEGA rejected the request: {describe_error_response(response)}"
             raise MegaRequestError(msg)
         self.read_page(response)
+        self.pages_read += 1
 
     def auth_failure_message(self, response: requests.Response) -> str:
         """Say which setting to check; the token itself is never shown."""
@@ -366,10 +346,14 @@ class MegaStream(RESTStream[str | None]):
     def backoff_handler(self, details: Details) -> None:
         """One WARNING line per retry: the host, the cause and the next wait, never the request."""
         exc = details.get("exception")
-        if isinstance(exc, RetriableAPIError):
-            reason = str(exc)
+        # Typed `object` by the original `backoff`, which Dagster's stack installs beside
+        # python-backoff (same module name, same API).
+        if not isinstance(exc, BaseException):
+            exc = None
+        if exc is None or isinstance(exc, (RetriableAPIError, *BODY_FAILURES)):
+            reason = retry_reason(exc)  # MEGA or a front end answered, badly
         else:
-            reason = cause_of(exc).text if exc is not None else "unknown error"
+            reason = cause_of(exc).text  # no answer: refused, timed out, reset, DNS, TLS
         host = host_of(exc, self.url_base) if exc is not None else self.url_base
         self.logger.warning(
             "Retrying in %.1fs (try %d of %d) after %s (MEGA at %s)",
@@ -379,4 +363,3 @@ class MegaStream(RESTStream[str | None]):
             reason,
             host,
         )
-

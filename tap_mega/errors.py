@@ -27,6 +27,14 @@ class MegaResponseError(MegaError):
     """A response that breaks the documented contract; we stop rather than guess."""
 
 
+class UnreadableBodyError(RetriableAPIError):
+    """A 200 whose body is not JSON, or is cut short: a proxy's page, a truncated gzip.
+
+    Retried like a 5xx (a gateway's hiccup, which the next try almost always
+    cures); after the last try its text is the user's one line, as before.
+    """
+
+
 class SavedCursorRefusedError(MegaError):
     """MEGA answered 400 to the cursor a previous run saved (expired, say)."""
 
@@ -102,7 +110,7 @@ def input_failure_line(exc: BaseException) -> str | None:
     """Settings, files or responses we cannot use: the user or MEGA must change something."""
     if isinstance(exc, ConfigValidationError):
         return f"invalid settings: {exc.errors[0] if exc.errors else exc}"
-    if isinstance(exc, (MegaError, InputError)):
+    if isinstance(exc, (MegaError, InputError, UnreadableBodyError)):
         return str(exc)
     if is_json_decode_error(exc):
         return f"a --config, --state or --catalog file is not valid JSON: {exc}"

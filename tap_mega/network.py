@@ -18,6 +18,7 @@ from http.client import IncompleteRead, RemoteDisconnected
 from urllib.parse import urlparse
 
 import requests
+from singer_sdk.exceptions import RetriableAPIError
 
 from tap_mega.errors import MegaError
 
@@ -117,3 +118,31 @@ def unreachable(exc: BaseException, default_url: str, tries: int) -> MegaUnreach
             f"MEGA at {host} did not answer within `request_timeout`{gave_up}"
         )
     return MegaUnreachableError(f"could not reach MEGA at {host} ({cause.text}){gave_up}")
+
+
+#: An answer came, but its body was unusable: said in `retry_reason`'s words.
+BODY_FAILURES: tuple[type[BaseException], ...] = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+#: What each transport failure means to a user, for the retry's WARNING line.
+TRANSPORT_FAILURES: tuple[tuple[type[BaseException], str], ...] = (
+    (requests.exceptions.ChunkedEncodingError, "a body cut short"),
+    (requests.exceptions.ContentDecodingError, "a body that would not decompress"),
+    (requests.exceptions.Timeout, "no answer within request_timeout"),
+    (ConnectionResetError, "a connection reset"),
+    (requests.exceptions.ConnectionError, "a connection that failed"),
+)
+
+
+def retry_reason(exc: BaseException | None) -> str:
+    """Why a try failed, in words, with the exception's name for a bug report."""
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, RetriableAPIError):
+        return str(exc)
+    for kind, words in TRANSPORT_FAILURES:
+        if isinstance(exc, kind):
+            return f"{words} ({type(exc).__name__})"
+    return type(exc).__name__

@@ -2,29 +2,32 @@
 
 MEGA reports one window per response (the most constrained one) as
 `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until it
-fully refills). The pacer learns each window as it is reported, keyed by its
-limit, and keeps its own log of when this process's requests were answered.
+fully refills). The pacer keeps a ledger per window, keyed by its limit (see
+ratewindow.py): what the last report of that window said, and which of our
+own requests it still holds. A window reported once is remembered when the
+headers turn to another one, and our requests keep counting against it.
 
-Why our own log: a sliding window frees one slot per expired request, long
-before it fully refills. Knowing when our own requests were answered, the pacer
-can tell when the oldest of them leaves the window and send exactly then,
-instead of waiting out the whole `Reset` (which would make an hourly-bound sync
-about a third slower). Requests by the customer's other integrations show up as
-occupants we did not send; they are assumed gone only at the window's `Reset`.
-A fixed-window server frees slots no later than a sliding one, so the same
-arithmetic is safe there too.
+What is assumed, and what is learnt:
 
-Why nothing is assumed about unreported windows: the hourly window only shows up
-once it is tighter than the minute window. Until then the minute window is the
-most constrained by definition, so pacing on what is reported never overruns
-either. Only the ETA needs the hourly window early (see `assumed_windows`).
+- Assumed: a request is counted once, between leaving and its answer arriving;
+  `RateLimit-Reset` is not rounded down; every window of a server counts the
+  same way.
+- Learnt: the windows and their lengths (the longest `Reset` each reported);
+  how full each is (`Remaining`, MEGA's own count, other integrations
+  included); and how slots come back (see refill.py): one by one as in a
+  sliding log, all at once at a fixed or clock-aligned window's reset, or at a
+  token bucket's refill rate (the deficit a report names over its `Reset`).
+- Kept back: while only one window is known, once it has run out, one of its
+  slots. A longer window that ties with it at zero would be hidden by the
+  headers (they report one window, and a server may break the tie toward the
+  shorter); with a slot left in the known window, the hidden one is reported
+  as soon as it has fewer left, before it can answer 429. MEGA documents two
+  windows: once both are known, every slot is used.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
-import math
 import random
 import time
 import typing as t
@@ -33,9 +36,14 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from tap_mega.errors import BudgetExhaustedError, ReserveTooLargeError
+from tap_mega.ratewindow import Entry, Sent, Window, bucket_free_at, format_duration
+from tap_mega.refill import Refill, sent_after
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+#: `format_duration` and `Window` live in ratewindow.py; callers may import them from here.
+__all__ = ["Pacer", "Wait", "Window", "format_duration"]
 
 RETRY_AFTER_JITTER_SECONDS = 1.0
 
@@ -48,23 +56,6 @@ DOCUMENTED_HOUR = (1000, 3600.0)
 LOG_HORIZON_SECONDS = 3600.0
 
 
-@dataclass
-class Window:
-    """What we know of one of MEGA's rate windows, identified by its limit."""
-
-    limit: int
-    #: The longest `Reset` seen: a full window's length in seconds.
-    seconds: float
-    #: Occupants at the last report that were not our requests (other integrations).
-    foreign: int
-    #: When the window had fully refilled, as of the last report (all foreign gone).
-    reset_at: float
-
-    def describe(self) -> str:
-        """`60/1m`, `1,000/1h`: how users speak of a budget."""
-        return f"{self.limit:,}/{format_duration(self.seconds)}"
-
-
 @dataclass(frozen=True)
 class Wait:
     """How long until the next request may go, and why."""
@@ -73,22 +64,13 @@ class Wait:
     reason: str
 
 
-def format_duration(seconds: float) -> str:
-    """Compact, human: `45s`, `12m`, `1h 56m`, `2d 3h`."""
-    total = max(0, math.ceil(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    shown = [f"{value}{unit}" for value, unit in parts if value]
-    return " ".join(shown[:2]) if shown else "0s"
-
-
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+def _header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """A header's number; None when absent or not a finite, non-negative number."""
     try:
-        return int(float(headers[name]))
+        value = float(headers[name])
     except (KeyError, ValueError, TypeError):
         return None
+    return value if 0 <= value < float("inf") else None
 
 
 class Pacer:
@@ -112,6 +94,12 @@ class Pacer:
         self._jitter = jitter or (lambda: random.uniform(0, RETRY_AFTER_JITTER_SECONDS))  # noqa: S311
         self._logger = logger
         self.windows: dict[int, Window] = {}
+        #: How slots come back: one by one until a report shows otherwise.
+        self.refill = Refill()
+        #: Our requests of the last two hours at least, for windows not reported yet.
+        self._sent: deque[Sent] = deque()
+        self._in_flight: Sent | None = None
+        #: When our successful requests were answered: the ETA's replay.
         self._answered: deque[float] = deque()
         self._blocked_until: float | None = None
         self._retry_after: float = 0.0
@@ -136,6 +124,19 @@ class Pacer:
             self.seconds_waited += wait.seconds
         self._blocked_until = None
         self.requests_sent += 1
+        now = self._clock()
+        self._settle_in_flight(now)
+        request = Sent(now, self.requests_sent)
+        self._in_flight = request
+        self._sent.append(request)
+        for window in self.windows.values():
+            window.track(request)
+
+    def _settle_in_flight(self, now: float) -> None:
+        """A request that got no answer (a reset connection) may still have been counted."""
+        if self._in_flight is not None and self._in_flight.answered == float("inf"):
+            self._in_flight.answered = now
+        self._in_flight = None
 
     def next_wait(self) -> Wait:
         """The longest wait any constraint asks for right now."""
@@ -148,16 +149,22 @@ class Pacer:
                     f"MEGA answered 429 and asked for {self._retry_after:g}s via Retry-After",
                 )
             )
+        # MEGA documents two windows: while only one is known, a slot of it is kept.
+        alone = len(self.windows) == 1
         for window in self.windows.values():
-            free_at = self._free_at(window, now)
+            allowed = self._allowed(window, keep_one=alone)
+            free_at = window.free_at(now, allowed, gradual=self.refill.gradual)
+            if self.refill.bucket and window.last is not None:
+                since = sent_after(self._sent, window.last.number)
+                free_at = min(free_at, bucket_free_at(window, now, allowed, since))
             if free_at > now:
                 waits.append(
                     Wait(free_at - now, f"the {window.describe()} window is used up")
                 )
         return max(waits, key=lambda wait: wait.seconds)
 
-    def _free_at(self, window: Window, now: float) -> float:
-        """When the window next has room for one more request beyond the reserve."""
+    def _allowed(self, window: Window, *, keep_one: bool) -> int:
+        """How many of the window's slots we may fill: less the reserve, and the kept slot."""
         allowed = window.limit - self.reserve
         if allowed < 1:
             msg = (
@@ -165,53 +172,55 @@ class Pacer:
                 f"{window.describe()} requests: lower it below {window.limit}"
             )
             raise ReserveTooLargeError(msg)
-        answered = self._answered
-        first = bisect.bisect_right(answered, now - window.seconds)
-        own = len(answered) - first
-        foreign = window.foreign if now < window.reset_at else 0
-        if own + foreign < allowed:
-            return now
-        # Until reset_at, `foreign` occupants stay; we need that many of ours to expire.
-        need = own + foreign - allowed + 1
-        before_reset = (
-            answered[first + need - 1] + window.seconds if need <= own else math.inf
-        )
-        # From reset_at on, only our own requests still count.
-        need_after = own - allowed + 1
-        after_reset = max(
-            window.reset_at,
-            answered[first + need_after - 1] + window.seconds if need_after > 0 else now,
-        )
-        return min(before_reset, after_reset)
+        if keep_one and window.exhausted and allowed > 1:
+            allowed -= 1
+        return allowed
 
     # -- after a response ------------------------------------------------- #
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        """Learn from any response, success or error; a 429 did not consume budget."""
+        """Learn from any response, success or error."""
         now = self._clock()
-        if status != HTTPStatus.TOO_MANY_REQUESTS:
+        request = self._in_flight or Sent(now)
+        self._in_flight = None
+        request.answered = now
+        request.refused = status == HTTPStatus.TOO_MANY_REQUESTS
+        if not request.refused:
             self._answered.append(now)
-        longest = max([LOG_HORIZON_SECONDS, *(w.seconds for w in self.windows.values())])
-        self._forget_older_than(now - longest)
-        limit = _header_int(headers, "RateLimit-Limit")
-        remaining = _header_int(headers, "RateLimit-Remaining")
-        reset = _header_int(headers, "RateLimit-Reset")
+        self._forget_older_than(now, self._horizon())
+        limit = _header_number(headers, "RateLimit-Limit")
+        remaining = _header_number(headers, "RateLimit-Remaining")
+        reset = _header_number(headers, "RateLimit-Reset")
         if limit is None or remaining is None or reset is None or limit < 1:
             return
-        window = self.windows.get(limit)
-        seconds = max(float(reset), window.seconds if window else 0.0, 1.0)
-        first = bisect.bisect_right(self._answered, now - seconds)
-        own = len(self._answered) - first
-        foreign = max(0, limit - remaining - own)
-        self.windows[limit] = Window(limit, seconds, foreign, now + reset)
+        window = self.windows.get(int(limit))
+        if window is None:
+            window = Window(int(limit), max(reset, 1.0))
+            window.entries.extend(Entry(sent) for sent in self._sent)
+            self.windows[window.limit] = window
+        elif self.refill.learn(window, int(remaining), now, self._sent) and self._logger:
+            self._logger.debug("Rate limit: MEGA's windows refill %s", self.refill.describe())
+        window.report(int(remaining), reset, request, now, gradual=self.refill.gradual)
+        if remaining <= self.reserve:
+            window.exhausted = True
 
-    def _forget_older_than(self, cutoff: float) -> None:
+    def _horizon(self) -> float:
+        """How far back our own requests are kept: the longest window, an hour at least.
+
+        When a longer window shows up, our requests in it must be known as
+        ours, not as strangers'.
+        """
+        return max([LOG_HORIZON_SECONDS, *(w.seconds for w in self.windows.values())])
+
+    def _forget_older_than(self, now: float, horizon: float) -> None:
         """Keep memory bounded by the longest window, whatever the sync's length.
 
-        At least an hour is kept even before any hourly window is reported: when
-        it shows up, our requests in it must be known as ours, not as strangers'.
+        Requests are kept two windows back: whether a report freed more than a
+        sliding log could have looks back a window from the report before it.
         """
-        while self._answered and self._answered[0] <= cutoff:
+        while self._answered and self._answered[0] <= now - horizon:
             self._answered.popleft()
+        while self._sent and self._sent[0].answered <= now - 2 * horizon:
+            self._sent.popleft()
 
     def note_rate_limited(self, retry_after: float) -> None:
         """A 429 still happened: wait `Retry-After`, with jitter only on top.
@@ -246,7 +255,7 @@ class Pacer:
         longest = max((w.seconds for w in windows), default=0.0)
         if DOCUMENTED_MINUTE in known and longest <= DOCUMENTED_MINUTE[1]:
             limit, seconds = DOCUMENTED_HOUR
-            windows.append(Window(limit, seconds, 0, 0.0))
+            windows.append(Window(limit, seconds))
         return windows
 
     def budget_text(self) -> str:

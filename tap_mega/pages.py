@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
-from tap_mega.errors import MegaResponseError
+from tap_mega.errors import MegaResponseError, UnreadableBodyError
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,19 +31,22 @@ class Page:
     leads: list[dict[str, t.Any]]
     total: int
     next_cursor: str | None
+    #: The page size MEGA served, which may be less than asked (a capped `limit`).
+    limit: int | None = None
 
 
 def read_page_body(response: requests.Response) -> Page:
     """Check a 200 body against the documented shape and return it as a Page.
 
     An empty or half-formed body must never pass for "no more leads": that would
-    end a sync early and silently.
+    end a sync early and silently. A body that is not JSON at all is retried
+    (`UnreadableBodyError`); JSON of the wrong shape is MEGA's contract broken.
     """
     try:
         body = response.json()
     except ValueError as exc:
         msg = f"MEGA returned a 200 whose body is not JSON for GET {urlparse(response.url).path}"
-        raise MegaResponseError(msg) from exc
+        raise UnreadableBodyError(msg, response) from exc
     if not isinstance(body, dict):
         msg = "MEGA returned a 200 whose body is not a JSON object"
         raise MegaResponseError(msg)
@@ -61,7 +64,9 @@ def read_page_body(response: requests.Response) -> Page:
     if cursor is not None and (not isinstance(cursor, str) or not cursor):
         msg = f"MEGA returned a page whose 'next_cursor' is not a string or null: {cursor!r}"
         raise MegaResponseError(msg)
-    return Page(leads=leads, total=total, next_cursor=cursor)
+    limit = body["limit"]
+    served = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
+    return Page(leads=leads, total=total, next_cursor=cursor, limit=served)
 
 
 class NextCursorPaginator(BaseAPIPaginator[str | None]):

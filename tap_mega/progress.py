@@ -11,7 +11,7 @@ import math
 import time
 import typing as t
 
-from tap_mega.pacer import format_duration
+from tap_mega.ratewindow import format_duration
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,6 +50,10 @@ class Progress:
         self.pages = 0
         self.total: int | None = None
         self._first_total: int | None = None
+
+    def serves_pages_of(self, limit: int) -> None:
+        """MEGA serves fewer leads a page than asked: count the pages left in its size."""
+        self._page_size = max(limit, 1)
 
     def page_done(self, leads: int, total: int) -> str | None:
         """Count a page; return a line when one is due, else None.

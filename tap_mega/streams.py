@@ -110,13 +110,19 @@ class LeadsStream(WalkingStream):
         thus resumable: a run resumed from it starts `lookback_window` before it
         again, so at worst it re-emits leads (delivery is at least once, keyed on
         `id`), never skips one. Order within the run is still checked, in
-        `checked_updated_at`, which also made the value canonical: so the SDK's
-        own increment (two more state look-ups and conversions) is not needed.
+        `checked_updated_at`, which also gave the value's canonical spelling
+        (the record keeps MEGA's): so the SDK's own increment (two more state
+        look-ups and conversions) is not needed.
         """
         if self.replication_method != REPLICATION_INCREMENTAL:
             return  # as the SDK: a FULL_TABLE catalog keeps no bookmark
         state = self.get_context_state(context)
-        value = latest_record[self.replication_key]
+        checked = self.bookmark_value
+        value = (
+            checked[1]
+            if checked is not None and checked[0] is latest_record
+            else normalize_timestamp(latest_record[self.replication_key])
+        )
         bookmark = state.get("replication_key_value")
         if bookmark and value < bookmark:
             return

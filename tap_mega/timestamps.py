@@ -85,3 +85,11 @@ def normalize_timestamp(value: str) -> str:
         else:
             return value[:-1] + "000Z"
     return format_timestamp(parse_timestamp(value))
+
+
+def canonical_or_none(value: object) -> str | None:
+    """The canonical spelling of `value`, or None when it is not an instant."""
+    try:
+        return normalize_timestamp(value)  # type: ignore[arg-type]
+    except InvalidTimestampError:
+        return None

@@ -25,14 +25,15 @@ from tap_mega.errors import (
     SavedCursorRefusedError,
 )
 from tap_mega.lookback import parse_lookback
-from tap_mega.pacer import format_duration
 from tap_mega.progress import PROGRESS_INTERVAL_SECONDS, Progress
+from tap_mega.ratewindow import format_duration
 from tap_mega.resume import STATE_KEY as RESUME_STATE_KEY
 from tap_mega.resume import ResumePoint, why_not_resume
 from tap_mega.resume import served_at as resume_served_at
 from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
     InvalidTimestampError,
+    canonical_or_none,
     format_timestamp,
     normalize_timestamp,
     parse_timestamp,
@@ -42,6 +43,8 @@ from tap_mega.writer import LineWriter
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
+
+    from tap_mega.pages import Page
 
 
 def utc_now() -> dt.datetime:
@@ -74,6 +77,10 @@ class WalkingStream(MegaStream):
         self._walk_key = ""
         #: When the current page arrived: the extraction time of all its records.
         self.page_extracted_at = utc_now()
+        #: The page size MEGA said it served, when below `page_size`.
+        self._served_limit: int | None = None
+        #: The lead last checked and its canonical `updated_at`, for the bookmark.
+        self.bookmark_value: tuple[dict[str, t.Any], str] | None = None
 
     @abc.abstractmethod
     def starting_instant(self, context: Context | None) -> dt.datetime | None:
@@ -129,14 +136,10 @@ class WalkingStream(MegaStream):
                     request_counter.increment()
                     self.page_extracted_at = utc_now()
                     page = self.read_page(response)
-                    for lead in page.leads:
-                        last_updated_at = self.checked_updated_at(
-                            lead, last_updated_at, context
-                        )
-                        yield lead
-                        # The SDK has written the RECORD and moved the bookmark:
-                        # a held SIGTERM may stop the run here.
-                        GUARD.raise_if_pending()
+                    self.notice_page_limit(page, progress)
+                    last_updated_at = yield from self.emit_leads(
+                        page.leads, last_updated_at, context
+                    )
                     line = progress.page_done(len(page.leads), page.total)
                     paginator.advance(response)
                     next_cursor = None if paginator.finished else paginator.current_value
@@ -263,17 +266,44 @@ class WalkingStream(MegaStream):
             "and read past them."
         )
 
-    def checked_updated_at(
-        self,
-        lead: dict[str, t.Any],
-        previous: str | None,
-        context: Context | None = None,
-    ) -> str:
-        """Normalise a lead's `updated_at` in place, refusing leads we cannot bookmark.
+    def notice_page_limit(self, page: Page, progress: Progress) -> None:
+        """Go on when MEGA caps `limit` below `page_size`, and say so once.
 
-        A lead older than the last one emitted is not emitted; the bookmark is
-        moved back to it first, so the STATE flushed on the way out still points
-        at or before every lead not delivered.
+        Pages are followed by their cursor, so a smaller page loses nothing;
+        only the ETA, which counts the pages left, needs the served size.
+        """
+        asked = int(self.config.get("page_size", 100))
+        if page.limit is None or page.limit >= asked or page.limit == self._served_limit:
+            return
+        self._served_limit = page.limit
+        progress.serves_pages_of(page.limit)
+        self.logger.info(
+            "MEGA serves at most %d leads a page (page_size is %d): going on with pages of %d.",
+            page.limit, asked, page.limit,
+        )
+
+    def emit_leads(
+        self, leads: list[dict[str, t.Any]], previous: str | None, context: Context | None
+    ) -> t.Generator[dict[str, t.Any], None, str | None]:
+        """Yield a page's leads in order; return the last one's canonical `updated_at`."""
+        for index, lead in enumerate(leads):
+            try:
+                previous = self.checked_updated_at(lead, previous)
+            except MegaResponseError:
+                self.hold_bookmark_before(leads[index:], context)
+                raise
+            yield lead
+            # The SDK has written the RECORD and moved the bookmark: a held
+            # SIGTERM may stop the run here.
+            GUARD.raise_if_pending()
+        return previous
+
+    def checked_updated_at(self, lead: dict[str, t.Any], previous: str | None) -> str:
+        """A lead's `updated_at` in canonical form, refusing leads we cannot bookmark.
+
+        The lead itself keeps MEGA's spelling: its RECORD carries the value as
+        MEGA sent it, and only the bookmark (`bookmark_value`) is canonical.
+        A lead older than the last one emitted is not emitted.
         """
         lead_id = lead.get("id")
         if not isinstance(lead_id, str) or not lead_id:
@@ -286,11 +316,30 @@ class WalkingStream(MegaStream):
             msg = f"MEGA returned lead {lead_id} with an unusable updated_at: {raw!r}"
             raise MegaResponseError(msg) from exc
         if previous is not None and updated_at < previous:
-            self.move_bookmark_back(updated_at, context)
             msg = (
                 f"MEGA returned lead {lead_id} out of order: updated_at {updated_at} "
                 f"after {previous} in an ascending walk"
             )
             raise MegaResponseError(msg)
-        lead["updated_at"] = updated_at
+        self.bookmark_value = (lead, updated_at)
         return updated_at
+
+    def hold_bookmark_before(
+        self, undelivered: list[dict[str, t.Any]], context: Context | None
+    ) -> None:
+        """Move the bookmark back to the earliest of a page's leads not emitted.
+
+        Called when a lead breaks the contract: it and every lead after it on
+        the page stay undelivered, and a page out of order may hold leads
+        older than the one that tripped the check (served in reverse, all but
+        its first are). The STATE flushed on the way out then points at or
+        before each of them; leads of the page emitted before the trip are at
+        or after the bookmark too, so a resumed run reads them again rather
+        than skipping any.
+        """
+        # A lead without a usable instant cannot be bookmarked: it is left out.
+        stamps = [
+            stamp for lead in undelivered if (stamp := canonical_or_none(lead.get("updated_at")))
+        ]
+        if stamps:
+            self.move_bookmark_back(min(stamps), context)

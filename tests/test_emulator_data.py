@@ -121,6 +121,19 @@ def test_limit_above_the_maximum_is_capped_and_said_so():
     assert zero == 400
 
 
+def test_a_lowered_maximum_caps_the_documented_page_or_refuses_it():
+    with MegaEmulator(n_leads=150, seed=2, rate_windows=[], limit_above_max="cap",
+                      max_limit=40) as emu:
+        capped = page(emu, limit=100)
+    with MegaEmulator(n_leads=150, seed=2, rate_windows=[], max_limit=40) as emu:
+        refused = fetch(emu, {"limit": 100})[0]
+        default = page(emu)
+
+    assert (capped["limit"], len(capped["leads"])) == (40, 40)
+    assert refused == 400
+    assert default["limit"] == 20
+
+
 def test_a_full_last_page_is_followed_by_an_empty_page():
     with MegaEmulator(n_leads=10, seed=2, rate_windows=[], trailing_empty_page=True) as emu:
         first = page(emu, limit=5)

@@ -17,7 +17,7 @@ MAX_LINES = 400
 #: Top (0) to bottom. A module imports only from layers below its own; within a
 #: package (airbyte, testing) its modules import one another.
 LAYERS: dict[str, int] = {
-    "__main__": 0, "doctor": 0,
+    "__main__": 0, "doctor": 0, "fleet": 0,
     "cli": 1, "airbyte": 1, "testing": 1,
     "tap": 2,
     "streams": 3, "plugin": 3,
@@ -26,8 +26,8 @@ LAYERS: dict[str, int] = {
     "progress": 6, "state": 6,
     "pacer": 7, "pages": 7, "records": 7, "writer": 7, "schema": 7, "settings": 7,
     "resume": 7, "redaction": 7, "termination": 7, "sdk_contract": 7,
-    "lookback": 8, "timestamps": 8, "files": 8, "network": 8,
-    "errors": 9,
+    "lookback": 8, "timestamps": 8, "files": 8, "network": 8, "refill": 8, "responses": 8,
+    "errors": 9, "ratewindow": 9,
 }
 
 

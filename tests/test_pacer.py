@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from tap_mega.errors import BudgetExhaustedError, ReserveTooLargeError
-from tap_mega.pacer import Pacer, format_duration
+from tap_mega.pacer import Pacer
 from tap_mega.progress import Progress
+from tap_mega.ratewindow import format_duration
 from tap_mega.testing.emulator import RateWindow, _RateLimiter
 
 LATENCY = 0.01
@@ -95,12 +96,15 @@ def test_sends_freely_while_the_bucket_has_room_then_waits_for_the_oldest_slot()
 
     drive(pacer, clock, limiter, 5)
     assert clock.sleeps == []
-    first_answered = 1000.0 + LATENCY
+    second_answered = 1000.0 + 2 * LATENCY
     drive(pacer, clock, limiter, 1)
 
     assert len(clock.sleeps) == 1
-    # The oldest request leaves the window 10 s after it was answered, not at Reset.
-    assert clock.now - LATENCY == pytest.approx(first_answered + 10.0)
+    # The oldest requests leave the window 10 s after they were answered, not at
+    # Reset. The only window known has run out, so one of its slots is kept (a
+    # longer window tied with it would be hidden): the sixth request waits for
+    # the second oldest to leave.
+    assert clock.now - LATENCY == pytest.approx(second_answered + 10.0)
 
 
 def test_two_windows_multi_window_sync_has_no_429_and_near_minimum_time() -> None:
@@ -115,7 +119,10 @@ def test_two_windows_multi_window_sync_has_no_429_and_near_minimum_time() -> Non
     assert all("Retry-After" not in headers for headers in seen)
     assert pacer.rate_limited == 0
     elapsed = clock.now - start
-    assert elapsed <= greedy_minimum(windows, 150) * 1.02 + LATENCY
+    # Until the 40/10s window shows up, one slot of the 6/1s window is kept
+    # (see the pacer's docstring): here one in six, which the sliding log then
+    # repeats. MEGA's minute window keeps one in sixty.
+    assert elapsed <= greedy_minimum(windows, 150) * 1.05 + LATENCY
     # Both windows were learnt from the headers, though only one is reported at a time.
     assert set(pacer.windows) == {6, 40}
     assert pacer.windows[40].seconds == 10.0
@@ -270,6 +277,7 @@ def test_the_pacer_keeps_only_an_hour_of_its_own_requests() -> None:
         pacer.observe(200, {})
         clock.now += 1.0
     assert len(pacer._answered) <= 3601
+    assert len(pacer._sent) <= 2 * 3600 + 1
 
 
 def first_sync_paragraph() -> str:

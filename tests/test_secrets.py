@@ -46,7 +46,7 @@ def test_debug_sync_through_every_fault_never_shows_the_token(
         Fault("drop", at_request=4),
         Fault("rate_limit", at_request=5, retry_after=0),
         Fault("slow", at_request=6, seconds=1.5),
-        Fault("malformed", at_request=8),
+        Fault("malformed", at_request=8, count=8),  # retried: every try gets it
     ):
         emulator.add_fault(fault)
 
@@ -98,9 +98,9 @@ def test_interrupted_run_never_shows_the_token(emulator: MegaEmulator, tmp_path:
         "import os, signal\n"
         "from tap_mega.streams import LeadsStream\n"
         "original = LeadsStream.checked_updated_at\n"
-        "def checked(self, lead, previous, context=None):\n"
+        "def checked(self, lead, previous):\n"
         "    if previous is None: os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    return original(self, lead, previous, context)\n"
+        "    return original(self, lead, previous)\n"
         "LeadsStream.checked_updated_at = checked\n"
     )
 

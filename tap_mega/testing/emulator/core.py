@@ -85,6 +85,7 @@ class MegaEmulator:
         timestamps: str = "mega",
         cursor_alphabet: str = "urlsafe",
         limit_above_max: str = "refuse",
+        max_limit: int = 100,
         trailing_empty_page: bool = False,
         deletions: tuple[int, int] | None = None,
         date_offset: float = 0.0,
@@ -109,7 +110,7 @@ class MegaEmulator:
         - ``gzip`` / ``chunked``: compress (for clients that accept it) and
           chunk every response.
         - ``timestamps``: the spelling style (see :mod:`.spelling`);
-          ``cursor_alphabet``, ``limit_above_max``, ``trailing_empty_page``:
+          ``cursor_alphabet``, ``limit_above_max``, ``max_limit``, ``trailing_empty_page``:
           paging readings (see :class:`~.query.PageOptions`);
           ``deletions=(n, k)``: ``n`` leads are deleted before every ``k``-th
           request, so ``total`` shrinks during a walk; ``date_offset``: seconds
@@ -128,6 +129,7 @@ class MegaEmulator:
         forms = HeaderForms(reset=reset_rounding, retry_after=retry_after)
         config = LimiterConfig(model=limiter, phase=limiter_phase, refusals_spend=refusals_spend,
                                tie=report_tie, forms=forms)
+        self._clock = clock
         self._limiter = RateLimiter(rate_windows, clock, config)
         self._errors_spend = errors_spend
         self._latency = _latency_range(latency_ms)
@@ -137,7 +139,7 @@ class MegaEmulator:
         spelling = Spelling(timestamps)
         self._store = LeadStore(_initial_leads(leads, n_leads, seed, self.customer_id, spelling))
         self._editor = LeadEditor(self._store, self.customer_id, seed, spelling)
-        self._paging = PageOptions(cursor_alphabet, limit_above_max, trailing_empty_page)
+        self._paging = PageOptions(cursor_alphabet, limit_above_max, trailing_empty_page, max_limit)
         self._deletions = _deletions(deletions)
         self._rng = random.Random(f"mega-emulator-latency-{seed}")  # noqa: S311 - test timing
         self._lock = threading.RLock()
@@ -284,7 +286,8 @@ class MegaEmulator:
         """Number, record, fault or serve one request (called by the handler)."""
         split = urlsplit(raw_path)
         pairs = parse_qsl(split.query, keep_blank_values=True)
-        record = RecordedRequest(method, split.path, dict(pairs), redacted(headers))
+        record = RecordedRequest(method, split.path, dict(pairs), redacted(headers),
+                                 at=self._clock())
         with self._lock:
             self._requests.append(record)
             k = len(self._requests)

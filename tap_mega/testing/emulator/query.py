@@ -46,7 +46,9 @@ class PageOptions:
     - ``cursor_alphabet``: ``urlsafe`` (default) or ``standard`` base64 (with
       ``+``, ``/`` and ``=``, which a client must URL-encode);
     - ``limit_above_max``: ``refuse`` (default: a 400) or ``cap`` (served as
-      100, and the page's ``limit`` says 100);
+      ``max_limit``, and the page's ``limit`` says so);
+    - ``max_limit``: the largest page (default: the documented 100), for a
+      MEGA that lowers it;
     - ``trailing_empty_page``: a full last page still carries a cursor, and the
       page after it is empty with a null cursor (default: the full last page
       has a null cursor).
@@ -55,6 +57,7 @@ class PageOptions:
     cursor_alphabet: str = "urlsafe"
     limit_above_max: str = "refuse"
     trailing_empty_page: bool = False
+    max_limit: int = _MAX_LIMIT
 
     def __post_init__(self) -> None:
         """Refuse a reading the emulator cannot play."""
@@ -63,6 +66,9 @@ class PageOptions:
             raise ValueError(msg)
         if self.limit_above_max not in LIMIT_READINGS:
             msg = f"limit above the maximum must be one of {', '.join(LIMIT_READINGS)}"
+            raise ValueError(msg)
+        if self.max_limit < 1:
+            msg = "max_limit must be at least 1"
             raise ValueError(msg)
 
 
@@ -162,10 +168,10 @@ def _stage_param(params: dict[str, str]) -> str | None:
 
 
 def _limit_param(params: dict[str, str], paging: PageOptions) -> int:
-    """1 to 100; above 100 a 400, or 100 when the reading caps it."""
+    """1 to ``max_limit`` (100); above it a 400, or ``max_limit`` when the reading caps it."""
     if paging.limit_above_max == "cap":
-        return min(_MAX_LIMIT, _int_param(params, "limit", 20, 1, None))
-    return _int_param(params, "limit", 20, 1, _MAX_LIMIT)
+        return min(paging.max_limit, _int_param(params, "limit", 20, 1, None))
+    return _int_param(params, "limit", min(20, paging.max_limit), 1, paging.max_limit)
 
 
 def _cursor_param(

@@ -142,6 +142,8 @@ def add_reading_options(parser: argparse.ArgumentParser) -> None:
                            "at a +02:00 offset, without a fraction, or with microseconds")
     data.add_argument("--cursor-alphabet", choices=CURSOR_ALPHABETS, default="urlsafe",
                       help="base64url cursors (default), or standard base64 with +, / and =")
+    data.add_argument("--max-limit", type=int, default=100, metavar="N",
+                      help="the largest page MEGA serves (default: the documented 100)")
     data.add_argument("--limit-above-max", choices=LIMIT_READINGS, default="refuse",
                       help="limit above 100: a 400 (default) or capped to 100")
     data.add_argument("--trailing-empty-page", action="store_true",
@@ -167,6 +169,7 @@ def reading_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "timestamps": args.timestamps,
         "cursor_alphabet": args.cursor_alphabet,
         "limit_above_max": args.limit_above_max,
+        "max_limit": args.max_limit,
         "trailing_empty_page": args.trailing_empty_page,
         "deletions": args.delete,
         "date_offset": args.date_offset,

@@ -59,7 +59,8 @@ _PROXY_PAGE = (
 class RecordedRequest:
     """What the server saw; the Authorization value is never kept.
 
-    ``status`` is 0 for a dropped connection (no response was sent).
+    ``status`` is 0 for a dropped connection (no response was sent); ``at``
+    is when it arrived, on the emulator's clock (what benchmarks time).
     """
 
     method: str
@@ -67,6 +68,7 @@ class RecordedRequest:
     params: dict[str, str]
     headers: dict[str, str]
     status: int = 0
+    at: float = 0.0
 
 
 class ApiError(Exception):

@@ -1,0 +1,166 @@
+"""The accounts file: which MEGA accounts the fleet syncs, checked before any runs.
+
+Every mistake is found up front and told in one line naming the file, the
+account and the field, because a fleet that starts eleven accounts and then
+trips on the twelfth's typo has already spent eleven accounts' budget.
+Tokens never sit in the file: each account names the environment variable
+that holds its token, and that variable must be set.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from dataclasses import dataclass
+
+import yaml
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+NAME_PATTERN = re.compile(r"[a-z0-9_]+")
+SCHEMA_PREFIX = "tap_mega_"
+#: PostgreSQL truncates identifiers longer than this; two accounts could then share a schema.
+MAX_IDENTIFIER_LENGTH = 63
+MAX_NAME_LENGTH = MAX_IDENTIFIER_LENGTH - len(SCHEMA_PREFIX)
+SHOWN_LENGTH = 40
+REQUIRED_FIELDS = ("name", "customer_id", "token_env")
+KNOWN_FIELDS = frozenset({*REQUIRED_FIELDS, "api_url"})
+
+
+class AccountsFileError(Exception):
+    """The accounts file cannot be used; the message is the one line to show."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """One MEGA account: the partition key, its customer and where its token lives."""
+
+    name: str
+    customer_id: str
+    token_env: str
+    api_url: str | None = None
+
+    @property
+    def schema(self) -> str:
+        """The warehouse schema this account alone writes to."""
+        return f"{SCHEMA_PREFIX}{self.name}"
+
+    def token(self, environ: Mapping[str, str]) -> str:
+        """The account's token, from the variable `token_env` names."""
+        return environ[self.token_env]
+
+
+def load_accounts(path: Path, environ: Mapping[str, str]) -> list[Account]:
+    """Read and check the whole file; raise AccountsFileError on the first problem."""
+    entries = _entries(path, _parsed(path))
+    accounts: list[Account] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(entries, start=1):
+        account = _account(path, position, entry, environ)
+        if account.name in seen:
+            msg = (
+                f"{path}: account '{account.name}' (#{position}): `name` is a duplicate; "
+                "each account needs its own name"
+            )
+            raise AccountsFileError(msg)
+        seen.add(account.name)
+        accounts.append(account)
+    return accounts
+
+
+def _parsed(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"{path}: cannot read the accounts file: {exc.strerror}"
+        raise AccountsFileError(msg) from exc
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: the accounts file is not UTF-8 text"
+        raise AccountsFileError(msg) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        msg = f"{path}: not valid YAML{line}: {problem}"
+        raise AccountsFileError(msg) from exc
+
+
+def _entries(path: Path, document: object) -> list[object]:
+    if not isinstance(document, dict) or "accounts" not in document:
+        msg = f"{path}: expected a top-level `accounts:` list"
+        raise AccountsFileError(msg)
+    entries = document["accounts"]
+    if not isinstance(entries, list) or not entries:
+        msg = f"{path}: `accounts` must be a non-empty list of accounts"
+        raise AccountsFileError(msg)
+    return entries
+
+
+def _account(
+    path: Path, position: int, entry: object, environ: Mapping[str, str]
+) -> Account:
+    where = f"{path}: account #{position}"
+    if not isinstance(entry, dict):
+        msg = f"{where}: expected a mapping with name, customer_id, token_env"
+        raise AccountsFileError(msg)
+    name = entry.get("name")
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        msg = f"{where}: `name` must be lower-case letters, digits and _ (got {_shown(name)})"
+        raise AccountsFileError(msg)
+    if len(name) > MAX_NAME_LENGTH:
+        msg = (
+            f"{where}: `name` is longer than {MAX_NAME_LENGTH} characters, too long for "
+            f"the schema name {SCHEMA_PREFIX}NAME"
+        )
+        raise AccountsFileError(msg)
+    where = f"{path}: account '{name}' (#{position})"
+    _check_fields(where, entry)
+    customer_id = _text_field(where, entry, "customer_id")
+    token_env = _text_field(where, entry, "token_env")
+    if not environ.get(token_env):
+        msg = f"{where}: `token_env` names {token_env}, which is not set in the environment"
+        raise AccountsFileError(msg)
+    api_url = entry.get("api_url")
+    if api_url is not None and (not isinstance(api_url, str) or not api_url.strip()):
+        msg = f"{where}: `api_url` must be a URL when given"
+        raise AccountsFileError(msg)
+    return Account(name=name, customer_id=customer_id, token_env=token_env, api_url=api_url)
+
+
+def _check_fields(where: str, entry: Mapping[object, object]) -> None:
+    if "token" in entry:
+        msg = (
+            f"{where}: `token` does not belong in the file; put the token in an environment "
+            "variable and name it in `token_env`"
+        )
+        raise AccountsFileError(msg)
+    unknown = sorted(str(key) for key in entry if key not in KNOWN_FIELDS)
+    if unknown:
+        msg = (
+            f"{where}: `{unknown[0]}` is not an account field "
+            "(name, customer_id, token_env, api_url)"
+        )
+        raise AccountsFileError(msg)
+
+
+def _text_field(where: str, entry: Mapping[object, object], field: str) -> str:
+    value = entry.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        msg = f"{where}: `{field}` is missing"
+        raise AccountsFileError(msg)
+    if not isinstance(value, str):
+        msg = f"{where}: `{field}` must be a string (got {_shown(value)})"
+        raise AccountsFileError(msg)
+    return value.strip()
+
+
+def _shown(value: object) -> str:
+    """A value as a user would recognise it from the file, kept short."""
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return text if len(text) <= SHOWN_LENGTH else text[: SHOWN_LENGTH - 3] + "..."
