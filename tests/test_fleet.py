@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tap_mega.testing.emulator import Fault, RateWindow
+from tests.test_custom_fields import SAMPLE
 from tests.test_meltano import (
     IN_CI,
     PG_DEFAULTS,
@@ -36,6 +37,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from tap_mega.testing.emulator import MegaEmulator
+    from tap_mega.testing.emulator.wire import RecordedRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -76,6 +78,11 @@ class FleetRun:
             assert match, f"unexpected output line: {line!r}"
             parsed[match["name"]] = match.groupdict()
         return parsed
+
+
+def assert_custom_field_sample(request: RecordedRequest) -> None:
+    """The one request discovery makes: the 100 most recently updated leads, custom fields."""
+    assert request.params == SAMPLE
 
 
 @pytest.fixture(scope="session")
@@ -197,14 +204,12 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
     refused = lines[cove.name]
     assert refused["status"] == "failed"
     assert refused["reason"].startswith("MEGA did not accept the credentials (401")
-    # A 401 is not retried: one request, one attempt.
+    # A 401 (here on discovery's custom-field sample) is not retried: one request, one attempt.
     assert cove.emulator.request_count == 1
+    assert_custom_field_sample(cove.emulator.requests[0])
     assert refused["requests"] == "1"
-    # The target may create the empty table from the SCHEMA message; no row lands.
-    assert fleet.database(cove).query(
-        f"select count(*) from information_schema.tables t join {cove.schema}.leads l on true "
-        f"where t.table_schema = '{cove.schema}'"
-    ) == "0"
+    # The 401 answers discovery's sample, before Meltano starts the target: no table, no row.
+    assert fleet.database(cove).query(f"select to_regclass('{cove.schema}.leads') is null") == "t"
 
     fleet.tokens[cove.token_env] = right_token
     change_leads(acme.emulator)
@@ -217,11 +222,13 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
     lines = second.lines()
     assert {line["status"] for line in lines.values()} == {"ok"}
     for account in (acme, bolt):
-        made = account.emulator.requests[before[account.name]:]
-        assert 1 <= len(made) <= 2
+        sample, *pages = account.emulator.requests[before[account.name]:]
+        # `meltano run` discovers first: the custom-field sample spends one request too.
+        assert_custom_field_sample(sample)
+        assert 1 <= len(pages) <= 2
         # From its own bookmark, not from the start.
-        assert "updated_since" in made[0].params
-        assert int(lines[account.name]["requests"]) == len(made)
+        assert "updated_since" in pages[0].params
+        assert int(lines[account.name]["requests"]) == 1 + len(pages)
         assert postgres_leads(fleet.database(account)) == truth(account.emulator)
     assert postgres_leads(fleet.database(cove)) == truth(cove.emulator)
     assert lines[cove.name]["leads"] == "500"
@@ -238,6 +245,7 @@ def test_twelve_accounts_four_at_a_time_all_load(fleet: Fleet) -> None:
     assert len(lines) == 12
     for account in accounts:
         assert lines[account.name]["status"] == "ok"
+        assert int(lines[account.name]["requests"]) == account.emulator.request_count
         assert postgres_leads(fleet.database(account)) == truth(account.emulator)
     assert "fleet: 12 of 12 accounts ok" in result.stdout
 
@@ -281,9 +289,10 @@ def test_a_run_that_fails_on_a_bad_response_is_retried_and_counts_both_attempts(
     line = result.lines()[acme.name]
     assert line["status"] == "ok"
     assert line["leads"] == "250"
-    # The failed attempt's request spent the budget too: 1 + 3 pages.
-    assert acme.emulator.request_count == 4
-    assert line["requests"] == "4"
+    # The failed attempt's request (discovery's sample) spent the budget too:
+    # 1 + the retry's sample and 3 pages.
+    assert acme.emulator.request_count == 5
+    assert line["requests"] == "5"
     assert postgres_leads(fleet.database(acme)) == truth(acme.emulator)
 
 
@@ -293,8 +302,9 @@ def test_a_budget_stopped_account_is_ok_and_says_so(
     acme = fleet.add("acme", n_leads=500, seed=6)
     acme.emulator = fleet.make_emulator(
         n_leads=500, seed=6, token=acme.emulator.token, customer_id=acme.emulator.customer_id,
-        # Two requests per two hours: the third would wait longer than max_wait_seconds.
-        rate_windows=[RateWindow(limit=2, seconds=7200)],
+        # Three requests per two hours: discovery's sample and two pages; the fourth
+        # would wait longer than max_wait_seconds.
+        rate_windows=[RateWindow(limit=3, seconds=7200)],
     )
 
     first = fleet.run()
@@ -305,4 +315,5 @@ def test_a_budget_stopped_account_is_ok_and_says_so(
     assert line["leads"] == "200"
     assert line["reason"].startswith("stopped early by the request budget, ETA ")
     assert len(postgres_leads(fleet.database(acme))) == 200
-    assert acme.emulator.request_count == 2
+    assert acme.emulator.request_count == 3
+    assert line["requests"] == "3"

@@ -9,6 +9,16 @@ request budget ends a run, its "Progress:" line with the ETA, and its one-line
 `tap-mega: error: ...` on failure. Meltano relays each as one log event; with
 `--log-format=json` every event is one JSON object naming the plugin that
 printed it, which is what we read: the target prints a `record_count` too.
+
+A run has two tap processes, and both spend the budget: `meltano run` first
+runs `tap-mega --discover` (no catalog is given, and Meltano caches none for
+an editable install), whose custom-field sample is one request, then the sync.
+Meltano relays the discovery's stderr too, as events of `"type": "discovery"`
+that name the plugin in `name` rather than `string_id`; we read them as the
+tap's, so the sample's timer is counted and a discovery that fails (a 401 on
+the sample) gives its own `tap-mega: error:` line, not Meltano's wrapper of
+it. Counting what was relayed stays true when no sample is sent:
+`custom_fields_schema` set, or a cached catalog (no discovery events at all).
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ TAP_ERROR = re.compile(r"tap-mega: error: (.+)")
 STOPPED_EARLY = re.compile(r"Stopping early: .+")
 ETA = re.compile(r"Progress: .*ETA ([^,]+?)\s*$")
 EXTRACTOR = "tap-mega"
+#: The `type` Meltano gives the relayed stderr lines of the plugin's `--discover`.
+DISCOVERY = "discovery"
 LEADS_METRIC = "record_count"
 REQUESTS_METRIC = "http_request_count"
 REQUEST_TIMER = "http_request_duration"
@@ -111,6 +123,8 @@ def _event(line: str) -> _Event:
     if isinstance(data.get("metric_info"), dict):
         text = f"METRIC: {json.dumps(data['metric_info'])}"
     source = data.get("string_id")
+    if source is None and data.get("type") == DISCOVERY:
+        source = data.get("name")
     return _Event(
         str(text) if text is not None else line,
         str(data.get("level", "")).lower(),
