@@ -38,6 +38,7 @@ from tap_mega.network import BODY_FAILURES, cause_of, host_of, retry_reason, unr
 from tap_mega.pacer import Pacer
 from tap_mega.pages import NextCursorPaginator, Page, read_page_body
 from tap_mega.responses import describe_error_response, has_envelope, parse_retry_after
+from tap_mega.settings import DEFAULT_API_URL
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
@@ -106,7 +107,7 @@ class MegaStream(RESTStream[str | None]):
     @override
     def url_base(self) -> str:
         """The API root; the emulator's URL in tests."""
-        return str(self.config.get("api_url", "https://app.gomega.ai")).rstrip("/")
+        return str(self.config.get("api_url", DEFAULT_API_URL)).rstrip("/")
 
     @property
     @override

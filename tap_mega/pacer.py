@@ -36,14 +36,12 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from tap_mega.errors import BudgetExhaustedError, ReserveTooLargeError
-from tap_mega.ratewindow import Entry, Sent, Window, bucket_free_at, format_duration
+from tap_mega.ratewindow import Entry, Sent, Window, bucket_free_at
 from tap_mega.refill import Refill, sent_after
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-#: `format_duration` and `Window` live in ratewindow.py; callers may import them from here.
-__all__ = ["Pacer", "Wait", "Window", "format_duration"]
 
 RETRY_AFTER_JITTER_SECONDS = 1.0
 
@@ -106,7 +104,6 @@ class Pacer:
         self.requests_sent = 0
         self.rate_limited = 0
         self.seconds_waited = 0.0
-        self.started_at = clock()
 
     # -- before a request ------------------------------------------------- #
     def wait_for_turn(self) -> None:

@@ -76,6 +76,7 @@ class NextCursorPaginator(BaseAPIPaginator[str | None]):
     A, B, A would otherwise page forever and burn the hourly budget.
     """
 
+    @override
     def __init__(
         self, read_page: Callable[[requests.Response], Page], start: str | None = None
     ) -> None:

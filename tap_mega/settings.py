@@ -23,6 +23,8 @@ from tap_mega.timestamps import InvalidTimestampError, parse_timestamp
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
+#: Where MEGA's API lives unless `api_url` says otherwise.
+DEFAULT_API_URL = "https://app.gomega.ai"
 ENV_HINTS = {"token": "TAP_MEGA_TOKEN", "customer_id": "TAP_MEGA_CUSTOMER_ID"}
 SECRET_SETTINGS = frozenset({"token"})
 #: What can travel in an HTTP header: anything else fails deep inside http.client.
@@ -262,3 +264,13 @@ def misspelt_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> 
                 f"setting `{name}` is unknown: did you mean `{known[close[0]]}`? "
                 "(a misspelt setting would be ignored)"
             )
+
+
+def without_sample(config: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """`config` for a tap that needs no custom-field declarations: it asks MEGA nothing.
+
+    For commands that never read custom fields' types (source-mega's `check` and
+    `read`, the doctor): declaring none, or the user's own `custom_fields_schema`,
+    skips discovery's sample request.
+    """
+    return {**config, "custom_fields_schema": config.get("custom_fields_schema") or {}}

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from tap_mega.errors import InputError
 from tap_mega.files import json_kind
-from tap_mega.settings import is_loopback
+from tap_mega.settings import DEFAULT_API_URL, is_loopback
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,7 +36,6 @@ SHAPES = (
 )
 #: Keys a Singer state may hold besides `bookmarks`.
 SINGER_STATE_KEYS = frozenset({"bookmarks", "currently_syncing"})
-DEFAULT_API_URL = "https://app.gomega.ai"
 
 
 def singer_state(value: t.Any, source: str) -> dict[str, t.Any]:

@@ -207,6 +207,7 @@ class LeadsStream(WalkingStream):
         return self.ABORT_AT_RECORD_COUNT
 
     @property
+    @override
     def page_limit(self) -> int:
         """Leads per request: `page_size`, or no more than a dry run wants."""
         page_size = int(self.config.get("page_size", 100))

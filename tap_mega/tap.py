@@ -10,6 +10,7 @@ from typing_extensions import override
 from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
 from tap_mega.plugin import MegaTap
 from tap_mega.schema import EXPLICIT_TYPES
+from tap_mega.settings import DEFAULT_API_URL
 from tap_mega.streams import LeadsStream
 
 if t.TYPE_CHECKING:
@@ -41,7 +42,7 @@ class TapMega(MegaTap):
         th.Property(
             "api_url",
             th.StringType,
-            default="https://app.gomega.ai",
+            default=DEFAULT_API_URL,
             title="API URL",
             description="Base URL of the MEGA API; https, or http to a loopback "
             "address (the bundled emulator).",

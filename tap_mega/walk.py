@@ -82,6 +82,11 @@ class WalkingStream(MegaStream):
         #: The lead last checked and its canonical `updated_at`, for the bookmark.
         self.bookmark_value: tuple[dict[str, t.Any], str] | None = None
 
+    @property
+    @abc.abstractmethod
+    def page_limit(self) -> int:
+        """Leads asked for per request: what a served `limit` is compared with."""
+
     @abc.abstractmethod
     def starting_instant(self, context: Context | None) -> dt.datetime | None:
         """Where a walk begins when no saved cursor applies; None: everything."""
@@ -112,7 +117,7 @@ class WalkingStream(MegaStream):
         paginator = self.get_new_paginator(start=start.cursor)
         progress = Progress(
             self.pacer,
-            int(self.config.get("page_size", 100)),
+            self.page_limit,
             interval=self.progress_interval_seconds,
             already=start.emitted,
         )
@@ -272,7 +277,7 @@ class WalkingStream(MegaStream):
         Pages are followed by their cursor, so a smaller page loses nothing;
         only the ETA, which counts the pages left, needs the served size.
         """
-        asked = int(self.config.get("page_size", 100))
+        asked = self.page_limit
         if page.limit is None or page.limit >= asked or page.limit == self._served_limit:
             return
         self._served_limit = page.limit

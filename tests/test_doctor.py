@@ -372,9 +372,9 @@ def test_invalid_settings_are_the_taps_one_line(make_emulator, tmp_path):
 @pytest.mark.parametrize(
     ("files", "says"),
     [
-        ({"config": None}, "does not exist"),
+        ({"config": None}, "cannot read the --config file"),
         ({"config": "{bad"}, "is not valid JSON"),
-        ({"state": "[]"}, "must hold a JSON object"),
+        ({"state": "[]"}, "state.json is not a state tap-mega can read"),
         ({"config": '{"streams": []}'}, "config.json is a Singer catalog"),
         ({"state": '{"type": "RECORD", "stream": "leads", "record": {}}'},
          "state.json is not a state tap-mega can read (a RECORD message)"),
@@ -428,3 +428,15 @@ def test_unreachable_mega_is_an_error_line(tmp_path):
     # the host and the cause, as a sync tells them; one request, so no "after retries"
     assert reach["text"] == "could not reach MEGA at 127.0.0.1:9 (connection refused)"
     assert "leads" not in run.report["sections"]
+
+
+@pytest.mark.parametrize("minutes", ["0", "abc", "inf"])
+def test_a_bad_run_length_is_a_usage_line_and_no_request(make_emulator, tmp_path, minutes):
+    emulator = make_emulator(n_leads=5, rate_windows=DOCUMENTED)
+
+    run = run_doctor(tap_config(emulator), tmp_path, "--run-minutes", minutes)
+
+    assert run.returncode == 2
+    assert "--run-minutes" in run.stderr.strip().splitlines()[-1]
+    assert "expected minutes above 0" in run.stderr
+    assert emulator.request_count == 0

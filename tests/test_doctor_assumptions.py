@@ -223,7 +223,7 @@ def test_reset_with_a_fraction_is_read(make_emulator, tmp_path):
     ("form", "status", "words"),
     [("seconds", "ok", "30 seconds on a 429"),
      ("fraction", "ok", "seconds on a 429"),
-     ("date", "unexpected", "the tap assumed seconds and waits 1s instead")],
+     ("date", "ok", "an HTTP date, which the tap reads as a wait of")],
 )
 def test_retry_after_forms(make_emulator, tmp_path, form, status, words):
     emulator = make_emulator(n_leads=50, rate_windows=DOCUMENTED, retry_after=form)

@@ -30,6 +30,7 @@ def test_test_mode_is_one_request_one_record_and_a_clean_exit(
     assert done.returncode == 0, done.stderr
     assert "ERROR" not in done.stderr
     assert "unhandled error" not in done.stderr
+    assert "serves at most" not in done.stderr  # limit=1 is what --test asked for
     sync = [m for m in metrics(done.stderr) if m["metric"] == "sync_duration"]
     assert [m["tags"]["status"] for m in sync] == ["succeeded"]
     assert emulator.request_count == 1

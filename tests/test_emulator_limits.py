@@ -215,7 +215,7 @@ def test_cli_another_integration():
 
 @pytest.mark.parametrize(("flag", "value"), [("--limiter", "leaky"), ("--latency", "20-10"),
                                              ("--latency", "soon"), ("--other-integration", "0"),
-                                             ("--retry-after", "never")])
+                                             ("--retry-after", "never"), ("--max-limit", "0")])
 def test_cli_bad_reading_is_one_line(flag, value):
     completed = subprocess.run([*CLI, flag, value], capture_output=True, text=True,
                                timeout=30, check=False)

@@ -8,7 +8,6 @@ a random suffix because other sessions may share the database.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -24,13 +23,11 @@ import pytest
 from tap_mega.testing.emulator import Fault, RateWindow
 from tests.test_custom_fields import SAMPLE
 from tests.test_meltano import (
-    IN_CI,
-    PG_DEFAULTS,
     Postgres,
     change_leads,
     postgres_leads,
+    reachable_pg_env,
     truth,
-    unreachable_reason,
 )
 
 if t.TYPE_CHECKING:
@@ -95,16 +92,7 @@ def plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def pg_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name, default in PG_DEFAULTS.items():
-        env.setdefault(name, default)
-    reason = unreachable_reason(env)
-    if reason is not None:
-        message = f"PostgreSQL not reachable ({reason}); run `bash .ci/run` once as root"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return env
+    return reachable_pg_env()
 
 
 class Fleet:

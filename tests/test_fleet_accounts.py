@@ -126,3 +126,16 @@ def test_a_bad_account_stops_the_fleet_before_any_account_runs(
     assert "account 'bolt' (#2): `customer_id` is missing" in capsys.readouterr().err
     assert emulator.request_count == 0
     assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--port", "70000"), ("--max-concurrent", "0")])
+def test_a_bad_number_option_is_one_usage_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--accounts", str(tmp_path / "accounts.yml"), flag, value])
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stopped.value.code == 2  # argparse's usage error, before any file is read
+    assert flag in err[-1]
+    assert "expected" in err[-1]

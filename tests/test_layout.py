@@ -26,7 +26,8 @@ LAYERS: dict[str, int] = {
     "progress": 6, "state": 6,
     "pacer": 7, "pages": 7, "records": 7, "writer": 7, "schema": 7, "settings": 7,
     "resume": 7, "redaction": 7, "termination": 7, "sdk_contract": 7,
-    "lookback": 8, "timestamps": 8, "files": 8, "network": 8, "refill": 8, "responses": 8,
+    "lookback": 8, "timestamps": 8, "files": 8, "argtypes": 8, "network": 8, "refill": 8,
+    "responses": 8,
     "errors": 9, "ratewindow": 9,
 }
 

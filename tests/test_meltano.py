@@ -184,9 +184,8 @@ def unreachable_reason(env: dict[str, str]) -> str | None:
     return None
 
 
-@pytest.fixture
-def postgres() -> Iterator[Postgres]:
-    """A fresh schema in the test database; skipped locally without a server, failed in CI."""
+def reachable_pg_env() -> dict[str, str]:
+    """The PG* environment of the test server; skip locally without one, fail in CI."""
     env = dict(os.environ)
     for name, default in PG_DEFAULTS.items():
         env.setdefault(name, default)
@@ -201,7 +200,13 @@ def postgres() -> Iterator[Postgres]:
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    database = Postgres(env, f"e2e_{uuid.uuid4().hex[:10]}")
+    return env
+
+
+@pytest.fixture
+def postgres() -> Iterator[Postgres]:
+    """A fresh schema in the test database; skipped locally without a server, failed in CI."""
+    database = Postgres(reachable_pg_env(), f"e2e_{uuid.uuid4().hex[:10]}")
     # A server whose default zone is not UTC, as many are: timestamps must still
     # land as the same instants. (The test user's own default, reset afterwards.)
     database.query("alter role current_user set timezone = 'America/New_York'")

@@ -24,7 +24,6 @@ from tap_mega.airbyte.commands import (
     make_tap,
     read,
     spec_message,
-    without_sample,
 )
 from tap_mega.airbyte.inputs import (
     read_config,
@@ -36,7 +35,7 @@ from tap_mega.airbyte.messages import Output, route_logging
 from tap_mega.errors import failure_line
 from tap_mega.files import read_json
 from tap_mega.redaction import register_secret
-from tap_mega.settings import SECRET_SETTINGS
+from tap_mega.settings import SECRET_SETTINGS, without_sample
 from tap_mega.termination import Terminated
 
 EXIT_FAILURE = 1

@@ -47,16 +47,6 @@ def make_tap(config: Json, **kwargs: t.Any) -> TapMega:
     return TapMega(config=config, parse_env_config=False, **kwargs)
 
 
-def without_sample(config: Json) -> Json:
-    """`config` for a tap that needs no custom-field declarations: it asks MEGA nothing.
-
-    Only `discover` samples the leads: Airbyte learns schemas from it alone, and
-    `check` and `read` (which selects top-level fields only) do not need them.
-    Declaring none (or the user's own `custom_fields_schema`) skips the request.
-    """
-    return {**config, "custom_fields_schema": config.get("custom_fields_schema") or {}}
-
-
 def airbyte_stream(tap: TapMega, name: str) -> Json:
     """One stream of the Airbyte catalog, described by the SDK stream itself."""
     stream = tap.streams[name]
@@ -125,7 +115,8 @@ def read(
         for name, bookmark in state.get("bookmarks", {}).items()
         if modes.get(name) == INCREMENTAL
     }
-    catalog = singer_catalog(make_tap(without_sample(config), validate_config=False), modes, fields)
+    sampleless = make_tap(settings.without_sample(config), validate_config=False)
+    catalog = singer_catalog(sampleless, modes, fields)
     tap = make_tap(
         config,
         catalog=catalog,

@@ -16,6 +16,7 @@ from tap_mega.doctor.checks import first_leads_seen
 from tap_mega.doctor.probe import FIRST, SECOND
 from tap_mega.doctor.report import OK, SKIPPED, UNEXPECTED, WARNING
 from tap_mega.pages import PAGE_KEYS
+from tap_mega.responses import parse_retry_after, seconds_until_http_date
 from tap_mega.timestamps import (
     MEGA_SPELLING_LENGTH,
     InvalidTimestampError,
@@ -239,6 +240,11 @@ def check_retry_after(report: Report, answered: list[Exchange]) -> None:
     elif NUMBER.fullmatch(raw.strip()):
         report.add(SECTION, "Retry-After", OK, f"{raw} seconds on a 429, as documented",
                    seen=raw)
+    elif seconds_until_http_date(raw.strip(), refused.response.headers.get("Date")) is not None:
+        wait = parse_retry_after(refused.response)
+        report.add(SECTION, "Retry-After", OK,
+                   f"{raw!r} on a 429: an HTTP date, which the tap reads as a wait of "
+                   f"{wait:g}s (by MEGA's Date)", seen=raw)
     else:
         report.add(SECTION, "Retry-After", UNEXPECTED,
                    f"{raw!r} on a 429; the tap assumed seconds and waits 1s instead, "

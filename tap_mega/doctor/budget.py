@@ -17,7 +17,7 @@ import typing as t
 from dataclasses import dataclass
 
 from tap_mega.doctor.report import OK, SKIPPED, UNEXPECTED, WARNING
-from tap_mega.pacer import format_duration
+from tap_mega.ratewindow import format_duration
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping

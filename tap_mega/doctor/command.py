@@ -12,8 +12,8 @@ import argparse
 import json
 import sys
 import typing as t
-from pathlib import Path
 
+from tap_mega.argtypes import above_zero
 from tap_mega.doctor.assumptions import add_assumption_lines
 from tap_mega.doctor.budget import add_budget_lines
 from tap_mega.doctor.checks import (
@@ -24,10 +24,12 @@ from tap_mega.doctor.checks import (
 )
 from tap_mega.doctor.probe import FIRST, DoctorStream, Plan, run_probe
 from tap_mega.doctor.report import WARNING, Report
-from tap_mega.errors import InputError, failure_line
+from tap_mega.errors import failure_line
+from tap_mega.files import read_json
 from tap_mega.lookback import parse_lookback
-from tap_mega.plugin import settings_object
+from tap_mega.plugin import settings_file
 from tap_mega.redaction import redact, redacted_traceback, register_secret
+from tap_mega.settings import without_sample
 from tap_mega.state import singer_state
 from tap_mega.streams import FILTER_PARAMS
 from tap_mega.tap import TapMega
@@ -56,7 +58,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="a state file: also count the leads from its bookmark")
     parser.add_argument("--json", action="store_true",
                         help="print the report as one JSON object")
-    parser.add_argument("--run-minutes", type=_minutes, default=DEFAULT_RUN_MINUTES,
+    parser.add_argument("--run-minutes", type=above_zero("minutes above 0"),
+                        default=DEFAULT_RUN_MINUTES,
                         metavar="MINUTES",
                         help="the longest run you want: the report gives the max_wait_seconds "
                         f"and schedule that split the first sync into such runs "
@@ -64,50 +67,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        msg = f"expected minutes above 0, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def read_json(path: str, what: str) -> dict[str, t.Any]:
-    """A JSON object from `path`, or one line naming the file and what is wrong."""
-    try:
-        value = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        msg = f"the {what} file {path} does not exist"
-        raise InputError(msg) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        msg = f"cannot read the {what} file {path}: {exc}"
-        raise InputError(msg) from None
-    except ValueError as exc:
-        msg = f"the {what} file {path} is not valid JSON: {exc}"
-        raise InputError(msg) from None
-    if not isinstance(value, dict):
-        msg = f"the {what} file {path} must hold a JSON object"
-        raise InputError(msg)
-    return value
-
-
 def make_tap(args: argparse.Namespace) -> TapMega:
     """The tap, configured as `tap-mega` would be by the same arguments, and validated."""
     config: dict[str, t.Any] = {}
     for item in args.config:
         if item != "ENV":
-            config.update(settings_object(read_json(item, "--config"), item))
+            config.update(settings_file(item))
     state = (singer_state(read_json(args.state, "--state"), f"the --state file {args.state}")
              if args.state else None)
     register_secret(config.get("token"))
-    # No custom-field sample: it would be a request beyond the doctor's three, with
-    # a sync's retries. Declaring none (or the user's own schema) skips it.
-    config["custom_fields_schema"] = config.get("custom_fields_schema") or {}
-    return TapMega(config=config, state=state, parse_env_config="ENV" in args.config,
-                   validate_config=True)
+    # No custom-field sample: it would be a request beyond the doctor's three.
+    return TapMega(config=without_sample(config), state=state,
+                   parse_env_config="ENV" in args.config, validate_config=True)
 
 
 def diagnose(tap: TapMega, *, has_state: bool, run_minutes: float) -> Report:

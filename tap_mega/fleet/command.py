@@ -20,6 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from tap_mega.argtypes import whole_number
 from tap_mega.fleet.accounts import Account, AccountsFileError, load_accounts
 from tap_mega.fleet.runner import redact
 from tap_mega.fleet.settings import FleetSettings
@@ -62,18 +63,6 @@ class Outcome:
         return text
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        msg = f"must be a whole number of at least 1 (got {text!r})"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     """The command's options."""
     result = argparse.ArgumentParser(
@@ -82,11 +71,13 @@ def parser() -> argparse.ArgumentParser:
     )
     result.add_argument("--accounts", type=Path, required=True, metavar="FILE",
                         help="the accounts file (YAML, see README: Many accounts)")
-    result.add_argument("--max-concurrent", type=positive_int, default=DEFAULT_MAX_CONCURRENT,
+    result.add_argument("--max-concurrent", type=whole_number("a whole number of at least 1", 1),
+                        default=DEFAULT_MAX_CONCURRENT,
                         metavar="N", help="accounts run at the same time (default 4)")
     result.add_argument("--ui", action="store_true",
                         help="start the Dagster UI (and its daemon) on the same definitions")
-    result.add_argument("--port", type=positive_int, default=DEFAULT_UI_PORT,
+    result.add_argument("--port", type=whole_number("a port from 1 to 65535", 1, 65535),
+                        default=DEFAULT_UI_PORT,
                         help="the UI's port on 127.0.0.1 (default 3000)")
     return result
 

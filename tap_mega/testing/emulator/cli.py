@@ -8,6 +8,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING
 
+from tap_mega.argtypes import whole_number
 from tap_mega.testing.emulator.core import MegaEmulator
 from tap_mega.testing.emulator.limiter import RateWindow
 from tap_mega.testing.emulator.readings import add_reading_options, reading_kwargs
@@ -31,30 +32,6 @@ def _parse_windows(text: str) -> list[RateWindow]:
     return windows
 
 
-def _lead_count(text: str) -> int:
-    """``--leads``: a whole number, zero or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        msg = f"expected a whole number of leads, 0 or more, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _port(text: str) -> int:
-    """``--port``: 0 to 65535 (0 picks a free port), checked before binding."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:  # noqa: PLR2004 - the largest TCP port
-        msg = f"expected a port from 0 to 65535 (0: any free port), not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
 def _customer_id(text: str) -> str:
     """``--customer-id``: a UUID, as MEGA's customer ids are (the tap checks its config so)."""
     try:
@@ -72,9 +49,12 @@ def _arg_parser() -> argparse.ArgumentParser:
                     "The readings below play the choices MEGA's docs leave open; "
                     "their defaults are the emulator's own reading.",
     )
-    parser.add_argument("--leads", type=_lead_count, default=5000,
+    parser.add_argument("--leads", type=whole_number("a whole number of leads, 0 or more", 0),
+                        default=5000,
                         help="number of generated leads")
-    parser.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
+    parser.add_argument("--port",
+                        type=whole_number("a port from 0 to 65535 (0: any free port)", 0, 65535),
+                        default=8765, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--customer-id", type=_customer_id, default=None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from tap_mega.argtypes import above_zero, whole_number
 from tap_mega.testing.emulator.cursor import CURSOR_ALPHABETS
 from tap_mega.testing.emulator.faults import FAULT_KINDS, Fault
 from tap_mega.testing.emulator.headers import RESET_ROUNDINGS, RETRY_AFTER_FORMS
@@ -50,18 +51,6 @@ def _latency(text: str) -> tuple[float, float]:
         msg = f"expected milliseconds as MS or LOW-HIGH (0 <= LOW <= HIGH), not {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return pair
-
-
-def _rate(text: str) -> float:
-    """``--other-integration``: requests a second, above zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        msg = f"expected requests a second above 0, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _deletions(text: str) -> tuple[int, int]:
@@ -119,7 +108,8 @@ def add_reading_options(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--latency", type=_latency, default=None, metavar="MS|LOW-HIGH",
                         help="count (and serve) each request this many milliseconds after "
                              "it arrives, drawn uniformly from the range")
-    limits.add_argument("--other-integration", type=_rate, default=0.0, metavar="RPS",
+    limits.add_argument("--other-integration", type=above_zero("requests a second above 0"),
+                        default=0.0, metavar="RPS",
                         help="another integration spends the same token's budget at RPS "
                              "requests a second")
     wire = parser.add_argument_group("wire readings")
@@ -142,7 +132,8 @@ def add_reading_options(parser: argparse.ArgumentParser) -> None:
                            "at a +02:00 offset, without a fraction, or with microseconds")
     data.add_argument("--cursor-alphabet", choices=CURSOR_ALPHABETS, default="urlsafe",
                       help="base64url cursors (default), or standard base64 with +, / and =")
-    data.add_argument("--max-limit", type=int, default=100, metavar="N",
+    data.add_argument("--max-limit", type=whole_number("a page size of at least 1", 1),
+                      default=100, metavar="N",
                       help="the largest page MEGA serves (default: the documented 100)")
     data.add_argument("--limit-above-max", choices=LIMIT_READINGS, default="refuse",
                       help="limit above 100: a 400 (default) or capped to 100")
