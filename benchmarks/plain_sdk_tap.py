@@ -13,7 +13,7 @@ from singer_sdk import typing as th
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.pagination import JSONPathPaginator
 
-from tap_mega.schema import LEAD_SCHEMA
+from tap_mega.streams.schema import LEAD_SCHEMA
 
 
 class PlainLeads(RESTStream[t.Any]):

@@ -1,5 +1,5 @@
 """`python -m tap_mega` runs the tap."""
 
-from tap_mega.cli import main
+from tap_mega.cli.main import main
 
 main()

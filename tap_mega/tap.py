@@ -7,11 +7,11 @@ import typing as t
 from singer_sdk import typing as th
 from typing_extensions import override
 
-from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
-from tap_mega.plugin import MegaTap
-from tap_mega.schema import EXPLICIT_TYPES
-from tap_mega.settings import DEFAULT_API_URL
-from tap_mega.streams import LeadsStream
+from tap_mega.cli.checks import DEFAULT_API_URL
+from tap_mega.cli.plugin import MegaTap
+from tap_mega.state.lookback import DEFAULT_LOOKBACK_SECONDS
+from tap_mega.streams.leads import LeadsStream
+from tap_mega.streams.schema import EXPLICIT_TYPES
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream

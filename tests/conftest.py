@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tap_mega.client import MegaStream
+from tap_mega.api.client import MegaStream
 from tap_mega.tap import TapMega
 from tap_mega.testing.emulator import MegaEmulator
 
@@ -103,10 +103,10 @@ class CliResult:
 
 # The real entry point, run by `python -c` after a test's prelude (code that
 # patches a class attribute, say, as the user's process would never do).
-CLI_MAIN = "from tap_mega.cli import main; main()"
+CLI_MAIN = "from tap_mega.cli.main import main; main()"
 # The default prelude: the retry wait shrunk as the `fast_retries` fixture does
 # in-process; the retry logic is unchanged, only the clock is faster.
-FAST_RETRIES = "from tap_mega.client import MegaStream; MegaStream.retry_wait_base = 0.01; "
+FAST_RETRIES = "from tap_mega.api.client import MegaStream; MegaStream.retry_wait_base = 0.01; "
 ERROR_PREFIX = "tap-mega: error:"
 
 

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OTHER_TOKEN = "mega_" + "cd" * 32
 OTHER_CUSTOMER = "00000000-0000-4000-8000-000000000001"
 FAST_RETRY_SOURCE = (
-    "from tap_mega.client import MegaStream; MegaStream.retry_wait_base = 0.01; "
+    "from tap_mega.api.client import MegaStream; MegaStream.retry_wait_base = 0.01; "
     "from tap_mega.airbyte import main; main()"
 )
 
@@ -445,8 +445,8 @@ def test_read_failure_on_the_api_side_is_a_system_error_after_saving_state(
 # A bug no MEGA response can trigger (every odd body is a known MegaError): the
 # second page raises an exception the tap does not know, quoting the token.
 BUG_ON_SECOND_PAGE_SOURCE = """
-from tap_mega.client import MegaStream
-from tap_mega.streams import LeadsStream
+from tap_mega.api.client import MegaStream
+from tap_mega.streams.leads import LeadsStream
 MegaStream.retry_wait_base = 0.01
 read_page = LeadsStream.read_page
 def buggy_read_page(self, response):

@@ -13,8 +13,8 @@ import typing as t
 import jsonschema
 import pytest
 
-from tap_mega import streams
-from tap_mega.schema import ANY_SCALAR, declared_type, lead_schema, sampled_custom_fields
+from tap_mega.streams import leads as streams
+from tap_mega.streams.schema import ANY_SCALAR, declared_type, lead_schema, sampled_custom_fields
 from tap_mega.tap import TapMega
 from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp
@@ -28,7 +28,7 @@ from tests.conftest import (
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_mega.streams import LeadsStream
+    from tap_mega.streams.leads import LeadsStream
 
 SAMPLE = {"sort_by": "updated_at", "sort_dir": "desc", "limit": "100",
           "include_custom_fields": "true"}

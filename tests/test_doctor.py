@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tap_mega.pacer import Pacer
+from tap_mega.budget.pacer import Pacer
 from tap_mega.testing.emulator import LEADS_PATH, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp, parse_timestamp
 from tests.conftest import tap_config

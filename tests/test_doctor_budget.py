@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from tap_mega.budget.pacer import Pacer
 from tap_mega.doctor.budget import first_sync_requests, split_into_runs
-from tap_mega.pacer import Pacer
 from tap_mega.testing.emulator import RateWindow
 from tests.conftest import tap_config
 from tests.test_doctor import run_doctor

@@ -9,7 +9,7 @@ import typing as t
 import pytest
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_mega.client import MegaStream
+from tap_mega.api.client import MegaStream
 from tap_mega.errors import InputError
 from tap_mega.testing.emulator import Fault
 from tap_mega.timestamps import normalize_timestamp

@@ -15,7 +15,7 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from tap_mega.client import MegaStream
+from tap_mega.api.client import MegaStream
 from tap_mega.errors import MegaError
 from tap_mega.tap import TapMega
 from tap_mega.testing.emulator import Fault

@@ -7,7 +7,7 @@ import typing as t
 
 import pytest
 
-from tap_mega.lookback import (
+from tap_mega.state.lookback import (
     DEFAULT_LOOKBACK_SECONDS,
     LookbackError,
     incremental_start,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_mega.lookback import DEFAULT_LOOKBACK_SECONDS
+from tap_mega.state.lookback import DEFAULT_LOOKBACK_SECONDS
 from tap_mega.timestamps import normalize_timestamp, parse_timestamp
 
 if t.TYPE_CHECKING:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tap_mega.budget.pacer import Pacer
+from tap_mega.budget.progress import Progress
+from tap_mega.budget.window import format_duration
 from tap_mega.errors import BudgetExhaustedError, ReserveTooLargeError
-from tap_mega.pacer import Pacer
-from tap_mega.progress import Progress
-from tap_mega.ratewindow import format_duration
 from tap_mega.testing.emulator import RateWindow, _RateLimiter
 
 LATENCY = 0.01

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import dev  # noqa: E402 - dev.py is a script at the root, stdlib only
 
-TAP = "from tap_mega.cli import main; main()"
+TAP = "from tap_mega.cli.main import main; main()"
 #: The settings tap.py declares; the rest of `--about` are the SDK's built-ins.
 TAP_SETTINGS = frozenset(TapMega.config_jsonschema["properties"])
 

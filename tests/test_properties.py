@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tap_mega import cli
+from tap_mega.cli import main as cli
 from tap_mega.testing.emulator import MegaEmulator
 from tap_mega.timestamps import parse_timestamp
 from tests.conftest import SyncResult, assert_one_line_failure, parse_messages, tap_config

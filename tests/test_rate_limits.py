@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
 # Progress lines after every page instead of every 30 s (and the real retry waits:
 # this prelude replaces run_cli's default fast retries).
 PROGRESS_EVERY_PAGE = (
-    "from tap_mega.streams import LeadsStream; LeadsStream.progress_interval_seconds = 0; "
+    "from tap_mega.streams.leads import LeadsStream; LeadsStream.progress_interval_seconds = 0; "
 )
 run_with_progress = functools.partial(run_cli, prelude=PROGRESS_EVERY_PAGE)
 

@@ -22,12 +22,12 @@ from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage, StateMessage
 from singer_sdk.singerlib.json import serialize_json
 
-from tap_mega.records import compile_shape, is_conformant
-from tap_mega.schema import LEAD_SCHEMA
-from tap_mega.streams import LeadsStream
+from tap_mega.streams.leads import LeadsStream
+from tap_mega.streams.records import compile_shape, is_conformant
+from tap_mega.streams.schema import LEAD_SCHEMA
+from tap_mega.streams.writer import LineWriter, write_stdout
 from tap_mega.tap import TapMega
 from tap_mega.testing.leadgen import generate_leads
-from tap_mega.writer import LineWriter, write_stdout
 from tests.conftest import tap_config
 from tests.scripted import page, script_pages, sorted_leads
 
@@ -174,7 +174,7 @@ def test_a_whole_sync_writes_what_the_sdks_own_path_writes(
     fast_emulator, sdk_emulator = make_emulator(leads=[]), make_emulator(leads=[])
     # One extraction time for both runs (the one part that moves), with microseconds.
     extracted = dt.datetime(2026, 11, 29, 15, 4, 5, 123456, tzinfo=dt.timezone.utc)
-    for clock in ("tap_mega.walk.utc_now", "singer_sdk.streams.core.utc_now"):
+    for clock in ("tap_mega.streams.walk.utc_now", "singer_sdk.streams.core.utc_now"):
         monkeypatch.setattr(clock, lambda: extracted)
     script_pages(fast_emulator, bodies)
     script_pages(sdk_emulator, bodies)

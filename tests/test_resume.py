@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from tap_mega.resume import (
+from tap_mega.state.resume import (
     STATE_KEY,
     ResumePoint,
     served_at,

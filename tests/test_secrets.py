@@ -19,10 +19,13 @@ if t.TYPE_CHECKING:
 
 DEBUG_ENV = {"PATH": "/usr/bin:/bin", "TAP_MEGA_LOGLEVEL": "DEBUG"}
 # Request URLs in the metrics too (the SDK leaves them out by default).
-METRIC_URLS = "from tap_mega.client import MegaStream; MegaStream._LOG_REQUEST_METRIC_URLS = True; "
+METRIC_URLS = (
+    "from tap_mega.api.client import MegaStream; "
+    "MegaStream._LOG_REQUEST_METRIC_URLS = True; "
+)
 # An unexpected bug whose message quotes the token, as a careless library might.
 CARELESS_BUG = (
-    "from tap_mega.streams import LeadsStream\n"
+    "from tap_mega.streams.leads import LeadsStream\n"
     "def broken(self, context, next_page_token):\n"
     "    raise RuntimeError('bug while holding ' + self.config['token'])\n"
     "LeadsStream.get_url_params = broken\n"
@@ -96,7 +99,7 @@ def test_interrupted_run_never_shows_the_token(emulator: MegaEmulator, tmp_path:
     # SIGTERM sent to itself once the first page is out: the stop path logs too.
     prelude = (
         "import os, signal\n"
-        "from tap_mega.streams import LeadsStream\n"
+        "from tap_mega.streams.leads import LeadsStream\n"
         "original = LeadsStream.checked_updated_at\n"
         "def checked(self, lead, previous):\n"
         "    if previous is None: os.kill(os.getpid(), signal.SIGTERM)\n"

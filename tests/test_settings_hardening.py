@@ -6,7 +6,7 @@ import typing as t
 
 import pytest
 
-from tap_mega.settings import api_url_problem
+from tap_mega.cli.checks import api_url_problem
 from tests.conftest import assert_one_line_failure, run_cli, tap_config
 
 if t.TYPE_CHECKING:
@@ -123,7 +123,7 @@ def test_a_misspelt_setting_stops_naming_the_one_meant(
 
 def test_defaults_in_the_schema_are_the_values_the_tap_uses(emulator: MegaEmulator) -> None:
     """The SDK does not fill schema defaults into the config: the code must agree."""
-    from tap_mega.lookback import parse_lookback  # noqa: PLC0415
+    from tap_mega.state.lookback import parse_lookback  # noqa: PLC0415
     from tap_mega.tap import TapMega  # noqa: PLC0415
 
     # Custom fields declared (a setting without a default), so no sample is requested.

@@ -18,7 +18,7 @@ if t.TYPE_CHECKING:
 
     from tap_mega.testing.emulator import MegaEmulator
 
-#: Where the leads bookmark names its account (tap_mega.state.ACCOUNT_KEY).
+#: Where the leads bookmark names its account (tap_mega.state.inputs.ACCOUNT_KEY).
 ACCOUNT_KEY = "account"
 
 

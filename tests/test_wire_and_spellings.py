@@ -10,7 +10,7 @@ import typing as t
 
 import pytest
 
-from tap_mega.client import RETRY_MAX_TRIES
+from tap_mega.api.client import RETRY_MAX_TRIES
 from tap_mega.testing.emulator import Fault, MegaEmulator
 from tap_mega.timestamps import normalize_timestamp
 from tests.conftest import CliResult, bookmark, run_cli, tap_config

@@ -32,10 +32,10 @@ from tap_mega.airbyte.inputs import (
     sync_modes,
 )
 from tap_mega.airbyte.messages import Output, route_logging
+from tap_mega.cli.checks import SECRET_SETTINGS, without_sample
+from tap_mega.cli.files import read_json
 from tap_mega.errors import failure_line
-from tap_mega.files import read_json
 from tap_mega.redaction import register_secret
-from tap_mega.settings import SECRET_SETTINGS, without_sample
 from tap_mega.termination import Terminated
 
 EXIT_FAILURE = 1

@@ -7,14 +7,14 @@ import typing as t
 
 from singer_sdk.singerlib import Catalog
 
-from tap_mega import settings
 from tap_mega.airbyte.inputs import FULL_REFRESH
 from tap_mega.airbyte.messages import AirbyteWriter, Output
+from tap_mega.cli import checks as settings
 from tap_mega.errors import CONFIG_FAILURES
 from tap_mega.tap import TapMega
 
 if t.TYPE_CHECKING:
-    from tap_mega.client import MegaStream
+    from tap_mega.api.client import MegaStream
 
 Json = dict[str, t.Any]
 INCREMENTAL = "incremental"

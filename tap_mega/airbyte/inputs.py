@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_mega import state
+from tap_mega.cli.files import json_kind, read_json
 from tap_mega.errors import InputError
-from tap_mega.files import json_kind, read_json
+from tap_mega.state import inputs as state
 
 Json = dict[str, t.Any]
 FULL_REFRESH = "full_refresh"

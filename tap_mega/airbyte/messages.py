@@ -20,7 +20,7 @@ from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from typing_extensions import override
 
 from tap_mega.redaction import redact
-from tap_mega.writer import write_stdout
+from tap_mega.streams.writer import write_stdout
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib import Message

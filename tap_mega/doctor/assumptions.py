@@ -12,11 +12,11 @@ import typing as t
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 
+from tap_mega.api.pages import PAGE_KEYS
+from tap_mega.api.responses import parse_retry_after, seconds_until_http_date
 from tap_mega.doctor.checks import first_leads_seen
 from tap_mega.doctor.probe import FIRST, SECOND
 from tap_mega.doctor.report import OK, SKIPPED, UNEXPECTED, WARNING
-from tap_mega.pages import PAGE_KEYS
-from tap_mega.responses import parse_retry_after, seconds_until_http_date
 from tap_mega.timestamps import (
     MEGA_SPELLING_LENGTH,
     InvalidTimestampError,

@@ -16,14 +16,14 @@ import statistics
 import typing as t
 from dataclasses import dataclass
 
+from tap_mega.budget.window import format_duration
 from tap_mega.doctor.report import OK, SKIPPED, UNEXPECTED, WARNING
-from tap_mega.ratewindow import format_duration
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from tap_mega.budget.pacer import Pacer
     from tap_mega.doctor.report import Report
-    from tap_mega.pacer import Pacer
 
 SECTION = "Budget"
 #: Shorter waits never end a run: a max_wait_seconds below a second would end

@@ -13,7 +13,10 @@ import json
 import sys
 import typing as t
 
-from tap_mega.argtypes import above_zero
+from tap_mega.cli.argtypes import above_zero
+from tap_mega.cli.checks import without_sample
+from tap_mega.cli.files import read_json
+from tap_mega.cli.plugin import settings_file
 from tap_mega.doctor.assumptions import add_assumption_lines
 from tap_mega.doctor.budget import add_budget_lines
 from tap_mega.doctor.checks import (
@@ -25,13 +28,10 @@ from tap_mega.doctor.checks import (
 from tap_mega.doctor.probe import FIRST, DoctorStream, Plan, run_probe
 from tap_mega.doctor.report import WARNING, Report
 from tap_mega.errors import failure_line
-from tap_mega.files import read_json
-from tap_mega.lookback import parse_lookback
-from tap_mega.plugin import settings_file
 from tap_mega.redaction import redact, redacted_traceback, register_secret
-from tap_mega.settings import without_sample
-from tap_mega.state import singer_state
-from tap_mega.streams import FILTER_PARAMS
+from tap_mega.state.inputs import singer_state
+from tap_mega.state.lookback import parse_lookback
+from tap_mega.streams.leads import FILTER_PARAMS
 from tap_mega.tap import TapMega
 from tap_mega.timestamps import parse_timestamp
 

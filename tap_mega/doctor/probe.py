@@ -17,6 +17,7 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
+from tap_mega.api.pages import Page, read_page_body
 from tap_mega.errors import (
     BudgetExhaustedError,
     MegaAuthError,
@@ -26,8 +27,7 @@ from tap_mega.errors import (
     RateLimitedError,
     ReserveTooLargeError,
 )
-from tap_mega.pages import Page, read_page_body
-from tap_mega.streams import LeadsStream
+from tap_mega.streams.leads import LeadsStream
 from tap_mega.timestamps import format_timestamp
 
 if t.TYPE_CHECKING:

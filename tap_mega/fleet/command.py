@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from tap_mega.argtypes import whole_number
+from tap_mega.cli.argtypes import whole_number
 from tap_mega.fleet.accounts import Account, AccountsFileError, load_accounts
 from tap_mega.fleet.runner import redact
 from tap_mega.fleet.settings import FleetSettings

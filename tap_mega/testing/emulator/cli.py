@@ -8,7 +8,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING
 
-from tap_mega.argtypes import whole_number
+from tap_mega.cli.argtypes import whole_number
 from tap_mega.testing.emulator.core import MegaEmulator
 from tap_mega.testing.emulator.limiter import RateWindow
 from tap_mega.testing.emulator.readings import add_reading_options, reading_kwargs

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from tap_mega.argtypes import above_zero, whole_number
+from tap_mega.cli.argtypes import above_zero, whole_number
 from tap_mega.testing.emulator.cursor import CURSOR_ALPHABETS
 from tap_mega.testing.emulator.faults import FAULT_KINDS, Fault
 from tap_mega.testing.emulator.headers import RESET_ROUNDINGS, RETRY_AFTER_FORMS

@@ -11,12 +11,12 @@ import math
 import time
 import typing as t
 
-from tap_mega.ratewindow import format_duration
+from tap_mega.budget.window import format_duration
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tap_mega.pacer import Pacer
+    from tap_mega.budget.pacer import Pacer
 
 PROGRESS_INTERVAL_SECONDS = 30.0
 

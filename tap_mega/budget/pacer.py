@@ -35,9 +35,9 @@ from collections import deque
 from dataclasses import dataclass
 from http import HTTPStatus
 
+from tap_mega.budget.refill import Refill, sent_after
+from tap_mega.budget.window import Entry, Sent, Window, bucket_free_at
 from tap_mega.errors import BudgetExhaustedError, ReserveTooLargeError
-from tap_mega.ratewindow import Entry, Sent, Window, bucket_free_at
-from tap_mega.refill import Refill, sent_after
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping

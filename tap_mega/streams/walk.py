@@ -17,19 +17,20 @@ import typing as t
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
-from tap_mega.client import MegaStream
+from tap_mega.api.client import MegaStream
+from tap_mega.budget.progress import PROGRESS_INTERVAL_SECONDS, Progress
+from tap_mega.budget.window import format_duration
 from tap_mega.errors import (
     BudgetExhaustedError,
     MegaRequestError,
     MegaResponseError,
     SavedCursorRefusedError,
 )
-from tap_mega.lookback import parse_lookback
-from tap_mega.progress import PROGRESS_INTERVAL_SECONDS, Progress
-from tap_mega.ratewindow import format_duration
-from tap_mega.resume import STATE_KEY as RESUME_STATE_KEY
-from tap_mega.resume import ResumePoint, why_not_resume
-from tap_mega.resume import served_at as resume_served_at
+from tap_mega.state.lookback import parse_lookback
+from tap_mega.state.resume import STATE_KEY as RESUME_STATE_KEY
+from tap_mega.state.resume import ResumePoint, why_not_resume
+from tap_mega.state.resume import served_at as resume_served_at
+from tap_mega.streams.writer import LineWriter
 from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
     InvalidTimestampError,
@@ -38,13 +39,12 @@ from tap_mega.timestamps import (
     normalize_timestamp,
     parse_timestamp,
 )
-from tap_mega.writer import LineWriter
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-    from tap_mega.pages import Page
+    from tap_mega.api.pages import Page
 
 
 def utc_now() -> dt.datetime:

@@ -19,14 +19,14 @@ from singer_sdk import Tap
 from singer_sdk.plugin_base import PluginBase
 from typing_extensions import override
 
-from tap_mega import settings
-from tap_mega.client import CONNECTION_TEST
+from tap_mega.api.client import CONNECTION_TEST
+from tap_mega.cli import checks as settings
+from tap_mega.cli.files import other_input_kind, read_json, read_json_object
 from tap_mega.errors import InputError, SettingsError
-from tap_mega.files import other_input_kind, read_json, read_json_object
 from tap_mega.redaction import register_secret
-from tap_mega.state import account_problem, ignored_bookmark_problem, singer_state
+from tap_mega.state.inputs import account_problem, ignored_bookmark_problem, singer_state
+from tap_mega.streams.writer import LineWriter
 from tap_mega.termination import GUARD
-from tap_mega.writer import LineWriter
 
 if t.TYPE_CHECKING:
     from types import FrameType

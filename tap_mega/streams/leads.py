@@ -16,14 +16,16 @@ from functools import cached_property
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
-from tap_mega.client import CONNECTION_TEST
+from tap_mega.api.client import CONNECTION_TEST
+from tap_mega.cli.checks import is_blank
 from tap_mega.errors import MegaResponseError, SavedCursorRefusedError
-from tap_mega.lookback import incremental_start, parse_lookback
-from tap_mega.records import Shape, compile_shape, is_conformant, is_plain
-from tap_mega.resume import walk_fingerprint
-from tap_mega.schema import explicit_custom_fields, lead_schema, sampled_custom_fields
-from tap_mega.settings import is_blank
-from tap_mega.state import ACCOUNT_KEY, account_of
+from tap_mega.state.inputs import ACCOUNT_KEY, account_of
+from tap_mega.state.lookback import incremental_start, parse_lookback
+from tap_mega.state.resume import walk_fingerprint
+from tap_mega.streams.records import Shape, compile_shape, is_conformant, is_plain
+from tap_mega.streams.schema import explicit_custom_fields, lead_schema, sampled_custom_fields
+from tap_mega.streams.walk import WalkingStream, WalkStart
+from tap_mega.streams.writer import write_record
 from tap_mega.termination import GUARD
 from tap_mega.timestamps import (
     InvalidTimestampError,
@@ -31,8 +33,6 @@ from tap_mega.timestamps import (
     normalize_timestamp,
     parse_timestamp,
 )
-from tap_mega.walk import WalkingStream, WalkStart
-from tap_mega.writer import write_record
 
 if t.TYPE_CHECKING:
     import datetime as dt

@@ -26,6 +26,11 @@ from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
 from tap_mega import __version__
+from tap_mega.api.network import BODY_FAILURES, cause_of, host_of, retry_reason, unreachable
+from tap_mega.api.pages import NextCursorPaginator, Page, read_page_body
+from tap_mega.api.responses import describe_error_response, has_envelope, parse_retry_after
+from tap_mega.budget.pacer import Pacer
+from tap_mega.cli.checks import DEFAULT_API_URL
 from tap_mega.errors import (
     MegaAuthError,
     MegaError,
@@ -34,11 +39,6 @@ from tap_mega.errors import (
     ReserveTooLargeError,
     failure_line,
 )
-from tap_mega.network import BODY_FAILURES, cause_of, host_of, retry_reason, unreachable
-from tap_mega.pacer import Pacer
-from tap_mega.pages import NextCursorPaginator, Page, read_page_body
-from tap_mega.responses import describe_error_response, has_envelope, parse_retry_after
-from tap_mega.settings import DEFAULT_API_URL
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator

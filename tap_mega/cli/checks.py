@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from jsonschema import Draft7Validator
 
-from tap_mega.lookback import LookbackError, parse_lookback
+from tap_mega.state.lookback import LookbackError, parse_lookback
 from tap_mega.timestamps import InvalidTimestampError, parse_timestamp
 
 if t.TYPE_CHECKING:

@@ -26,7 +26,7 @@ import typing as t
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from tap_mega.ratewindow import Sent, Window
+    from tap_mega.budget.window import Sent, Window
 
 #: Steps of surplus within one window length, each of a slot or two: only a bucket makes them.
 BUCKET_STEPS = 4

@@ -1,0 +1,1 @@
+"""HTTP and MEGA's answers: the base stream, pages, error envelopes, network failures."""

@@ -1,0 +1,1 @@
+"""MEGA's request budget: pacing on RateLimit-* headers, and the ETA that knows it."""

@@ -1,0 +1,1 @@
+"""The leads stream and its walk through MEGA's cursor pages."""
