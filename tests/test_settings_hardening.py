@@ -60,6 +60,35 @@ def test_bad_setting_is_one_line_naming_it_before_any_request(
 
 
 @pytest.mark.parametrize(
+    "mode", [(), ("--discover",), ("--test",)], ids=["sync", "discover", "test"]
+)
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        # Under .invalid no name resolves: a DNS error here would mean a connection was tried.
+        ({"api_url": "http://mega.invalid:8798"}, "api_url"),
+        ({"api_url": "ftp://mega.invalid"}, "api_url"),
+        ({"customer_id": "not-a-uuid"}, "customer_id"),
+        ({"include_custom_field": False}, "include_custom_fields"),
+    ],
+)
+def test_every_mode_refuses_bad_settings_before_connecting(
+    emulator: MegaEmulator,
+    tmp_path: Path,
+    mode: tuple[str, ...],
+    overrides: dict[str, t.Any],
+    setting: str,
+) -> None:
+    result = run_cli(tap_config(emulator, **overrides), tmp_path, *mode)
+
+    line = assert_one_line_failure(result.returncode, result.stderr, f"`{setting}`")
+    assert "could not reach" not in line
+    assert result.stdout == ""
+    assert emulator.request_count == 0
+    assert emulator.token not in result.stderr
+
+
+@pytest.mark.parametrize(
     ("url", "accepted"),
     [
         ("https://app.gomega.ai", True),
