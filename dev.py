@@ -23,17 +23,23 @@ too, whatever else is exported: an emulator's leads never land in `dev`.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import ipaddress
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import venv
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -71,6 +77,9 @@ LOCK_TOOL = "uv==0.13.9"
 LOWEST_PYTHON = "3.10"
 SETTINGS_START = "<!-- settings:start (python3 dev.py docs) -->"
 SETTINGS_END = "<!-- settings:end -->"
+FLEET_PROCESSES = ROOT / "tap_mega" / "fleet" / "processes.py"
+# More than the fleet command gives `dagster dev` (20 s), so it can stop its own group first.
+FLEET_GRACE = 30.0
 
 
 def run(*command: str | Path, env: dict[str, str] | None = None) -> int:
@@ -325,17 +334,40 @@ def sync(args: list[str]) -> int:
     return 0
 
 
+def fleet_processes() -> ModuleType:
+    """tap_mega/fleet/processes.py (standard library only), loaded by its path."""
+    spec = importlib.util.spec_from_file_location("tap_mega_fleet_processes", FLEET_PROCESSES)
+    assert spec is not None  # noqa: S101 - a file of this checkout
+    assert spec.loader is not None  # noqa: S101
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def fleet(args: list[str]) -> int:
     """Every account of an accounts file once, on Dagster: `python -m tap_mega.fleet`.
 
     Installs what it needs first (.venv with the fleet extra, Meltano and its
-    plugins); MELTANO_SYS_DIR_ROOT, when set, says where the plugins live.
+    plugins); MELTANO_SYS_DIR_ROOT, when set, says where the plugins live. The
+    command runs in a process group of its own: Ctrl-C or SIGTERM here stops all
+    of it (Dagster's webserver, daemon and code servers, the workers, Meltano,
+    the taps), and nothing of it outlives this process.
     """
     ensure_venv()
-    sys_dir = os.environ.get("MELTANO_SYS_DIR_ROOT")
-    meltano = ensure_meltano(sys_dir=Path(sys_dir) if sys_dir else None)
-    env = meltano_env(TAP_MEGA_FLEET_MELTANO=str(meltano), TAP_MEGA_FLEET_PROJECT=str(ROOT))
-    return run(PYTHON, "-m", "tap_mega.fleet", *args, env=env)
+    env = dict(os.environ)
+    if not {"-h", "--help"} & set(args):
+        sys_dir = os.environ.get("MELTANO_SYS_DIR_ROOT")
+        meltano = ensure_meltano(sys_dir=Path(sys_dir) if sys_dir else None)
+        env = meltano_env(TAP_MEGA_FLEET_MELTANO=str(meltano), TAP_MEGA_FLEET_PROJECT=str(ROOT))
+    processes = fleet_processes()
+    command = [str(PYTHON), "-m", "tap_mega.fleet", *args]
+    with processes.GroupRun(command, grace=FLEET_GRACE, cwd=ROOT, env=env) as group:
+        code = group.wait()
+    if group.signalled is not None:
+        name = signal.Signals(group.signalled).name
+        print(f"dev.py: fleet stopped by {name}; every process it started has stopped",
+              file=sys.stderr, flush=True)
+    return code
 
 
 def about_settings_table() -> str:
