@@ -5,6 +5,10 @@ account and the field, because a fleet that starts eleven accounts and then
 trips on the twelfth's typo has already spent eleven accounts' budget.
 Tokens never sit in the file: each account names the environment variable
 that holds its token, and that variable must be set.
+
+An account's `api_url` is its own or MEGA's: never TAP_MEGA_API_URL from the
+shell or the project's `.env`, which name one account's URL (often an emulator)
+and would otherwise feed every account without one.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ MAX_NAME_LENGTH = MAX_IDENTIFIER_LENGTH - len(SCHEMA_PREFIX)
 SHOWN_LENGTH = 40
 REQUIRED_FIELDS = ("name", "customer_id", "token_env")
 KNOWN_FIELDS = frozenset({*REQUIRED_FIELDS, "api_url"})
+#: The tap's default `api_url` (tests/test_fleet_accounts.py holds it to `tap-mega --about`).
+MEGA_API_URL = "https://app.gomega.ai"
 
 
 class AccountsFileError(Exception):
@@ -46,6 +52,11 @@ class Account:
     def schema(self) -> str:
         """The warehouse schema this account alone writes to."""
         return f"{SCHEMA_PREFIX}{self.name}"
+
+    @property
+    def url(self) -> str:
+        """The MEGA API this account reads: its `api_url`, else MEGA's own."""
+        return self.api_url or MEGA_API_URL
 
     def token(self, environ: Mapping[str, str]) -> str:
         """The account's token, from the variable `token_env` names."""
@@ -128,7 +139,10 @@ def _account(
     if api_url is not None and (not isinstance(api_url, str) or not api_url.strip()):
         msg = f"{where}: `api_url` must be a URL when given"
         raise AccountsFileError(msg)
-    return Account(name=name, customer_id=customer_id, token_env=token_env, api_url=api_url)
+    return Account(
+        name=name, customer_id=customer_id, token_env=token_env,
+        api_url=api_url.strip() if api_url else None,
+    )
 
 
 def _check_fields(where: str, entry: Mapping[object, object]) -> None:

@@ -26,7 +26,7 @@ from tap_mega.argtypes import whole_number
 from tap_mega.fleet.accounts import Account, AccountsFileError, load_accounts
 from tap_mega.fleet.processes import GroupRun
 from tap_mega.fleet.runner import redact
-from tap_mega.fleet.settings import FleetSettings
+from tap_mega.fleet.settings import FleetSettings, ignored_api_url_line
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
@@ -103,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AccountsFileError as exc:
         print(f"fleet: error: {exc}", file=sys.stderr)  # noqa: T201 - the command's output
         return EXIT_BAD_INPUT
+    if notice := ignored_api_url_line(settings.project):
+        print(f"fleet: {notice}", file=sys.stderr, flush=True)  # noqa: T201
     if problem := meltano_problem(settings.meltano):
         print(f"fleet: error: {problem}", file=sys.stderr)  # noqa: T201
         return EXIT_BAD_INPUT
