@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""The project's two commands, runnable on a fresh machine with only Python 3.10+.
+"""The project's commands, runnable on a fresh machine with only Python 3.10+.
+
+usage: python3 dev.py {sync,test,docs,lock,fleet} [ARGS]   (or --help: this text)
 
     python3 dev.py sync   # the main job: a sync into the embedded default warehouse
     python3 dev.py test   # the whole test suite (what CI runs)
@@ -299,8 +301,26 @@ def sync_plan(env: dict[str, str]) -> tuple[str, str]:
     return "dev", "mega"
 
 
+SYNC_HELP = f"""usage: python3 dev.py sync [--full-refresh] [MELTANO RUN OPTIONS]
+
+The main job: `meltano run tap-mega {EMBEDDED_LOADER}`, after installing what it needs.
+Without TAP_MEGA_TOKEN and TAP_MEGA_CUSTOMER_ID it starts the bundled emulator
+({DEMO_LEADS} leads) and loads it in Meltano's `demo` environment (output/demo.duckdb);
+with both set it syncs your MEGA account in `dev` (output/dev.duckdb). A
+TAP_MEGA_API_URL on this machine (an emulator) is a demo too. A demo always reads
+everything again; it ends by printing what landed.
+
+options:
+  -h, --help       this text; nothing is started
+  --full-refresh   read the whole account again instead of going on from the bookmark
+  other options    passed to `meltano run` (see `meltano run --help`)"""
+
+
 def sync(args: list[str]) -> int:
     """The main job: `meltano run tap-mega <embedded loader>`, on the emulator or MEGA."""
+    if {"-h", "--help"} & set(args):
+        print(SYNC_HELP)
+        return 0
     ensure_venv(("test",))
     meltano = ensure_meltano()
     env = meltano_env()
@@ -441,8 +461,13 @@ def lock(args: list[str]) -> int:
 def main() -> int:
     """Dispatch `sync`, `test`, `docs`, `lock` or `fleet`."""
     commands = {"sync": sync, "test": test, "docs": docs, "lock": lock, "fleet": fleet}
+    if sys.argv[1:2] in (["-h"], ["--help"], ["help"]):
+        print(__doc__.strip())
+        return 0
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        print(__doc__, file=sys.stderr)
+        print(__doc__.strip(), file=sys.stderr)
+        if len(sys.argv) > 1:
+            print(f"dev.py: unknown command {sys.argv[1]!r}", file=sys.stderr)
         return 2
     return commands[sys.argv[1]](sys.argv[2:])
 
