@@ -598,3 +598,45 @@ def test_check_against_a_long_retry_after_fails_in_one_line(
     assert "rate limit" in message
     assert "Retry-After 900s" in message
     assert_no_leak(run, config["token"])
+
+
+PLAIN_SOURCE = "from tap_mega.airbyte import main; main()"
+
+
+def test_help_describes_every_command() -> None:
+    run = source_process(["--help"], program=PLAIN_SOURCE)
+
+    assert run.returncode == 0
+    assert run.stderr == ""
+    # argparse lists each command as "    NAME  what it does" (wrapped below it).
+    described = {
+        words[0]: " ".join(words[1:])
+        for line in run.stdout.splitlines()
+        if line.startswith("    ") and not line.startswith("     ") and (words := line.split())
+    }
+    for command in ("spec", "check", "discover", "read"):
+        assert len(described.get(command, "")) > 20, f"{command}: {described.get(command)!r}"
+    assert "one request samples custom fields" in " ".join(run.stdout.split())
+
+
+def test_read_given_a_singer_catalog_asks_for_an_airbyte_configured_catalog(
+    emulator: MegaEmulator, tmp_path: Path,
+) -> None:
+    # What `tap-mega --discover` writes: tap_stream_id, schema, metadata; no `stream.name`.
+    singer = {"streams": [{
+        "tap_stream_id": "leads", "stream": "leads", "key_properties": ["id"],
+        "schema": {"type": "object", "properties": {"id": {"type": "string"}}},
+        "metadata": [{"breadcrumb": [], "metadata": {"selected": True}}],
+    }]}
+
+    run = source(tmp_path, "read", tap_config(emulator), singer)
+
+    assert run.returncode == 1
+    [error] = run.errors
+    assert error["message"] == (
+        "the catalog is a Singer catalog (streams with `tap_stream_id`); source-mega read "
+        "needs an Airbyte configured catalog, `streams` of "
+        "`{stream: {name, json_schema}, sync_mode}` as Airbyte writes it"
+    )
+    assert "stack_trace" not in error
+    assert emulator.request_count == 0

@@ -281,6 +281,11 @@ def test_a_run_that_fails_on_a_bad_response_is_retried_and_counts_both_attempts(
     # 1 + the retry's sample and 3 pages.
     assert acme.emulator.request_count == 5
     assert line["requests"] == "5"
+    # The retry is said as it is decided, not minutes later in the account's line.
+    (retry,) = [text for text in result.stderr.splitlines() if text.startswith("fleet: acme")]
+    assert re.fullmatch(
+        rf"fleet: {acme.name}: attempt 1 of 3 failed: .+; next try in \d+ s", retry
+    ), retry
     assert postgres_leads(fleet.database(acme)) == truth(acme.emulator)
 
 
