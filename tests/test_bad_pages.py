@@ -7,14 +7,9 @@ import typing as t
 
 import pytest
 
-from tests.conftest import (
-    assert_one_line_failure,
-    bookmark,
-    full_table_catalog,
-    run_cli,
-    tap_config,
-)
-from tests.scripted import assert_nothing_lost, leads_in, page, script_pages, sorted_leads
+from tests.helpers.cli import assert_one_line_failure, run_cli
+from tests.helpers.scripted import assert_nothing_lost, leads_in, page, script_pages, sorted_leads
+from tests.helpers.sync import bookmark, full_table_catalog, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -14,7 +14,8 @@ import typing as t
 
 import pytest
 
-from tests.conftest import CLI_MAIN, error_lines, tap_config
+from tests.helpers.cli import CLI_MAIN, error_lines
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

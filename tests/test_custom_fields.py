@@ -18,20 +18,14 @@ from tap_mega.streams.schema import ANY_SCALAR, declared_type, lead_schema, samp
 from tap_mega.tap import TapMega
 from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import (
-    assert_one_line_failure,
-    bookmark,
-    run_cli,
-    tap_config,
-)
+from tests.helpers.cli import assert_one_line_failure, run_cli
+from tests.helpers.sync import SAMPLE, bookmark, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
     from tap_mega.streams.leads import LeadsStream
 
-SAMPLE = {"sort_by": "updated_at", "sort_dir": "desc", "limit": "100",
-          "include_custom_fields": "true"}
 NULLABLE = {
     "string": {"type": ["string", "null"]},
     "integer": {"type": ["integer", "null"]},

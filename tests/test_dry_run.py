@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import typing as t
 
-from tests.conftest import run_cli, tap_config
+from tests.helpers.cli import run_cli
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -13,13 +13,8 @@ from tap_mega.api.client import MegaStream
 from tap_mega.errors import InputError
 from tap_mega.testing.emulator import Fault
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import (
-    assert_one_line_failure,
-    bookmark,
-    run_cli,
-    run_sync,
-    tap_config,
-)
+from tests.helpers.cli import assert_one_line_failure, run_cli
+from tests.helpers.sync import bookmark, run_sync, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -14,7 +14,8 @@ from tap_mega.state.lookback import (
     parse_lookback,
 )
 from tap_mega.timestamps import parse_timestamp
-from tests.conftest import bookmark, run_cli, run_sync, tap_config
+from tests.helpers.cli import run_cli
+from tests.helpers.sync import bookmark, run_sync, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

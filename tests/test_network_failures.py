@@ -17,7 +17,7 @@ import typing as t
 
 import pytest
 
-from tests.conftest import assert_one_line_failure, run_cli
+from tests.helpers.cli import assert_one_line_failure, run_cli
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator

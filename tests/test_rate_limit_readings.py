@@ -19,16 +19,10 @@ import pytest
 from tap_mega.errors import MegaError
 from tap_mega.tap import TapMega
 from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow, limiter_floor
-from tests.conftest import (
-    SyncResult,
-    bookmark,
-    parse_messages,
-    run_cli,
-    run_sync,
-    tap_config,
-)
-from tests.emulator_raw import fetch
-from tests.scripted import updated_at_of
+from tests.helpers.cli import run_cli
+from tests.helpers.emulator_raw import fetch
+from tests.helpers.scripted import updated_at_of
+from tests.helpers.sync import SyncResult, bookmark, parse_messages, run_sync, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

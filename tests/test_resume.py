@@ -18,7 +18,8 @@ from tap_mega.state.resume import (
 )
 from tap_mega.testing.emulator import MegaEmulator, RateWindow
 from tap_mega.timestamps import format_timestamp
-from tests.conftest import CliResult, bookmark, run_cli, tap_config
+from tests.helpers.cli import CliResult, run_cli
+from tests.helpers.sync import bookmark, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -7,7 +7,8 @@ import typing as t
 import pytest
 
 from tap_mega.cli.checks import api_url_problem
-from tests.conftest import assert_one_line_failure, run_cli, tap_config
+from tests.helpers.cli import assert_one_line_failure, run_cli
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

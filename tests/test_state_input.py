@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from tests.conftest import assert_one_line_failure, bookmark, run_cli, tap_config
-from tests.test_airbyte import configured_catalog, per_stream_state, source
+from tests.helpers.airbyte import configured_catalog, per_stream_state, source
+from tests.helpers.cli import assert_one_line_failure, run_cli
+from tests.helpers.sync import bookmark, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
