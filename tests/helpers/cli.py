@@ -1,13 +1,22 @@
-"""Running `tap-mega` as a user does, in its own process, and judging its failure lines."""
+"""Running `tap-mega` as a user does, and judging its failure lines.
+
+`run_cli` starts the real entry point in its own process; `run_main` calls the
+same `main(argv)` in this one, for tests about the words and the exit code,
+without a second or two of interpreter start per run.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import subprocess
 import sys
 import typing as t
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 
+from tap_mega.cli.main import main
 from tests.helpers.sync import SyncResult, parse_messages
 
 if t.TYPE_CHECKING:
@@ -102,3 +111,34 @@ def spawn_cli(
     )
 
 
+
+def run_main(
+    config: dict[str, t.Any],
+    tmp_path: Path,
+    *args: str,
+    state: dict[str, t.Any] | None = None,
+) -> CliResult:
+    """`run_cli` in this process: the same `main(argv)`, files, stdout, stderr and exit code.
+
+    The retry waits are the `fast_retries` fixture's. What the SDK's command
+    changes for the whole process (the root logger's handlers, which it adds at
+    each start, and `sys.excepthook`) is put back afterwards, so one run cannot
+    write into the next one's output.
+    """
+    argv = cli_command(config, tmp_path, args, state)[3:]  # without `python -c PROGRAM`
+    stdout, stderr = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers, level, excepthook = list(root.handlers), root.level, sys.excepthook
+    code: int | str | None = 0
+    try:
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        sys.excepthook = excepthook
+        logging.captureWarnings(capture=False)
+    returncode = code if isinstance(code, int) else int(code is not None)
+    return CliResult(returncode, stdout.getvalue(), stderr.getvalue())
