@@ -1,6 +1,14 @@
-"""Fixtures and hooks only: an emulator on a real socket, one Meltano install.
+"""Fixtures and hooks only: an emulator on a real socket, one Meltano install, the lanes.
 
-The helpers the tests share live in tests/helpers/.
+Two lanes. The fast lane (`python3 dev.py test --fast`, or `pytest -m "not slow"`)
+is every test not marked `slow`: in-process, on fake clocks or the emulator, a
+handful of CLI runs. The full suite adds the `slow` files below (real Meltano,
+PostgreSQL, kills and long walks, many subprocesses). A new test file lands in
+the fast lane unless it is listed here.
+
+Under pytest-xdist the `e2e` files share one worker (`--dist loadgroup`): one
+`meltano install` for them all, and one test at a time on the database role
+whose time zone test_meltano.py sets.
 """
 
 from __future__ import annotations
@@ -18,12 +26,37 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+#: Real Meltano, PostgreSQL, the Airbyte venv: one xdist worker, one `meltano install`.
+E2E_FILES = frozenset({"test_meltano.py", "test_fleet.py", "test_airbyte_venv.py"})
+#: Files whose tests are slow for another reason: a process per test (the doctor,
+#: source-mega, the tap under signals or with its own environment), or waits on
+#: the emulator's real-time rate windows.
+SLOW_FILES = frozenset({
+    "test_airbyte.py",  # source-mega in its own process, as Airbyte runs it
+    "test_crash_resume.py",  # SIGKILL at random points of a 20,000-lead sync
+    "test_doctor.py", "test_doctor_assumptions.py", "test_doctor_readme.py",  # the doctor's process
+    "test_rate_limit_readings.py", "test_rate_limits.py",  # real-time rate windows
+    "test_secrets.py",  # DEBUG-level processes through every fault
+    "test_target_stops.py", "test_termination.py",  # signals and closed pipes
+})
+
 
 def pytest_ignore_collect(collection_path: Path) -> bool | None:
     """tests/airbyte_venv needs PyAirbyte: it runs in .venv-airbyte (see test_airbyte_venv.py)."""
     if collection_path.name == "airbyte_venv" and importlib.util.find_spec("airbyte") is None:
         return True
     return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test of the slow and end-to-end files, so the fast lane can leave them out."""
+    for item in items:
+        name = item.path.name
+        if name in E2E_FILES:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+        if name in E2E_FILES or name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -57,5 +90,5 @@ def make_emulator() -> Iterator[t.Callable[..., MegaEmulator]]:
 
 @pytest.fixture(scope="session")
 def meltano_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
-    """`meltano install` once per session, shared by the Meltano and fleet tests."""
+    """`meltano install` once per session (per xdist worker), for the Meltano and fleet tests."""
     return install_meltano(tmp_path_factory.mktemp("meltano-sys"))
