@@ -1,8 +1,8 @@
 """Running `tap-mega` as a user does, and judging its failure lines.
 
-`run_cli` starts the real entry point in its own process; `run_main` calls the
-same `main(argv)` in this one, for tests about the words and the exit code,
-without a second or two of interpreter start per run.
+`run_cli` starts the real entry point in its own process; `run_main` and
+`main_in_process` call the same `main(argv)` in this one, for tests about the
+words and the exit code, without a second or two of interpreter start per run.
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 import typing as t
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from unittest import mock
 
 from tap_mega.cli.main import main
 from tests.helpers.sync import SyncResult, parse_messages
@@ -112,6 +114,7 @@ def spawn_cli(
 
 
 
+
 def run_main(
     config: dict[str, t.Any],
     tmp_path: Path,
@@ -120,18 +123,30 @@ def run_main(
 ) -> CliResult:
     """`run_cli` in this process: the same `main(argv)`, files, stdout, stderr and exit code.
 
-    The retry waits are the `fast_retries` fixture's. What the SDK's command
-    changes for the whole process (the root logger's handlers, which it adds at
-    each start, and `sys.excepthook`) is put back afterwards, so one run cannot
-    write into the next one's output.
+    The retry waits are the `fast_retries` fixture's.
     """
     argv = cli_command(config, tmp_path, args, state)[3:]  # without `python -c PROGRAM`
+    return main_in_process(argv)
+
+
+def main_in_process(argv: list[str], environ: dict[str, str] | None = None) -> CliResult:
+    """`tap-mega ARGV` in this process, with `environ` as the whole environment if given.
+
+    What the SDK's command changes for the whole process (the root logger's
+    handlers, which it adds at each start, and `sys.excepthook`) is put back
+    afterwards, so one run cannot write into the next one's output.
+    """
     stdout, stderr = io.StringIO(), io.StringIO()
     root = logging.getLogger()
     handlers, level, excepthook = list(root.handlers), root.level, sys.excepthook
     code: int | str | None = 0
     try:
-        with redirect_stdout(stdout), redirect_stderr(stderr):
+        with (
+            mock.patch.dict(os.environ, environ if environ is not None else {},
+                            clear=environ is not None),
+            redirect_stdout(stdout),
+            redirect_stderr(stderr),
+        ):
             main(argv)
     except SystemExit as exit_:
         code = exit_.code
