@@ -6,9 +6,11 @@ handful of CLI runs. The full suite adds the `slow` files below (real Meltano,
 PostgreSQL, kills and long walks, many subprocesses). A new test file lands in
 the fast lane unless it is listed here.
 
-Under pytest-xdist the `e2e` files share one worker (`--dist loadgroup`): one
-`meltano install` for them all, and one test at a time on the database role
-whose time zone test_meltano.py sets.
+Under pytest-xdist (`--dist loadgroup`) the tests that use the session's
+`meltano install` or PostgreSQL share one worker: one install for them all, and
+one test at a time on the database role whose time zone test_meltano.py sets.
+The other end-to-end tests (a fresh clone's own venvs, the Airbyte venv) run
+beside them on the other workers.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-#: Real Meltano, PostgreSQL, the Airbyte venv: one xdist worker, one `meltano install`.
+#: Real Meltano, PostgreSQL, the Airbyte venv.
 E2E_FILES = frozenset({"test_meltano.py", "test_fleet.py", "test_airbyte_venv.py"})
 #: Files whose tests are slow for another reason: a process per test (the doctor,
 #: source-mega, the tap under signals or with its own environment), or waits on
@@ -48,13 +50,16 @@ def pytest_ignore_collect(collection_path: Path) -> bool | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test of the slow and end-to-end files, so the fast lane can leave them out."""
+    """Mark the slow and end-to-end files' tests (the fast lane leaves them out), and group."""
     for item in items:
         name = item.path.name
         if name in E2E_FILES:
             item.add_marker(pytest.mark.e2e)
-            item.add_marker(pytest.mark.xdist_group("e2e"))
+        fixtures = getattr(item, "fixturenames", ())
+        if "meltano_project" in fixtures or item.get_closest_marker("postgres") is not None:
+            item.add_marker(pytest.mark.xdist_group("meltano"))
         if name in E2E_FILES or name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
 
