@@ -5,6 +5,7 @@ usage: python3 dev.py {sync,test,docs,lock,fleet} [ARGS]   (or --help: this text
 
     python3 dev.py sync   # the main job: a sync into the embedded default warehouse
     python3 dev.py test   # the whole test suite (what CI runs)
+    python3 dev.py test --fast  # the fast lane: no Meltano, no PostgreSQL, under 2 minutes
     python3 dev.py docs   # rewrite README's settings table from `tap-mega --about`
     python3 dev.py lock   # re-resolve the pinned versions in .ci/locks/ (maintainers)
     python3 dev.py fleet --accounts FILE [--max-concurrent N] [--ui]
@@ -201,15 +202,29 @@ def ensure_airbyte_venv() -> str | None:
     return None
 
 
+#: What every `dev.py test` passes pytest: the tests on every core (one worker
+#: for the end-to-end files, see tests/conftest.py), and the 15 slowest shown.
+PYTEST_ARGS = ("-n", "auto", "--dist", "loadgroup", "--durations=15")
+FAST_LANE = "--fast"
+
+
 def test(args: list[str]) -> int:
-    """The whole suite; pytest's 'no tests ran' (exit 5) counts as a failure."""
+    """The whole suite, or with --fast its fast lane; 'no tests ran' (exit 5) is a failure.
+
+    The fast lane leaves out the tests marked `slow` (tests/conftest.py), so it
+    needs neither the Airbyte venv nor Meltano nor PostgreSQL.
+    """
+    fast = FAST_LANE in args
+    args = [arg for arg in args if arg != FAST_LANE]
     ensure_venv()
     env = dict(os.environ)
-    problem = ensure_airbyte_venv()
-    if problem is not None:
-        print(f"dev.py: {problem}", file=sys.stderr)
-        env["TAP_MEGA_AIRBYTE_VENV_PROBLEM"] = problem
-    code = run(PYTHON, "-m", "pytest", *args, env=env)
+    if not fast:
+        problem = ensure_airbyte_venv()
+        if problem is not None:
+            print(f"dev.py: {problem}", file=sys.stderr)
+            env["TAP_MEGA_AIRBYTE_VENV_PROBLEM"] = problem
+    lane = ["-m", "not slow"] if fast else []
+    code = run(PYTHON, "-m", "pytest", *PYTEST_ARGS, *lane, *args, env=env)
     if code == 5:
         print("dev.py: pytest collected no tests: that is a failure", file=sys.stderr)
         return 1

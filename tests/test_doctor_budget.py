@@ -7,8 +7,8 @@ import os
 from tap_mega.budget.pacer import Pacer
 from tap_mega.doctor.budget import first_sync_requests, split_into_runs
 from tap_mega.testing.emulator import RateWindow
-from tests.conftest import tap_config
-from tests.test_doctor import run_doctor
+from tests.helpers.doctor import run_doctor
+from tests.helpers.sync import tap_config
 
 
 def documented_pacer() -> Pacer:
