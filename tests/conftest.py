@@ -29,7 +29,10 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
 #: Real Meltano, PostgreSQL, the Airbyte venv.
-E2E_FILES = frozenset({"test_meltano.py", "test_fleet.py", "test_airbyte_venv.py"})
+E2E_FILES = frozenset({
+    "test_meltano.py", "test_fleet.py", "test_fleet_api_url.py", "test_fleet_processes.py",
+    "test_airbyte_venv.py",
+})
 #: Files whose tests are slow for another reason: a process per test (the doctor,
 #: source-mega, the tap under signals or with its own environment), or waits on
 #: the emulator's real-time rate windows.

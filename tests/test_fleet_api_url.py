@@ -13,13 +13,16 @@ import os
 import shutil
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 import pytest
 
 from tap_mega.fleet.accounts import MEGA_API_URL, Account
 from tap_mega.fleet.runner import FleetPaths, account_environment, prepare_system_folder
-from tests.test_fleet import plugins  # noqa: F401 - the session's `meltano install`
+
+if t.TYPE_CHECKING:
+    from tests.helpers.meltano import MeltanoProject
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,7 +48,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("source", [".env", "shell"])
 def test_an_account_without_api_url_reads_mega_whatever_env_or_dotenv_say(
-    source: str, project: Path, plugins: Path, tmp_path: Path,  # noqa: F811
+    source: str, project: Path, meltano_project: MeltanoProject, tmp_path: Path,
 ) -> None:
     environ = {**os.environ, ACME.token_env: "mega_acme_token", BOLT.token_env: "mega_bolt"}
     if source == ".env":
@@ -54,7 +57,8 @@ def test_an_account_without_api_url_reads_mega_whatever_env_or_dotenv_say(
     else:
         environ["TAP_MEGA_API_URL"] = ELSEWHERE
     paths = FleetPaths(
-        home=tmp_path / "fleet-home", project=project, meltano=str(dev.MELTANO), plugins=plugins
+        home=tmp_path / "fleet-home", project=project, meltano=str(dev.MELTANO),
+        plugins=meltano_project.sys_dir,
     )
     given: dict[str, str] = {}
     for account in (ACME, BOLT):

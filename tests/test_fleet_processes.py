@@ -24,8 +24,7 @@ from pathlib import Path
 import pytest
 
 from tap_mega.testing.emulator import Fault
-from tests.test_fleet import plugins  # noqa: F401 - the session's `meltano install`
-from tests.test_meltano import Postgres, reachable_pg_env
+from tests.helpers.meltano import MeltanoProject, Postgres, reachable_pg_env
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -166,7 +165,7 @@ class DevFleet:
         return self._stderr_path.read_text()
 
 
-def fleet_env(tmp_path: Path, plugins: Path, **extra: str) -> dict[str, str]:  # noqa: F811
+def fleet_env(tmp_path: Path, plugins: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_MEGA_", "MEGA_TOKEN_"))}
     env.update(
         MELTANO_SYS_DIR_ROOT=str(plugins),
@@ -188,10 +187,10 @@ def accounts_file(tmp_path: Path, api_url: str, name: str = "acme") -> Path:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_stopping_dev_py_fleet_ui_stops_dagster_entirely_and_frees_the_port(
-    signum: signal.Signals, tmp_path: Path, plugins: Path,  # noqa: F811
+    signum: signal.Signals, tmp_path: Path, meltano_project: MeltanoProject,
 ) -> None:
     port = free_port()
-    env = fleet_env(tmp_path, plugins, MEGA_TOKEN_ACME=UI_TOKEN)
+    env = fleet_env(tmp_path, meltano_project.sys_dir, MEGA_TOKEN_ACME=UI_TOKEN)
     accounts = accounts_file(tmp_path, "http://127.0.0.1:9")
     fleet = DevFleet(["--accounts", str(accounts), "--ui", "--port", str(port)], env,
                      tmp_path / "stderr.txt")
@@ -217,9 +216,9 @@ def test_stopping_dev_py_fleet_ui_stops_dagster_entirely_and_frees_the_port(
 
 
 def test_a_taken_ui_port_is_one_line_and_exit_1(
-    tmp_path: Path, plugins: Path,  # noqa: F811
+    tmp_path: Path, meltano_project: MeltanoProject,
 ) -> None:
-    env = fleet_env(tmp_path, plugins, MEGA_TOKEN_ACME=UI_TOKEN)
+    env = fleet_env(tmp_path, meltano_project.sys_dir, MEGA_TOKEN_ACME=UI_TOKEN)
     accounts = accounts_file(tmp_path, "http://127.0.0.1:9")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -246,7 +245,8 @@ def test_a_taken_ui_port_is_one_line_and_exit_1(
 
 @pytest.mark.postgres
 def test_sigterm_of_dev_py_fleet_mid_run_stops_meltano_the_tap_and_the_target(
-    tmp_path: Path, plugins: Path, make_emulator: Callable[..., MegaEmulator],  # noqa: F811
+    tmp_path: Path, meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
 ) -> None:
     pg = reachable_pg_env()
     emulator = make_emulator(n_leads=300, seed=7, token=f"mega_fleet_{uuid.uuid4().hex}",
@@ -255,7 +255,7 @@ def test_sigterm_of_dev_py_fleet_mid_run_stops_meltano_the_tap_and_the_target(
     emulator.add_fault(Fault("slow", at_request=2, seconds=60))
     name = f"stop_{uuid.uuid4().hex[:8]}"
     env = fleet_env(
-        tmp_path, plugins, MEGA_TOKEN_ACME=emulator.token,
+        tmp_path, meltano_project.sys_dir, MEGA_TOKEN_ACME=emulator.token,
         TARGET_POSTGRES_HOST=pg["PGHOST"], TARGET_POSTGRES_PORT=pg["PGPORT"],
         TARGET_POSTGRES_USER=pg["PGUSER"], TARGET_POSTGRES_PASSWORD=pg["PGPASSWORD"],
         TARGET_POSTGRES_DATABASE=pg["PGDATABASE"],
