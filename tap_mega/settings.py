@@ -12,7 +12,8 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_mega.state.lookback import parse_lookback
+from tap_mega.errors import SettingsError
+from tap_mega.state.lookback import LookbackError, parse_lookback
 from tap_mega.timestamps import parse_timestamp
 
 if t.TYPE_CHECKING:
@@ -56,29 +57,43 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> Settings:
-        """The settings of a checked config; a setting left out or null takes its default."""
-        def given(name: str, default: t.Any) -> t.Any:
+        """The settings of a config; a setting left out or null takes its default.
+
+        A tap built without checking its config (source-mega's catalog for `read`)
+        gets one line naming a setting that does not parse, never a traceback.
+        """
+        def given(name: str, kind: type[t.Any], default: t.Any) -> t.Any:
             value = config.get(name)
-            return default if value is None else value
+            if value is None:
+                return default
+            try:
+                return kind(value)
+            except (TypeError, ValueError) as exc:
+                problem = f"setting `{name}` must be a number, got {value!r}"
+                raise SettingsError([problem]) from exc
 
         start_date = config.get("start_date")
+        try:
+            lookback = parse_lookback(config.get("lookback_window"))
+        except LookbackError as exc:
+            raise SettingsError([str(exc)]) from exc
         return cls(
             token=str(config.get("token", "")),
             customer_id=str(config.get("customer_id", "")),
-            api_url=str(given("api_url", cls.api_url)).rstrip("/"),
+            api_url=given("api_url", str, cls.api_url).rstrip("/"),
             start_date=str(start_date) if start_date else None,
-            page_size=int(given("page_size", cls.page_size)),
-            include_custom_fields=bool(given("include_custom_fields", cls.include_custom_fields)),
+            page_size=given("page_size", int, cls.page_size),
+            include_custom_fields=given("include_custom_fields", bool, cls.include_custom_fields),
             custom_fields_schema=config.get("custom_fields_schema"),
             filters={
                 name: str(value)
                 for name in FILTER_PARAMS
                 if (value := config.get(name)) is not None and value != ""
             },
-            lookback=parse_lookback(config.get("lookback_window")),
-            request_timeout=float(given("request_timeout", cls.request_timeout)),
-            max_wait_seconds=float(given("max_wait_seconds", cls.max_wait_seconds)),
-            rate_limit_reserve=int(given("rate_limit_reserve", cls.rate_limit_reserve)),
+            lookback=lookback,
+            request_timeout=given("request_timeout", float, cls.request_timeout),
+            max_wait_seconds=given("max_wait_seconds", float, cls.max_wait_seconds),
+            rate_limit_reserve=given("rate_limit_reserve", int, cls.rate_limit_reserve),
         )
 
     @property
