@@ -38,9 +38,12 @@ def register_secret(value: t.Any) -> None:
         _install_record_factory()
 
 
-def redact(text: str) -> str:
-    """`text` with every registered secret replaced by a marker."""
-    for secret in sorted(_secrets, key=len, reverse=True):
+def redact(text: str, *also: str) -> str:
+    """`text` with every registered secret, and each of `also`, replaced by a marker.
+
+    `also`: secrets of another process, such as the fleet's accounts' tokens.
+    """
+    for secret in sorted({*_secrets, *filter(None, also)}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text
 

@@ -3,8 +3,8 @@
 Everything else goes through public hooks. These have no public equivalent in
 singer-sdk 0.54, so each entry says what we rely on, why, and what breaks if an
 SDK release renames or reshapes it: the contract test fails with that text, so
-an upgrade names what to revisit instead of silently losing the fast record
-path or the SIGTERM handling. Overrides are also marked `@override`, which
+an upgrade names what to revisit instead of silently losing the per-page STATE
+or the SIGTERM handling. Overrides are also marked `@override`, which
 makes mypy fail on a rename; the test adds the shape of the parameters.
 
 `shape` is the parameter list without annotations or defaults (`*` before
@@ -38,24 +38,13 @@ class PrivateName:
 
 CONTRACT: tuple[PrivateName, ...] = (
     PrivateName(
-        Stream, "_write_record_message", "method", "(self, record)",
-        "The record fast path (LeadsStream._write_record_message, records.py, writer.py): "
-        "records would all take the SDK's slower walk, or the override would stop "
-        "running. Revisit the benchmark (benchmarks/bench_throughput.py).",
-    ),
-    PrivateName(
-        Stream, "_process_record", "method", "(self, record, child_context, partition_context)",
-        "LeadsStream skips the per-record child-context work; records would still be "
-        "right, only slower, or the override would fail on a changed call.",
-    ),
-    PrivateName(
         Stream, "_increment_stream_state", "method", "(self, latest_record, *, context)",
         "LeadsStream keeps the bookmark from moving back during the lookback re-read; "
         "without it the SDK's sort check fails every incremental run with a lookback.",
     ),
     PrivateName(
         Stream, "_write_state_message", "method", "(self)",
-        "The walk writes STATE after every page and on the way out (walk.py); without "
+        "The walk writes STATE after every page and on the way out (leads.py); without "
         "it a crash loses a whole sync, not one page. LeadsStream overrides it so a "
         "dry run (`--test`) writes no STATE.",
     ),
@@ -81,17 +70,15 @@ CONTRACT: tuple[PrivateName, ...] = (
     ),
     PrivateName(
         Stream, "_stream_version", "attribute", "",
-        "The fast record path writes each RECORD's `version` from it (streams.py).",
-    ),
-    PrivateName(
-        Stream, "_tap", "attribute", "",
-        "The stream reaches the tap's message writer through it, to write records fast "
-        "and flush records held before a STATE (streams.py, walk.py), and asks it "
-        "whether a catalog was given, which makes discovery's sample request unneeded.",
+        "The one way the SDK's record path (`_generate_record_messages`) gives each "
+        "RECORD a `version`: set it, and every RECORD after carries it (the mirror's "
+        "full pass before ACTIVATE_VERSION; tests/test_record_path.py). Without it "
+        "RECORDs would need a writer of our own again.",
     ),
     PrivateName(
         Stream, "state_manager.is_flushed", "attribute", "",
-        "Set False after writing a record or moving the resume point, so the next "
-        "STATE is written (streams.py, walk.py); else a STATE can be skipped.",
+        "Set False after naming the account or moving the resume point or the "
+        "bookmark back, so the next STATE is written (leads.py); else a STATE "
+        "can be skipped.",
     ),
 )

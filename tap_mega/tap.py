@@ -7,8 +7,8 @@ import typing as t
 from singer_sdk import typing as th
 from typing_extensions import override
 
-from tap_mega.cli.checks import DEFAULT_API_URL
 from tap_mega.cli.plugin import MegaTap
+from tap_mega.settings import Settings
 from tap_mega.state.lookback import DEFAULT_LOOKBACK_SECONDS
 from tap_mega.streams.leads import LeadsStream
 from tap_mega.streams.schema import EXPLICIT_TYPES
@@ -46,7 +46,7 @@ class TapMega(MegaTap):
         th.Property(
             "api_url",
             th.StringType,
-            default=DEFAULT_API_URL,
+            default=Settings.api_url,
             title="API URL",
             description="Base URL of the MEGA API; https, or http to a loopback "
             "address (the bundled emulator).",
@@ -61,7 +61,7 @@ class TapMega(MegaTap):
         th.Property(
             "page_size",
             th.IntegerType(minimum=1, maximum=100),
-            default=100,
+            default=Settings.page_size,
             title="Page size",
             description="Leads per request, 1 to 100. Keep 100: the request budget "
             "is the scarce resource.",
@@ -69,7 +69,7 @@ class TapMega(MegaTap):
         th.Property(
             "include_custom_fields",
             th.BooleanType,
-            default=True,
+            default=Settings.include_custom_fields,
             title="Include custom fields",
             description="Ask for and emit each lead's `custom_fields` object.",
         ),
@@ -124,14 +124,14 @@ class TapMega(MegaTap):
         th.Property(
             "request_timeout",
             th.NumberType(exclusive_minimum=0),
-            default=60,
+            default=Settings.request_timeout,
             title="Request timeout",
             description="Seconds to wait for each response before retrying.",
         ),
         th.Property(
             "max_wait_seconds",
             th.NumberType(minimum=0),
-            default=3600,
+            default=Settings.max_wait_seconds,
             title="Longest rate-limit wait",
             description="The longest single wait for MEGA's request budget the tap "
             "accepts; a longer one ends the run cleanly with its state saved, and the "
@@ -140,7 +140,7 @@ class TapMega(MegaTap):
         th.Property(
             "rate_limit_reserve",
             th.IntegerType(minimum=0),
-            default=0,
+            default=Settings.rate_limit_reserve,
             title="Rate-limit reserve",
             description="Requests per rate window the tap leaves unused for the "
             "customer's other integrations on the same token.",
@@ -149,5 +149,11 @@ class TapMega(MegaTap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        """The one stream MEGA exposes for reading."""
-        return [LeadsStream(self)]
+        """The one stream MEGA exposes for reading, told what kind of run this is."""
+        return [
+            LeadsStream(
+                self,
+                connection_test=self.connection_test,
+                catalog_given=self.input_catalog is not None,
+            )
+        ]

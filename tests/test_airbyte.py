@@ -339,6 +339,8 @@ def test_read_of_an_unselected_stream_reads_nothing(emulator: MegaEmulator,
         ({"token": OTHER_TOKEN}, "401"),
         ({"customer_id": OTHER_CUSTOMER}, "403"),
         ({"start_date": "last tuesday"}, "`start_date`"),
+        ({"lookback_window": "bogus"}, "`lookback_window`"),
+        ({"page_size": "abc"}, "`page_size`"),
     ],
 )
 def test_read_with_bad_config_is_a_config_error(emulator: MegaEmulator, tmp_path: Path,

@@ -13,9 +13,7 @@ import typing as t
 import jsonschema
 import pytest
 
-from tap_mega.streams import leads as streams
 from tap_mega.streams.schema import ANY_SCALAR, declared_type, lead_schema, sampled_custom_fields
-from tap_mega.tap import TapMega
 from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp
 from tests.helpers.cli import assert_one_line_failure, run_main
@@ -24,7 +22,6 @@ from tests.helpers.sync import SAMPLE, bookmark, tap_config
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_mega.streams.leads import LeadsStream
 
 NULLABLE = {
     "string": {"type": ["string", "null"]},
@@ -356,17 +353,3 @@ def test_deselecting_one_custom_field_drops_it_and_keeps_the_others(
     expected = {lead["id"]: {k: v for k, v in lead["custom_fields"].items() if k != "budget"}
                 for lead in emulator.leads}
     assert all(r["custom_fields"] == expected[r["id"]] for r in run.result.records)
-
-
-def test_declared_custom_fields_keep_the_fast_record_path(
-    emulator: MegaEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    served: list[str] = []
-    monkeypatch.setattr(streams, "write_record", lambda *args: served.append(args[2]["id"]))
-    tap = TapMega(config=discovering_config(emulator), parse_env_config=False)
-    stream = t.cast("LeadsStream", tap.streams["leads"])
-
-    tap.sync_all()
-
-    assert stream.schema["properties"]["custom_fields"]["properties"]
-    assert sorted(served) == sorted(lead["id"] for lead in emulator.leads)

@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "streams.walk": 5,
     "api.client": 6,
     "budget.progress": 7, "state.inputs": 7,
-    "budget.pacer": 8, "api.pages": 8, "streams.records": 8, "streams.writer": 8,
+    "budget.pacer": 8, "api.pages": 8, "streams.writer": 8, "settings": 8,
     "streams.schema": 8, "cli.checks": 8, "state.resume": 8, "redaction": 8,
     "termination": 8, "sdk_contract": 8,
     "state.lookback": 9, "timestamps": 9, "cli.files": 9, "cli.argtypes": 9,

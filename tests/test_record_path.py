@@ -1,14 +1,17 @@
-"""The fast record path writes exactly what the SDK's path writes."""
+"""Records take the SDK's own path: its bytes, selection, stream maps and conformance.
+
+The tap writes each line whole (writer.py) but otherwise as the SDK does; RECORDs
+carry a `version` once one is set (the mirror's full pass), and a schema replaced
+mid-stream governs the records after it.
+"""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import io
 import json
-import logging
-import math
 import os
+import re
 import sys
 import threading
 import time
@@ -16,138 +19,20 @@ import typing as t
 from contextlib import redirect_stdout
 
 import pytest
-from singer_sdk.helpers._typing import conform_record_data_types
-from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
-from singer_sdk.singerlib import RecordMessage, StateMessage
-from singer_sdk.singerlib.json import serialize_json
 
 from tap_mega.streams.leads import LeadsStream
-from tap_mega.streams.records import compile_shape, is_conformant
-from tap_mega.streams.schema import LEAD_SCHEMA
-from tap_mega.streams.writer import LineWriter, write_stdout
+from tap_mega.streams.writer import write_stdout
 from tap_mega.tap import TapMega
-from tap_mega.testing.leadgen import generate_leads
 from tests.helpers.scripted import page, script_pages, sorted_leads
 from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator
 
-SHAPE = compile_shape(LEAD_SCHEMA)
-
-
-def sdk_conform(record: dict[str, t.Any]) -> dict[str, t.Any]:
-    return conform_record_data_types(
-        "leads", copy.deepcopy(record), LEAD_SCHEMA, TypeConformanceLevel.RECURSIVE,
-        logging.getLogger("test"),
-    )
-
-
-def test_generated_leads_are_conformant_and_the_sdk_agrees() -> None:
-    leads = generate_leads(300, seed=9, customer_id="c")
-    for lead in leads:
-        assert is_conformant(lead, SHAPE)
-        assert sdk_conform(lead) == lead
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"brand_new_field": 1},  # unknown property: the SDK drops it
-        {"qualified": 1},  # not a boolean: the SDK rewrites it
-        {"score": math.nan},  # NaN: the SDK writes null
-        {"owner": {"id": "o", "name": "n", "role_name": None, "extra": True}},
-        {"current_stage": {"id": "s", "slug": "x", "name": "y", "color": math.inf}},
-        {"tags": ["a"]},
-    ],
-    ids=["unknown", "bool", "nan", "nested-unknown", "nested-inf", "array"],
-)
-def test_the_fast_path_is_taken_only_when_the_sdk_changes_nothing(
-    change: dict[str, t.Any],
-) -> None:
-    lead = {**generate_leads(1, seed=1, customer_id="c")[0], **change}
-    conformed = sdk_conform(lead)
-    assert is_conformant(lead, SHAPE) == (repr(conformed) == repr(lead))
-
-
-def test_open_custom_fields_pass_as_they_are() -> None:
-    lead = generate_leads(1, seed=2, customer_id="c")[0]
-    lead["custom_fields"] = {"anything": 1.5, "new_slug": True, "x": None}
-    assert is_conformant(lead, SHAPE)
-    assert sdk_conform(lead) == lead
-
-
-@pytest.mark.parametrize(
-    "message",
-    [
-        RecordMessage(
-            stream="leads",
-            record={"id": "é", "n": 1.5, "b": True, "z": None, "o": {"k": [1, "x"]}},
-            version=3,
-            time_extracted=dt.datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=dt.timezone.utc),
-        ),
-        RecordMessage(stream="leads", record={"n": math.nan}),
-        StateMessage(value={"bookmarks": {"leads": {"replication_key_value": "2026"}}}),
-    ],
-    ids=["record", "nan", "state"],
-)
-def test_writer_serialises_byte_for_byte_as_the_sdk(message: t.Any) -> None:
-    assert LineWriter().serialize_message(message) == serialize_json(message.to_dict())
-
-
-def test_writer_holds_records_until_the_next_state_and_keeps_their_order() -> None:
-    writer = LineWriter()
-    out = io.StringIO()
-    with redirect_stdout(out):
-        writer.write_message(RecordMessage(stream="leads", record={"id": "1"}))
-        writer.write_message(RecordMessage(stream="leads", record={"id": "2"}))
-        held = out.getvalue()
-        writer.write_message(StateMessage(value={"bookmarks": {}}))
-    assert held == ""
-    lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [line["type"] for line in lines] == ["RECORD", "RECORD", "STATE"]
-    assert [line["record"]["id"] for line in lines[:2]] == ["1", "2"]
-
-
-@pytest.mark.parametrize(
-    ("record", "version", "time_extracted"),
-    [
-        ({"id": "é", "n": 1.5, "o": {"k": [1, "x"]}}, 3,
-         dt.datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=dt.timezone.utc)),
-        ({"id": "1"}, None, None),
-        ({"id": "1"}, 7, dt.datetime(2026, 1, 2, 5, 4, tzinfo=dt.timezone(dt.timedelta(hours=2)))),
-        ({"n": math.nan}, 1, dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)),
-        ({"d": dt.date(2026, 1, 2)}, None, None),
-    ],
-    ids=["plain", "bare", "non-utc-extraction", "nan", "date-value"],
-)
-def test_record_lines_are_byte_for_byte_the_sdks(
-    record: dict[str, t.Any], version: int | None, time_extracted: dt.datetime | None
-) -> None:
-    expected = serialize_json(
-        RecordMessage(
-            stream="leads", record=record, version=version, time_extracted=time_extracted
-        ).to_dict()
-    )
-    writer = LineWriter()
-    out = io.StringIO()
-    with redirect_stdout(out):
-        writer.write_record("leads", record, version, time_extracted)
-        writer.write_record("leads", record, version, time_extracted)  # the cached frame
-        writer.flush()
-    assert out.getvalue() == f"{expected}\n{expected}\n"
-
-
-def test_a_float_in_a_nested_object_takes_the_sdks_path() -> None:
-    lead = generate_leads(1, seed=4, customer_id="c")[0]
-    lead["owner"] = {"id": "o", "name": "n", "role_name": None, "weight": 0.5}
-    assert not is_conformant(lead, SHAPE)  # finite: the SDK would keep it, but checks it
-
-
 ODD_LEADS: list[dict[str, t.Any]] = [
-    {"brand_new_field": 1},
-    {"qualified": 1},
+    {"brand_new_field": 1},  # unknown property: the SDK drops it
+    {"qualified": 1},  # not a boolean: the SDK rewrites it
     {"score": 2.5},  # JSON has no NaN: a page carrying one is refused as not JSON
     {"custom_fields": {"budget": 1.5, "vip": True}},
     {"owner": {"id": "o", "name": "n", "role_name": None, "weight": 0.5}},
@@ -156,38 +41,112 @@ ODD_LEADS: list[dict[str, t.Any]] = [
 ]
 
 
-def scripted_sync_output(emulator: MegaEmulator) -> list[str]:
+def three_pages(emulator: MegaEmulator, leads: list[dict[str, t.Any]]) -> None:
+    script_pages(emulator, [page(leads[:100], "c1"), page(leads[100:200], "c2"),
+                            page(leads[200:], None)])
+
+
+def sync_output(tap: TapMega) -> list[str]:
     """The tap's stdout lines."""
     buffer = io.StringIO()
     with redirect_stdout(buffer):
-        TapMega(config=tap_config(emulator), parse_env_config=False).sync_all()
+        tap.sync_all()
     return buffer.getvalue().splitlines()
 
 
-def test_a_whole_sync_writes_what_the_sdks_own_path_writes(
+def steady(lines: list[str]) -> list[str]:
+    """The lines without the resume point's `served_at`: the emulator's clock moves on."""
+    return [re.sub(r'"served_at":"[^"]*"', '"served_at":""', line) for line in lines]
+
+
+def records(lines: list[str]) -> list[dict[str, t.Any]]:
+    return [m for m in map(json.loads, lines) if m["type"] == "RECORD"]
+
+
+def test_a_whole_sync_writes_what_the_sdks_own_writer_writes(
     make_emulator: t.Callable[..., MegaEmulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     leads = sorted_leads(250, seed=12)
     for lead, change in zip(leads[3::30], ODD_LEADS, strict=False):
         lead.update(change)
-    bodies = [page(leads[:100], "c1"), page(leads[100:200], "c2"), page(leads[200:], None)]
-    fast_emulator, sdk_emulator = make_emulator(leads=[]), make_emulator(leads=[])
+    ours_emulator, sdk_emulator = make_emulator(leads=[]), make_emulator(leads=[])
     # One extraction time for both runs (the one part that moves), with microseconds.
     extracted = dt.datetime(2026, 11, 29, 15, 4, 5, 123456, tzinfo=dt.timezone.utc)
-    for clock in ("tap_mega.streams.walk.utc_now", "singer_sdk.streams.core.utc_now"):
-        monkeypatch.setattr(clock, lambda: extracted)
-    script_pages(fast_emulator, bodies)
-    script_pages(sdk_emulator, bodies)
+    monkeypatch.setattr("singer_sdk.streams.core.utc_now", lambda: extracted)
+    three_pages(ours_emulator, leads)
+    three_pages(sdk_emulator, leads)
 
-    fast = scripted_sync_output(fast_emulator)
+    ours = sync_output(TapMega(config=tap_config(ours_emulator), parse_env_config=False))
     monkeypatch.setattr(TapMega, "message_writer_class", SingerWriter)
-    monkeypatch.setattr(LeadsStream, "plain_records", False)
-    sdk = scripted_sync_output(sdk_emulator)
+    sdk = sync_output(TapMega(config=tap_config(sdk_emulator), parse_env_config=False))
 
-    assert sum(line.startswith('{"type":"RECORD"') for line in fast) == 250
-    records = [line for line in fast if line.startswith('{"type":"RECORD"')]
-    assert all('"time_extracted":"2026-11-29T15:04:05.123456+00:00"}' in line for line in records)
-    assert fast == sdk
+    written = [line for line in ours if line.startswith('{"type":"RECORD"')]
+    assert len(written) == 250
+    assert all('"time_extracted":"2026-11-29T15:04:05.123456+00:00"}' in line
+               for line in written)
+    assert steady(ours) == steady(sdk)
+    conformed = {r["record"]["id"]: r["record"] for r in records(ours)}
+    assert "brand_new_field" not in conformed[leads[3]["id"]]
+    assert conformed[leads[33]["id"]]["qualified"] is True
+
+
+def test_selection_and_stream_maps_shape_the_records(
+    make_emulator: t.Callable[..., MegaEmulator],
+) -> None:
+    emulator = make_emulator(n_leads=120, seed=5)
+    config = tap_config(emulator, stream_maps={"leads": {"contact_email": "__NULL__",
+                                                         "ref": "'L-' + id"}})
+    catalog = TapMega(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"][0]["metadata"]:
+        if entry["breadcrumb"] == ["properties", "contact_phone"]:
+            entry["metadata"]["selected"] = False
+
+    written = records(sync_output(TapMega(config=config, catalog=catalog,
+                                          parse_env_config=False)))
+
+    assert len(written) == 120
+    for message in written:
+        assert "contact_email" not in message["record"]
+        assert "contact_phone" not in message["record"]
+        assert message["record"]["ref"] == "L-" + message["record"]["id"]
+
+
+def test_records_carry_the_version_once_one_is_set(
+    make_emulator: t.Callable[..., MegaEmulator],
+) -> None:
+    emulator = make_emulator(n_leads=30, seed=6)
+    tap = TapMega(config=tap_config(emulator), parse_env_config=False)
+    assert all("version" not in m for m in records(sync_output(tap)))
+
+    tap = TapMega(config=tap_config(emulator), parse_env_config=False)
+    tap.streams["leads"]._stream_version = 1764000000  # see sdk_contract.py
+    written = records(sync_output(tap))
+
+    assert len(written) == 30
+    assert {m["version"] for m in written} == {1764000000}
+
+
+def test_a_schema_replaced_mid_stream_governs_the_records_after_it(
+    make_emulator: t.Callable[..., MegaEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = make_emulator(leads=[])
+    three_pages(emulator, sorted_leads(250, seed=8))
+    tap = TapMega(config=tap_config(emulator), parse_env_config=False)
+    stream = t.cast("LeadsStream", tap.streams["leads"])
+    narrower = json.loads(json.dumps(stream.schema))
+    del narrower["properties"]["contact_name"]
+    save = LeadsStream.save_resume_point
+
+    def replace_after_the_first_page(self: LeadsStream, *args: t.Any) -> None:
+        save(self, *args)
+        self.declared_schema = narrower
+
+    monkeypatch.setattr(LeadsStream, "save_resume_point", replace_after_the_first_page)
+    written = records(sync_output(tap))
+
+    assert len(written) == 250
+    assert all("contact_name" in m["record"] for m in written[:100])
+    assert not any("contact_name" in m["record"] for m in written[100:])
 
 
 @pytest.mark.parametrize("blocking", [True, False], ids=["blocking", "non-blocking"])

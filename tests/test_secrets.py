@@ -8,7 +8,7 @@ import typing as t
 
 import pytest
 
-from tap_mega.redaction import REDACTED, redact_record, register_secret
+from tap_mega.redaction import REDACTED, redact, redact_record, register_secret
 from tap_mega.testing.emulator import Fault
 from tests.helpers.cli import FAST_RETRIES, assert_one_line_failure, run_cli
 from tests.helpers.sync import tap_config
@@ -100,12 +100,12 @@ def test_interrupted_run_never_shows_the_token(emulator: MegaEmulator, tmp_path:
     # SIGTERM sent to itself once the first page is out: the stop path logs too.
     prelude = (
         "import os, signal\n"
-        "from tap_mega.streams.leads import LeadsStream\n"
-        "original = LeadsStream.checked_updated_at\n"
-        "def checked(self, lead, previous):\n"
-        "    if previous is None: os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    return original(self, lead, previous)\n"
-        "LeadsStream.checked_updated_at = checked\n"
+        "from tap_mega.streams.walk import Walk\n"
+        "original = Walk.check\n"
+        "def checked(self, lead):\n"
+        "    if self.last_updated_at is None: os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return original(self, lead)\n"
+        "Walk.check = checked\n"
     )
 
     result = run_cli(tap_config(emulator, page_size=50), tmp_path,
@@ -145,3 +145,10 @@ def test_records_from_any_logger_are_redacted_at_creation(
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("urllib3.connectionpool").debug("header Bearer %s", secret)
     assert caplog.records[-1].getMessage() == f"header Bearer {REDACTED}"
+
+
+def test_a_secret_of_another_process_is_redacted_when_named() -> None:
+    # The fleet's case: each account's token, in the output of a Meltano run.
+    account_secret = "mega_fleet_account_0123456789"  # noqa: S105 - a made-up token
+    assert redact(f"auth {account_secret} bad", account_secret) == f"auth {REDACTED} bad"
+    assert redact("nothing to hide", "") == "nothing to hide"

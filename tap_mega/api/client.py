@@ -12,7 +12,6 @@ import random
 import sys
 import time
 import typing as t
-from contextvars import ContextVar
 from functools import cached_property, wraps
 from http import HTTPStatus
 from pathlib import Path
@@ -30,7 +29,6 @@ from tap_mega.api.network import BODY_FAILURES, cause_of, host_of, retry_reason,
 from tap_mega.api.pages import NextCursorPaginator, Page, read_page_body
 from tap_mega.api.responses import describe_error_response, has_envelope, parse_retry_after
 from tap_mega.budget.pacer import Pacer
-from tap_mega.cli.checks import DEFAULT_API_URL
 from tap_mega.errors import (
     MegaAuthError,
     MegaError,
@@ -39,19 +37,19 @@ from tap_mega.errors import (
     ReserveTooLargeError,
     failure_line,
 )
+from tap_mega.settings import Settings
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
 
     from backoff.types import Details
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, RequestFunc
 
 USER_AGENT = f"tap-mega/{__version__}"
 RETRY_MAX_TRIES = 8
 #: A connection test (`tap-mega --test`) answers within seconds.
 CONNECTION_TEST_MAX_TRIES = 2
-#: Set while `tap-mega --test` runs (TapMega.cb_test): a connection test, not a sync.
-CONNECTION_TEST: ContextVar[bool] = ContextVar("CONNECTION_TEST", default=False)
 #: Failures of the network, not of MEGA: retried, then told as host and cause.
 NETWORK_FAILURES = (
     ConnectionResetError,
@@ -61,7 +59,6 @@ NETWORK_FAILURES = (
     requests.exceptions.ContentDecodingError,
 )
 RETRY_MAX_WAIT_SECONDS = 60.0
-DEFAULT_MAX_WAIT_SECONDS = 3600.0
 
 
 #: How the SDK's `Stream.sync` starts the ERROR it logs for any exception.
@@ -89,16 +86,19 @@ class MegaStream(RESTStream[str | None]):
         super().log(message, *args, level=level, **kwargs)
 
     @override
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Set up a per-stream cache so each body is parsed once per response."""
-        super().__init__(*args, **kwargs)
+    def __init__(self, tap: Tap, *, connection_test: bool = False) -> None:
+        """Parse the settings once; `connection_test`: `tap-mega --test`, not a sync."""
+        super().__init__(tap)
+        self.connection_test = connection_test
+        #: Built once, from the config the tap has checked.
+        self.settings = Settings.from_config(self.config)
         #: The last response read and its page: pages are read one at a time.
         self._last_page: tuple[requests.Response, Page] | None = None
         #: Good pages this stream has read: after one, a 404 page is a front end's blip.
         self.pages_read = 0
         self.pacer = Pacer(
-            reserve=int(self.config.get("rate_limit_reserve", 0)),
-            max_wait=float(self.config.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS)),
+            reserve=self.settings.rate_limit_reserve,
+            max_wait=self.settings.max_wait_seconds,
             sleep=self.sleep,
             logger=self.logger,
         )
@@ -107,7 +107,7 @@ class MegaStream(RESTStream[str | None]):
     @override
     def url_base(self) -> str:
         """The API root; the emulator's URL in tests."""
-        return str(self.config.get("api_url", DEFAULT_API_URL)).rstrip("/")
+        return self.settings.api_url
 
     @property
     @override
@@ -135,7 +135,7 @@ class MegaStream(RESTStream[str | None]):
     @override
     def authenticator(self) -> BearerTokenAuthenticator:
         """Bearer token: the token travels only in this header."""
-        return BearerTokenAuthenticator(token=self.config["token"])
+        return BearerTokenAuthenticator(token=self.settings.token)
 
     @property
     @override
@@ -144,7 +144,7 @@ class MegaStream(RESTStream[str | None]):
         return {
             "User-Agent": self.user_agent,
             "Accept": "application/json",
-            "x-customer-id": self.config["customer_id"],
+            "x-customer-id": self.settings.customer_id,
         }
 
     @property
@@ -161,7 +161,7 @@ class MegaStream(RESTStream[str | None]):
         The SDK types it as whole seconds; truncating would turn 0.5 into 0,
         which urllib3 refuses with a traceback.
         """
-        return math.ceil(float(self.config.get("request_timeout", 60)))
+        return math.ceil(self.settings.request_timeout)
 
     def sleep(self, seconds: float) -> None:
         """Every rate-limit wait goes through here, so tests can keep time.
@@ -187,11 +187,6 @@ class MegaStream(RESTStream[str | None]):
     def get_new_paginator(self, start: str | None = None) -> NextCursorPaginator:
         """Keyset paging on `next_cursor`, MEGA's preferred method; `start`: a saved cursor."""
         return NextCursorPaginator(self.read_page, start=start)
-
-    @override
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        """Yield the page's leads from the validated body."""
-        yield from self.read_page(response).leads
 
     @override
     def validate_response(self, response: requests.Response) -> None:
@@ -234,17 +229,23 @@ class MegaStream(RESTStream[str | None]):
             "token's customer and that the token has the public_api:leads:read scope"
         )
 
-    def fetch_page(self, context: Context | None, cursor: str | None) -> requests.Response:
+    def fetch_page(
+        self,
+        context: Context | None,
+        cursor: str | None,
+        params: dict[str, t.Any] | None = None,
+    ) -> requests.Response:
         """Fetch one page: paced, retried, its status mapped and its body checked.
 
         The one way a page is fetched: a sync's walk and `source-mega check` both
         come here, so a check that succeeds means a sync's first page would too.
-        The checked body is `read_page(response)`.
+        The checked body is `read_page(response)`. `params`: the query to send
+        instead of `get_url_params`'s (a walk's fixed one, discovery's sample).
         """
-        return self.send_request(self.prepared_request(context, cursor), context)
+        return self.send_request(self.prepared_request(context, cursor, params), context)
 
     def prepared_request(
-        self, context: Context | None, cursor: str | None
+        self, context: Context | None, cursor: str | None, params: dict[str, t.Any] | None
     ) -> requests.PreparedRequest:
         """The request for the page at `cursor` (None: the first), from public hooks only.
 
@@ -254,6 +255,8 @@ class MegaStream(RESTStream[str | None]):
         request = self.get_http_request(
             page=PageContext(stream_context=context, next_page_token=cursor)
         )
+        if params is not None:
+            request.params = params
         return self.build_prepared_request(
             method=request.method,
             url=request.url,
@@ -341,7 +344,7 @@ class MegaStream(RESTStream[str | None]):
 
         Two in a connection test, so a wrong `api_url` answers within seconds.
         """
-        return CONNECTION_TEST_MAX_TRIES if CONNECTION_TEST.get() else RETRY_MAX_TRIES
+        return CONNECTION_TEST_MAX_TRIES if self.connection_test else RETRY_MAX_TRIES
 
     @override
     def backoff_handler(self, details: Details) -> None:

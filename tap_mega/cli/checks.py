@@ -23,8 +23,6 @@ from tap_mega.timestamps import InvalidTimestampError, parse_timestamp
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-#: Where MEGA's API lives unless `api_url` says otherwise.
-DEFAULT_API_URL = "https://app.gomega.ai"
 ENV_HINTS = {"token": "TAP_MEGA_TOKEN", "customer_id": "TAP_MEGA_CUSTOMER_ID"}
 SECRET_SETTINGS = frozenset({"token"})
 #: What can travel in an HTTP header: anything else fails deep inside http.client.

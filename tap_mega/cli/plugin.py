@@ -19,7 +19,6 @@ from singer_sdk import Tap
 from singer_sdk.plugin_base import PluginBase
 from typing_extensions import override
 
-from tap_mega.api.client import CONNECTION_TEST
 from tap_mega.cli import checks as settings
 from tap_mega.cli.files import other_input_kind, read_json, read_json_object
 from tap_mega.errors import InputError, SettingsError
@@ -68,11 +67,15 @@ def read_catalog(path: str) -> dict[str, t.Any]:
 class MegaTap(Tap):
     """The SDK's Tap with MEGA's command line, state shapes, settings checks and signals."""
 
-    #: The SDK's writer flushes stdout after every record (see writer.py).
+    #: The SDK's lines, each written whole, a closed stdout one line (see writer.py).
     message_writer_class = LineWriter
 
     #: Private in the SDK (see sdk_contract.py): no public hook reads the environment.
     _env_var_config = NumbersFromEnv()
+
+    #: True on the class `tap-mega --test` builds (see `cb_test`): its streams are
+    #: told as they are built, as the catalog built then must not cost a sample request.
+    connection_test = False
 
     @override
     def __init__(self, *, parse_env_config: bool = False, **kwargs: t.Any) -> None:
@@ -140,12 +143,13 @@ class MegaTap(Tap):
     @classmethod
     @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
-        """`--test` as the SDK runs it, with the streams told it is a connection test."""
-        token = CONNECTION_TEST.set(value == "all")
-        try:
-            super().cb_test(ctx, param, value)
-        finally:
-            CONNECTION_TEST.reset(token)
+        """`--test` as the SDK runs it, on a tap class that is a connection test.
+
+        The SDK's callback builds the tap itself, so it is handed a subclass
+        saying so. `--test=schema` sends no request: the SDK's own.
+        """
+        tested: type[MegaTap] = type(cls.__name__, (cls,), {"connection_test": value == "all"})
+        super(MegaTap, tested).cb_test(ctx, param, value)
 
     @classmethod
     @override

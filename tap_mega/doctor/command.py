@@ -30,10 +30,7 @@ from tap_mega.doctor.report import WARNING, Report
 from tap_mega.errors import failure_line
 from tap_mega.redaction import redact, redacted_traceback, register_secret
 from tap_mega.state.inputs import singer_state
-from tap_mega.state.lookback import parse_lookback
-from tap_mega.streams.leads import FILTER_PARAMS
 from tap_mega.tap import TapMega
-from tap_mega.timestamps import parse_timestamp
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -83,12 +80,11 @@ def make_tap(args: argparse.Namespace) -> TapMega:
 
 def diagnose(tap: TapMega, *, has_state: bool, run_minutes: float) -> Report:
     """Probe MEGA with the tap's own stream and turn what came back into the report."""
-    config = tap.config
     stream = DoctorStream(tap)
-    start_date = config.get("start_date")
+    settings = stream.settings
     bookmark = stream.stream_state_bookmark(None)
     plan = Plan(
-        start_date=parse_timestamp(str(start_date)) if start_date else None,
+        start_date=settings.start,
         bookmark_start=stream.starting_instant(None) if bookmark else None,
         has_bookmark=bookmark is not None,
         has_state=has_state,
@@ -96,10 +92,10 @@ def diagnose(tap: TapMega, *, has_state: bool, run_minutes: float) -> Report:
     probe = run_probe(stream, plan)
     report = Report(requests=stream.sent, target=f"{stream.url_base}{stream.path}")
     add_connection_lines(report, probe, report.target, stream.requests_session)
-    add_account_lines(report, probe, str(config["customer_id"]))
+    add_account_lines(report, probe, settings.customer_id)
     if probe.stopped is not None:
         return report
-    filters = ", ".join(f"{name}={config[name]}" for name in FILTER_PARAMS if config.get(name))
+    filters = ", ".join(f"{name}={value}" for name, value in settings.filters.items())
     add_leads_lines(report, probe, filters)
     if probe.paused is not None:
         report.add("Budget", "now", WARNING, exchange_problem(probe.paused))
@@ -111,12 +107,12 @@ def diagnose(tap: TapMega, *, has_state: bool, run_minutes: float) -> Report:
         own_requests=stream.sent,
         headers=_headers(answered[-1].response if answered else None),
         total=first.page.total if first and first.page else None,
-        page_size=int(config.get("page_size", 100)),
+        page_size=settings.page_size,
         seconds_per_request=sum(e.seconds for e in answered) / max(len(answered), 1),
         run_minutes=run_minutes,
-        max_wait_seconds=float(config.get("max_wait_seconds", 3600)),
+        max_wait_seconds=settings.max_wait_seconds,
     )
-    add_assumption_lines(report, probe, parse_lookback(config.get("lookback_window")))
+    add_assumption_lines(report, probe, settings.lookback)
     return report
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from tap_mega.cli.argtypes import whole_number
 from tap_mega.fleet.accounts import Account, AccountsFileError, load_accounts
 from tap_mega.fleet.processes import GroupRun
-from tap_mega.fleet.runner import redact
 from tap_mega.fleet.settings import FleetSettings, ignored_api_url_line
+from tap_mega.redaction import redact
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence

@@ -23,6 +23,7 @@ import typing as t
 from dataclasses import dataclass
 
 from tap_mega.fleet.tapoutput import RunReport, read_report
+from tap_mega.redaction import redact
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -34,7 +35,6 @@ EXTRACTOR = "tap-mega"
 LOADER = "target-postgres"
 #: The Meltano environment the fleet's state ids live in.
 ENVIRONMENT = "dev"
-REDACTED = "<redacted>"
 #: Settings each account sets for itself; inherited values would leak across accounts.
 #: Set in the run's environment, they also win over the project's `.env` in Meltano.
 ACCOUNT_VARIABLES = (
@@ -272,9 +272,4 @@ class _readonly:  # noqa: N801 - a context manager
 
     def __exit__(self, *_exc: object) -> None:
         self._connection.close()
-
-
-def redact(text: str, token: str) -> str:
-    """The text with the token replaced, in case anything in the pipeline quoted it."""
-    return text.replace(token, REDACTED) if token else text
 

@@ -21,9 +21,10 @@ import typing as t
 import uuid
 from urllib.parse import urlparse
 
-from tap_mega.cli.checks import DEFAULT_API_URL, is_loopback
+from tap_mega.cli.checks import is_loopback
 from tap_mega.cli.files import json_kind
 from tap_mega.errors import InputError
+from tap_mega.settings import DEFAULT_API_URL
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping

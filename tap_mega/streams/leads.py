@@ -1,9 +1,9 @@
-"""The leads stream: its schema, its filters, its bookmark, and the SDK's hooks.
+"""The leads stream: its schema, its filters, its bookmark, its walk, and the SDK's hooks.
 
-How its pages are walked is walk.py's; how its records reach stdout fast is
-records.py's and writer.py's; what its custom fields are declared as is
-schema.py's, from the one sample request made here. What this class overrides
-privately is listed, with why, in sdk_contract.py.
+Records take the SDK's own path to stdout (selection, conformance, stream maps).
+What one walk fixes and checks is walk.py's; what its custom fields are declared
+as is schema.py's, from the one sample request made here. What this class
+overrides privately is listed, with why, in sdk_contract.py.
 """
 
 from __future__ import annotations
@@ -16,17 +16,27 @@ from functools import cached_property
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
-from tap_mega.api.client import CONNECTION_TEST
-from tap_mega.cli.checks import is_blank
-from tap_mega.errors import MegaResponseError, SavedCursorRefusedError
+from tap_mega.api.client import MegaStream
+from tap_mega.budget.progress import PROGRESS_INTERVAL_SECONDS, Progress
+from tap_mega.errors import (
+    BudgetExhaustedError,
+    MegaRequestError,
+    MegaResponseError,
+    SavedCursorRefusedError,
+)
+from tap_mega.settings import FILTER_PARAMS
 from tap_mega.state.inputs import ACCOUNT_KEY, account_of
-from tap_mega.state.lookback import incremental_start, parse_lookback
+from tap_mega.state.lookback import incremental_start
+from tap_mega.state.resume import STATE_KEY as RESUME_STATE_KEY
 from tap_mega.state.resume import walk_fingerprint
-from tap_mega.streams.records import Shape, compile_shape, is_conformant, is_plain
-from tap_mega.streams.schema import explicit_custom_fields, lead_schema, sampled_custom_fields
-from tap_mega.streams.walk import WalkingStream, WalkStart
-from tap_mega.streams.writer import write_record
-from tap_mega.termination import GUARD
+from tap_mega.streams.schema import (
+    SAMPLE_PARAMS,
+    explicit_custom_fields,
+    lead_schema,
+    sampled_custom_fields,
+)
+from tap_mega.streams.walk import Walk, WalkStart, earliest_updated_at, resume_or_restart
+from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
     InvalidTimestampError,
     format_timestamp,
@@ -36,28 +46,14 @@ from tap_mega.timestamps import (
 
 if t.TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Generator
+    from collections.abc import Generator, Iterator
 
+    import requests
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-# Settings passed through as the API's own filters, with their names on the wire.
-FILTER_PARAMS = {
-    "status": "status",
-    "stage_id": "stageId",
-    "lead_line": "lead_line",
-    "search": "search",
-}
-#: Discovery's one request: the 100 most recently updated leads, with custom fields.
-#: No filters: the catalog describes the account, whatever a sync filters on.
-SAMPLE_PARAMS: dict[str, t.Any] = {
-    "sort_by": "updated_at",
-    "sort_dir": "desc",
-    "limit": 100,
-    "include_custom_fields": "true",
-}
 
-
-class LeadsStream(WalkingStream):
+class LeadsStream(MegaStream):
     """CRM leads, walked oldest change first so every page is a resumable checkpoint."""
 
     name = "leads"
@@ -65,10 +61,18 @@ class LeadsStream(WalkingStream):
     primary_keys = ("id",)
     replication_key = "updated_at"
     is_sorted = True
-    #: True only while discovery's sample request is prepared (see `sample_leads`).
-    sampling = False
     # State is written after every page instead (see request_records).
     STATE_MSG_FREQUENCY = sys.maxsize
+    #: Seconds between progress lines; tests shrink it.
+    progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS
+
+    @override
+    def __init__(
+        self, tap: Tap, *, connection_test: bool = False, catalog_given: bool = False
+    ) -> None:
+        """`catalog_given`: the sync reads its schema from the catalog, so no sample is needed."""
+        super().__init__(tap, connection_test=connection_test)
+        self.catalog_given = catalog_given
 
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
@@ -79,7 +83,6 @@ class LeadsStream(WalkingStream):
         """
         return
 
-    @override
     def starting_instant(self, context: Context | None) -> dt.datetime | None:
         """The bookmark minus `lookback_window`, never before `start_date`; None: everything.
 
@@ -87,11 +90,10 @@ class LeadsStream(WalkingStream):
         """
         incremental = self.replication_method == REPLICATION_INCREMENTAL
         bookmark = self.stream_state_bookmark(context) if incremental else None
-        start_date = self.config.get("start_date")
         return incremental_start(
             parse_timestamp(bookmark) if bookmark else None,
-            parse_timestamp(str(start_date)) if start_date else None,
-            parse_lookback(self.config.get("lookback_window")),
+            self.settings.start,
+            self.settings.lookback,
         )
 
     @override
@@ -109,27 +111,19 @@ class LeadsStream(WalkingStream):
         it, then follows the last lead emitted. Every STATE written mid-sync is
         thus resumable: a run resumed from it starts `lookback_window` before it
         again, so at worst it re-emits leads (delivery is at least once, keyed on
-        `id`), never skips one. Order within the run is still checked, in
-        `checked_updated_at`, which also gave the value's canonical spelling
-        (the record keeps MEGA's): so the SDK's own increment (two more state
-        look-ups and conversions) is not needed.
+        `id`), never skips one. The walk checks the order (`Walk.check`).
         """
         if self.replication_method != REPLICATION_INCREMENTAL:
             return  # as the SDK: a FULL_TABLE catalog keeps no bookmark
         state = self.get_context_state(context)
-        checked = self.bookmark_value
-        value = (
-            checked[1]
-            if checked is not None and checked[0] is latest_record
-            else normalize_timestamp(latest_record[self.replication_key])
-        )
+        # Canonical, so bookmarks compare as strings; the record keeps MEGA's spelling.
+        value = normalize_timestamp(latest_record[self.replication_key])
         bookmark = state.get("replication_key_value")
         if bookmark and value < bookmark:
             return
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = value
 
-    @override
     def stream_state_bookmark(self, context: Context | None) -> str | None:
         """The bookmark from incoming state, rewritten in canonical form.
 
@@ -143,107 +137,24 @@ class LeadsStream(WalkingStream):
         try:
             canonical = normalize_timestamp(str(value))
         except InvalidTimestampError as exc:
-            msg = f"the state's bookmark for 'leads' is not a timestamp: {value!r}"
+            msg = f"the state's bookmark for '{self.name}' is not a timestamp: {value!r}"
             raise MegaResponseError(msg) from exc
         state["replication_key_value"] = canonical
         return canonical
 
-    @override
-    def get_url_params(
-        self,
-        context: Context | None,
-        next_page_token: str | None,
-    ) -> dict[str, t.Any]:
-        """The documented incremental poll: updated_at ascending, same filters on every page."""
-        if self.sampling:
-            return dict(SAMPLE_PARAMS)
-        params: dict[str, t.Any] = {
-            "sort_by": "updated_at",
-            "sort_dir": "asc",
-            "limit": self.page_limit,
-            "include_custom_fields": str(
-                self.config.get("include_custom_fields", True)
-            ).lower(),
-        }
-        for setting, wire_name in FILTER_PARAMS.items():
-            if not is_blank(value := self.config.get(setting)):
-                params[wire_name] = value
-        if self._walk_since is not None:
-            params["updated_since"] = format_timestamp(self._walk_since)
-        if next_page_token:
-            params["cursor"] = next_page_token
-        return params
+    def current_bookmark(self, context: Context | None) -> str | None:
+        """The bookmark as it stands now; None for a FULL_TABLE run, which keeps none."""
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return None
+        return self.stream_state_bookmark(context)
 
-    @override
-    def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Walk the pages, writing STATE after each one.
-
-        Overridden because the SDK checkpoints every 10,000 records; here a crash
-        loses at most one page, and an empty page is only the end when
-        `next_cursor` says so.
-        """
-        if self.dry_run_limit is not None:
-            yield from self.dry_run(context)
-            return
-        if self.replication_method == REPLICATION_INCREMENTAL:
-            self.record_account(context)
-        try:
-            yield from self.walk(context, self.walk_start(context))
-        except SavedCursorRefusedError as exc:
-            self.logger.warning(
-                "MEGA refused the cursor the last run saved (%s); starting again "
-                "lookback_window before the bookmark.",
-                exc,
-            )
-            yield from self.walk(context, WalkStart(self.starting_instant(context)))
-
-    @property
-    def dry_run_limit(self) -> int | None:
-        """Leads a dry run (`tap-mega --test`) asks for; None in a real sync.
-
-        The SDK's `ABORT_AT_RECORD_COUNT`, which it sets for `--test` and for
-        its own test suite's dry runs.
-        """
-        return self.ABORT_AT_RECORD_COUNT
-
-    @property
-    @override
-    def page_limit(self) -> int:
-        """Leads per request: `page_size`, or no more than a dry run wants."""
-        page_size = int(self.config.get("page_size", 100))
-        limit = self.dry_run_limit
-        return page_size if limit is None else max(1, min(page_size, limit))
-
-    def dry_run(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
-        """The first `dry_run_limit` leads (`--test`: one request for one), then a clean end.
-
-        The SDK's own dry run reads one record more only to abort on it, which
-        it logs as an ERROR with a failed sync metric.
-        """
-        limit = self.dry_run_limit or 1
-        walk = t.cast(
-            "Generator[dict[str, t.Any], None, None]",
-            self.walk(context, WalkStart(self.starting_instant(context))),
-        )
-        with contextlib.closing(walk):
-            try:
-                for count, lead in enumerate(walk, start=1):
-                    yield lead
-                    if count >= limit:
-                        return
-            finally:
-                self.write_held_records()  # no STATE comes to write them
-
-    @override
-    def _write_state_message(self) -> None:
-        """Write STATE, except in a connection test (`--test`).
-
-        A test is not a sync: it reads one lead to prove the connection, and
-        `tap-mega --test | target` must move no bookmark.
-        (The SDK's test suite's dry runs, with their own limit, still write STATE.)
-        """
-        if not CONNECTION_TEST.get():
-            super()._write_state_message()
+    def move_bookmark_back(self, value: str, context: Context | None) -> None:
+        """Lower the bookmark to `value` (never raise it): re-reading beats skipping."""
+        state = self.get_context_state(context)
+        current = state.get("replication_key_value")
+        if current and value < str(current):
+            state["replication_key_value"] = value
+            self.state_manager.is_flushed = False
 
     def record_account(self, context: Context | None) -> None:
         """Name the account in the bookmark, so no other account's run can use it (state.py)."""
@@ -254,48 +165,188 @@ class LeadsStream(WalkingStream):
             self.state_manager.is_flushed = False
 
     @override
-    def _process_record(
+    def get_url_params(
         self,
-        record: dict[str, t.Any],
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        """Skip the SDK's per-record child-context work: leads have no children or partitions."""
-        if self.child_streams or partition_context:
-            super()._process_record(record, child_context, partition_context)
+        context: Context | None,
+        next_page_token: str | None,
+    ) -> dict[str, t.Any]:
+        """The documented incremental poll: updated_at ascending, the filters set.
 
-    @override
-    def _write_record_message(self, record: dict[str, t.Any]) -> None:
-        """Write a record that needs no SDK walk as it is; anything else the SDK's way.
-
-        Overridden because selection, conformance and mapping cost more than the
-        rest of a record's way to stdout; they are skipped only when every field
-        is selected, no stream map is configured and `is_conformant` holds. Our
-        own writer then gets the record without a message object per record.
+        A walk adds its fixed `updated_since` (see `walk`).
         """
-        if not (self.plain_records and is_conformant(record, self.lead_shape)):
-            super()._write_record_message(record)
-            return
-        write_record(
-            self._tap.message_writer,
-            self.name,
-            record,
-            self._stream_version,
-            self.page_extracted_at,
-        )
-        self.state_manager.is_flushed = False
+        params: dict[str, t.Any] = {
+            "sort_by": "updated_at",
+            "sort_dir": "asc",
+            "limit": self.page_limit,
+            "include_custom_fields": str(self.settings.include_custom_fields).lower(),
+        }
+        for setting, value in self.settings.filters.items():
+            params[FILTER_PARAMS[setting]] = value
+        if next_page_token:
+            params["cursor"] = next_page_token
+        return params
+
+    def walk_fingerprint(self, context: Context | None) -> str:
+        """What a saved cursor is only valid under (see `resume.walk_fingerprint`)."""
+        return walk_fingerprint(self.get_url_params(context, None), self.settings.start_date)
+
+    @property
+    def page_limit(self) -> int:
+        """Leads per request: `page_size`, or no more than a dry run wants.
+
+        A dry run's leads are the SDK's `ABORT_AT_RECORD_COUNT`, which it sets for
+        `--test` (one) and for its own test suite's dry runs; None in a sync.
+        """
+        page_size, limit = self.settings.page_size, self.ABORT_AT_RECORD_COUNT
+        return page_size if limit is None else max(1, min(page_size, limit))
 
     @override
-    def current_bookmark(self, context: Context | None) -> str | None:
-        """The bookmark as it stands now; None for a FULL_TABLE run, which keeps none."""
-        if self.replication_method != REPLICATION_INCREMENTAL:
-            return None
-        return self.stream_state_bookmark(context)
+    def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Walk the pages, writing STATE after each one.
 
-    @cached_property
-    def lead_shape(self) -> Shape:
-        """The schema the SDK conforms records to (the catalog's, if given), compiled."""
-        return compile_shape(self.effective_schema)
+        Overridden because the SDK checkpoints every 10,000 records; here a crash
+        loses at most one page, and an empty page is only the end when
+        `next_cursor` says so.
+        """
+        if self.ABORT_AT_RECORD_COUNT is not None:
+            yield from self.dry_run(context)
+            return
+        start = WalkStart(self.starting_instant(context))
+        if self.replication_method == REPLICATION_INCREMENTAL:
+            self.record_account(context)
+            start = resume_or_restart(  # the cursor the last run saved, if safe to follow
+                self.get_context_state(context).get(RESUME_STATE_KEY),
+                since=start.since,
+                bookmark=self.stream_state_bookmark(context),
+                lookback=self.settings.lookback,
+                fingerprint=self.walk_fingerprint(context),
+                logger=self.logger,
+            )
+        try:
+            yield from self.walk(context, start)
+        except SavedCursorRefusedError as exc:
+            self.logger.warning(
+                "MEGA refused the cursor the last run saved (%s); starting again "
+                "lookback_window before the bookmark.",
+                exc,
+            )
+            yield from self.walk(context, WalkStart(self.starting_instant(context)))
+
+    def dry_run(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The first `ABORT_AT_RECORD_COUNT` leads (`--test`: one request), then a clean end.
+
+        The SDK's own dry run reads one record more only to abort on it, which
+        it logs as an ERROR with a failed sync metric.
+        """
+        limit = self.ABORT_AT_RECORD_COUNT or 1
+        walk = self.walk(context, WalkStart(self.starting_instant(context)))
+        with contextlib.closing(walk):
+            for count, lead in enumerate(walk, start=1):
+                yield lead
+                if count >= limit:
+                    return
+
+    def walk(
+        self, context: Context | None, start: WalkStart
+    ) -> Generator[dict[str, t.Any], None, None]:
+        """One walk through the pages, from the first or from a saved cursor."""
+        # Fixed for the whole walk: MEGA wants the same filters on every cursor page,
+        # while the bookmark it derives from moves with every page.
+        params = self.get_url_params(context, None)
+        if start.since is not None:
+            params["updated_since"] = format_timestamp(start.since)
+        interval = self.progress_interval_seconds
+        progress = Progress(self.pacer, self.page_limit, interval=interval, already=start.emitted)
+        walk = Walk(start, params, self.walk_fingerprint(context), progress,
+                    self.current_bookmark(context))
+        paginator = self.get_new_paginator(start=start.cursor)
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            try:
+                while not paginator.finished:
+                    response = self.fetch_walk_page(
+                        walk, context, paginator.current_value, first=paginator.count == 0
+                    )
+                    if response is None:
+                        break
+                    request_counter.increment()
+                    page = self.read_page(response)
+                    if notice := walk.served_limit_line(page, self.page_limit):
+                        self.logger.info(notice)
+                    yield from self.emit_leads(walk, page.leads, context)
+                    line = progress.page_done(len(page.leads), page.total)
+                    paginator.advance(response)
+                    next_cursor = None if paginator.finished else paginator.current_value
+                    self.save_resume_point(context, walk.resume_point(next_cursor, response))
+                    self._write_state_message()
+                    if line:
+                        self.logger.info(line)
+            except (Exception, Terminated) as exc:
+                if isinstance(exc, (MegaResponseError, SavedCursorRefusedError)):
+                    # MEGA's order or cursors are in doubt: the bookmark is the safe start.
+                    self.save_resume_point(context, None)
+                # The bookmark is the last lead emitted: flushing it now saves the
+                # next run from re-reading what this one already delivered.
+                self._write_state_message()
+                raise
+        self.logger.info(progress.line(done=paginator.finished))
+
+    def fetch_walk_page(
+        self, walk: Walk, context: Context | None, cursor: str | None, *, first: bool
+    ) -> requests.Response | None:
+        """The walk's page at `cursor`; None when the budget stops the run here."""
+        try:
+            with GUARD.interruptible():
+                return self.fetch_page(context, cursor, walk.page_params(cursor))
+        except BudgetExhaustedError as exc:
+            self.logger.warning(walk.stopped_early_line(exc, self.pacer.max_wait))
+            if stuck := walk.stuck_line(self.current_bookmark(context)):
+                self.logger.warning(stuck)
+            return None
+        except MegaRequestError as exc:
+            if walk.start.cursor is not None and first:
+                raise SavedCursorRefusedError(str(exc)) from exc
+            raise
+
+    def emit_leads(
+        self, walk: Walk, leads: list[dict[str, t.Any]], context: Context | None
+    ) -> Iterator[dict[str, t.Any]]:
+        """Yield a page's leads; a bad one stops the walk, the bookmark moved back before it."""
+        for index, lead in enumerate(leads):
+            try:
+                walk.check(lead)
+            except MegaResponseError:
+                if (earliest := earliest_updated_at(leads[index:])) is not None:
+                    self.move_bookmark_back(earliest, context)
+                raise
+            yield lead
+            # The SDK has written the RECORD and moved the bookmark: a held
+            # SIGTERM may stop the run here.
+            GUARD.raise_if_pending()
+
+    def save_resume_point(self, context: Context | None, point: dict[str, t.Any] | None) -> None:
+        """Keep the cursor of the next page in the state; null when there is none.
+
+        Null rather than absent, so a state store that merges the states of
+        failed runs into the last good one cannot keep an old point alive.
+        """
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return
+        state = self.get_context_state(context)
+        if state.get(RESUME_STATE_KEY) != point:
+            state[RESUME_STATE_KEY] = point
+            self.state_manager.is_flushed = False
+
+    @override
+    def _write_state_message(self) -> None:
+        """Write STATE, except in a connection test (`--test`).
+
+        A test is not a sync: it reads one lead to prove the connection, and
+        `tap-mega --test | target` must move no bookmark.
+        (The SDK's test suite's dry runs, with their own limit, still write STATE.)
+        """
+        if not self.connection_test:
+            super()._write_state_message()
 
     @property
     @override
@@ -305,6 +356,8 @@ class LeadsStream(WalkingStream):
         A property, not the SDK's fixed schema, because custom fields differ per
         customer and learning them costs a request: `--about` never asks, and a
         sync given a catalog takes the schema from it (`effective_schema`).
+        Assigning `declared_schema` replaces it: the SDK conforms each record to
+        the schema as it stands (nothing here caches it per run).
         """
         return self.declared_schema
 
@@ -316,18 +369,15 @@ class LeadsStream(WalkingStream):
     def custom_field_declarations(self) -> dict[str, dict[str, t.Any]]:
         """The setting's fields if given, else those of the sample; none without a sample.
 
-        No sample when the leads carry no custom fields, or when a catalog was
-        given (the sync reads its schema, and an unselected stream needs none).
+        No sample when the leads carry no custom fields, when a catalog was given
+        (the sync reads its schema, and an unselected stream needs none), or in
+        `--test`, which is one request (`custom_fields` still carries every value).
         """
-        explicit = self.config.get("custom_fields_schema")
+        explicit = self.settings.custom_fields_schema
         if explicit is not None:
             return explicit_custom_fields(explicit)
-        if not self.config.get("include_custom_fields", True):
+        if not self.settings.include_custom_fields or self.catalog_given or self.connection_test:
             return {}
-        if self._tap.input_catalog is not None:
-            return {}
-        if CONNECTION_TEST.get():
-            return {}  # `--test` is one request; `custom_fields` still carries every value
         declared = sampled_custom_fields(self.sample_leads())
         self.logger.info(
             "Declared %d custom fields from the %d most recently updated leads: %s",
@@ -343,32 +393,6 @@ class LeadsStream(WalkingStream):
         So the sample is paced, retried and fails with a sync's one-line errors;
         it moves no bookmark and writes nothing. A signal stops it at once.
         """
-        self.sampling = True
-        try:
-            with GUARD.interruptible():
-                response = self.fetch_page(None, None)
-        finally:
-            self.sampling = False
+        with GUARD.interruptible():
+            response = self.fetch_page(None, None, dict(SAMPLE_PARAMS))
         return self.read_page(response).leads
-
-    @cached_property
-    def plain_records(self) -> bool:
-        """Every field selected and no stream map: records go out as they are."""
-        return is_plain(self.stream_maps, self.mask, self.name)
-
-    @override
-    def walk_fingerprint(self, context: Context | None) -> str:
-        """What a saved cursor is only valid under (see `resume.walk_fingerprint`)."""
-        start_date = self.config.get("start_date")
-        return walk_fingerprint(
-            self.get_url_params(context, None), str(start_date) if start_date else None
-        )
-
-    @override
-    def move_bookmark_back(self, value: str, context: Context | None) -> None:
-        """Lower the bookmark to `value` (never raise it): re-reading beats skipping."""
-        state = self.get_context_state(context)
-        current = state.get("replication_key_value")
-        if current and value < str(current):
-            state["replication_key_value"] = value
-            self.state_manager.is_flushed = False

@@ -1,10 +1,10 @@
 """The lead's JSON Schema, built from MEGA's documented object shapes and its custom fields.
 
-Its own module because the stream, the Airbyte catalog and the record fast path
-(which compiles it, see records.py) all read it, and a new field is added here alone.
-Custom fields are per customer, so their declarations are built here, purely, from
-what discovery saw (`sampled_custom_fields`) or from the `custom_fields_schema`
-setting (`explicit_custom_fields`); the stream decides which (streams.py).
+Its own module because the stream and the Airbyte catalog both read it, and a new
+field is added here alone. Custom fields are per customer, so their declarations
+are built here, purely, from what discovery's sample saw (`sampled_custom_fields`)
+or from the `custom_fields_schema` setting (`explicit_custom_fields`); the stream
+decides which and sends the sample request (leads.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,15 @@ from tap_mega.errors import SettingsError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+#: Discovery's one request: the 100 most recently updated leads, with custom fields.
+#: No filters: the catalog describes the account, whatever a sync filters on.
+SAMPLE_PARAMS: dict[str, t.Any] = {
+    "sort_by": "updated_at",
+    "sort_dir": "desc",
+    "limit": 100,
+    "include_custom_fields": "true",
+}
 
 # Enumerated values are documented lists, not promises: plain strings, no `enum`.
 STAGE = th.ObjectType(
