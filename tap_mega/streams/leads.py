@@ -1,14 +1,14 @@
-"""The leads stream: its schema, its filters, its bookmark, its walk, and the SDK's hooks.
+"""The leads stream: the one owner of the bookmark and the walk, and the SDK's hooks.
 
-Records take the SDK's own path to stdout (selection, conformance, stream maps).
-What one walk fixes and checks is walk.py's; what its custom fields are declared
-as is schema.py's, from the one sample request made here. What this class
-overrides privately is listed, with why, in sdk_contract.py.
+Records take the SDK's own path to stdout. What one walk fixes and checks is in
+walk.py, the schema in schema.py; the private SDK names used here are listed, with
+why, in sdk_contract.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sys
 import typing as t
 from functools import cached_property
@@ -28,14 +28,14 @@ from tap_mega.settings import FILTER_PARAMS
 from tap_mega.state.inputs import ACCOUNT_KEY, account_of
 from tap_mega.state.lookback import incremental_start
 from tap_mega.state.resume import STATE_KEY as RESUME_STATE_KEY
-from tap_mega.state.resume import walk_fingerprint
+from tap_mega.state.resume import ResumePoint, walk_fingerprint, why_not_resume
 from tap_mega.streams.schema import (
     SAMPLE_PARAMS,
     explicit_custom_fields,
     lead_schema,
     sampled_custom_fields,
 )
-from tap_mega.streams.walk import Walk, WalkStart, earliest_updated_at, resume_or_restart
+from tap_mega.streams.walk import Walk, WalkStart, earliest_updated_at
 from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
     InvalidTimestampError,
@@ -61,7 +61,7 @@ class LeadsStream(MegaStream):
     primary_keys = ("id",)
     replication_key = "updated_at"
     is_sorted = True
-    # State is written after every page instead (see request_records).
+    # State is written after every page instead (see `walk`).
     STATE_MSG_FREQUENCY = sys.maxsize
     #: Seconds between progress lines; tests shrink it.
     progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS
@@ -74,22 +74,19 @@ class LeadsStream(MegaStream):
         super().__init__(tap, connection_test=connection_test)
         self.catalog_given = catalog_given
 
+    @property
+    def incremental(self) -> bool:
+        """False for a FULL_TABLE catalog, which keeps no bookmark and no resume point."""
+        return self.replication_method == REPLICATION_INCREMENTAL
+
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
-        """No signpost: a sorted stream's bookmark is always a value we emitted.
-
-        MEGA's clock, not ours, stamps `updated_at`; capping at our clock could
-        move the bookmark behind leads already emitted.
-        """
+        """None: MEGA's clock stamps `updated_at`, so ours must not cap the bookmark."""
         return
 
     def starting_instant(self, context: Context | None) -> dt.datetime | None:
-        """The bookmark minus `lookback_window`, never before `start_date`; None: everything.
-
-        A FULL_TABLE catalog reads everything from `start_date`, whatever the state.
-        """
-        incremental = self.replication_method == REPLICATION_INCREMENTAL
-        bookmark = self.stream_state_bookmark(context) if incremental else None
+        """The bookmark minus `lookback_window`, never before `start_date`; None: everything."""
+        bookmark = self.stream_state_bookmark(context)
         return incremental_start(
             parse_timestamp(bookmark) if bookmark else None,
             self.settings.start,
@@ -103,66 +100,48 @@ class LeadsStream(MegaStream):
         *,
         context: Context | None = None,
     ) -> None:
-        """Advance the bookmark, but never below the bookmark this run started from.
+        """Follow the last lead emitted, but never below the bookmark this run started from.
 
-        The lookback re-reads leads older than the incoming bookmark, which the
-        SDK's sort check would reject (and which must not move the bookmark
-        back). So the bookmark stays at the incoming value until the walk passes
-        it, then follows the last lead emitted. Every STATE written mid-sync is
-        thus resumable: a run resumed from it starts `lookback_window` before it
-        again, so at worst it re-emits leads (delivery is at least once, keyed on
-        `id`), never skips one. The walk checks the order (`Walk.check`).
+        The lookback re-reads leads older than that bookmark, which the SDK's sort
+        check would refuse. A run resumed from any STATE written on the way starts
+        `lookback_window` before it again: at worst it re-emits leads, never skips one.
         """
-        if self.replication_method != REPLICATION_INCREMENTAL:
+        if not self.incremental:
             return  # as the SDK: a FULL_TABLE catalog keeps no bookmark
         state = self.get_context_state(context)
         # Canonical, so bookmarks compare as strings; the record keeps MEGA's spelling.
         value = normalize_timestamp(latest_record[self.replication_key])
-        bookmark = state.get("replication_key_value")
-        if bookmark and value < bookmark:
-            return
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = value
+        if value >= (state.get("replication_key_value") or ""):
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = value
 
     def stream_state_bookmark(self, context: Context | None) -> str | None:
-        """The bookmark from incoming state, rewritten in canonical form.
+        """The bookmark, rewritten in canonical form so that string comparison holds.
 
-        The SDK compares bookmarks as strings, so a hand-written or older state
-        with another spelling is normalised before any record is compared to it.
+        None without one, or in a FULL_TABLE run, which keeps none.
         """
         state = self.get_context_state(context)
         value = state.get("replication_key_value")
-        if not value or state.get("replication_key") != self.replication_key:
+        if not value or not self.incremental or state.get("replication_key") != "updated_at":
             return None
         try:
-            canonical = normalize_timestamp(str(value))
+            state["replication_key_value"] = normalize_timestamp(str(value))
         except InvalidTimestampError as exc:
             msg = f"the state's bookmark for '{self.name}' is not a timestamp: {value!r}"
             raise MegaResponseError(msg) from exc
-        state["replication_key_value"] = canonical
-        return canonical
+        return t.cast("str", state["replication_key_value"])
 
-    def current_bookmark(self, context: Context | None) -> str | None:
-        """The bookmark as it stands now; None for a FULL_TABLE run, which keeps none."""
-        if self.replication_method != REPLICATION_INCREMENTAL:
-            return None
-        return self.stream_state_bookmark(context)
-
-    def move_bookmark_back(self, value: str, context: Context | None) -> None:
-        """Lower the bookmark to `value` (never raise it): re-reading beats skipping."""
+    def set_state(self, context: Context | None, key: str, value: t.Any) -> None:
+        """Set a key of the stream's state, so that the next STATE is written with it."""
         state = self.get_context_state(context)
-        current = state.get("replication_key_value")
-        if current and value < str(current):
-            state["replication_key_value"] = value
+        if state.get(key) != value:
+            state[key] = value
             self.state_manager.is_flushed = False
 
-    def record_account(self, context: Context | None) -> None:
-        """Name the account in the bookmark, so no other account's run can use it (state.py)."""
-        state = self.get_context_state(context)
-        account = account_of(self.config)
-        if state.get(ACCOUNT_KEY) != account:
-            state[ACCOUNT_KEY] = account
-            self.state_manager.is_flushed = False
+    def save_resume_point(self, context: Context | None, point: dict[str, t.Any] | None) -> None:
+        """Null rather than absent once set: a store merging failed runs' states keeps none."""
+        if self.incremental:
+            self.set_state(context, RESUME_STATE_KEY, point)
 
     @override
     def get_url_params(
@@ -170,10 +149,7 @@ class LeadsStream(MegaStream):
         context: Context | None,
         next_page_token: str | None,
     ) -> dict[str, t.Any]:
-        """The documented incremental poll: updated_at ascending, the filters set.
-
-        A walk adds its fixed `updated_since` (see `walk`).
-        """
+        """The documented incremental poll: updated_at ascending, the filters set."""
         params: dict[str, t.Any] = {
             "sort_by": "updated_at",
             "sort_dir": "asc",
@@ -192,36 +168,23 @@ class LeadsStream(MegaStream):
 
     @property
     def page_limit(self) -> int:
-        """Leads per request: `page_size`, or no more than a dry run wants.
-
-        A dry run's leads are the SDK's `ABORT_AT_RECORD_COUNT`, which it sets for
-        `--test` (one) and for its own test suite's dry runs; None in a sync.
-        """
+        """`page_size`, or no more than a dry run's `ABORT_AT_RECORD_COUNT` (`--test`: one)."""
         page_size, limit = self.settings.page_size, self.ABORT_AT_RECORD_COUNT
         return page_size if limit is None else max(1, min(page_size, limit))
 
     @override
     def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Walk the pages, writing STATE after each one.
-
-        Overridden because the SDK checkpoints every 10,000 records; here a crash
-        loses at most one page, and an empty page is only the end when
-        `next_cursor` says so.
-        """
-        if self.ABORT_AT_RECORD_COUNT is not None:
-            yield from self.dry_run(context)
-            return
+        """Walk the pages; the SDK checkpoints every 10,000 records, a crash here loses a page."""
         start = WalkStart(self.starting_instant(context))
-        if self.replication_method == REPLICATION_INCREMENTAL:
-            self.record_account(context)
-            start = resume_or_restart(  # the cursor the last run saved, if safe to follow
-                self.get_context_state(context).get(RESUME_STATE_KEY),
-                since=start.since,
-                bookmark=self.stream_state_bookmark(context),
-                lookback=self.settings.lookback,
-                fingerprint=self.walk_fingerprint(context),
-                logger=self.logger,
-            )
+        if self.ABORT_AT_RECORD_COUNT is not None:
+            # The SDK's dry run reads one record more only to abort on it, with an ERROR.
+            walk = self.walk(context, start)
+            with contextlib.closing(walk):
+                yield from itertools.islice(walk, self.ABORT_AT_RECORD_COUNT or 1)
+            return
+        if self.incremental:
+            self.set_state(context, ACCOUNT_KEY, account_of(self.config))  # see state/inputs.py
+            start = self.resume_start(context, start)
         try:
             yield from self.walk(context, start)
         except SavedCursorRefusedError as exc:
@@ -232,19 +195,33 @@ class LeadsStream(MegaStream):
             )
             yield from self.walk(context, WalkStart(self.starting_instant(context)))
 
-    def dry_run(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        """The first `ABORT_AT_RECORD_COUNT` leads (`--test`: one request), then a clean end.
-
-        The SDK's own dry run reads one record more only to abort on it, which
-        it logs as an ERROR with a failed sync metric.
-        """
-        limit = self.ABORT_AT_RECORD_COUNT or 1
-        walk = self.walk(context, WalkStart(self.starting_instant(context)))
-        with contextlib.closing(walk):
-            for count, lead in enumerate(walk, start=1):
-                yield lead
-                if count >= limit:
-                    return
+    def resume_start(self, context: Context | None, fresh: WalkStart) -> WalkStart:
+        """The cursor the last run saved when it is safe to follow (resume.py), else `fresh`."""
+        saved = self.get_context_state(context).get(RESUME_STATE_KEY)
+        point = ResumePoint.from_state(saved)
+        if point is None:
+            if saved is not None:
+                self.logger.warning(
+                    "Ignoring the state's %s: not a resume point this tap wrote.",
+                    RESUME_STATE_KEY,
+                )
+            return fresh
+        reason = why_not_resume(
+            point,
+            bookmark=self.stream_state_bookmark(context),
+            lookback=self.settings.lookback,
+            walk=self.walk_fingerprint(context),
+        )
+        if reason:
+            self.logger.info(
+                "Not resuming from the cursor the last run saved: %s. Starting "
+                "lookback_window before the bookmark instead.",
+                reason,
+            )
+            return fresh
+        self.logger.info("Resuming the last run's walk from the cursor it saved.")
+        since = parse_timestamp(point.updated_since) if point.updated_since else None
+        return WalkStart(since, point.cursor, point.emitted)
 
     def walk(
         self, context: Context | None, start: WalkStart
@@ -257,8 +234,8 @@ class LeadsStream(MegaStream):
             params["updated_since"] = format_timestamp(start.since)
         interval = self.progress_interval_seconds
         progress = Progress(self.pacer, self.page_limit, interval=interval, already=start.emitted)
-        walk = Walk(start, params, self.walk_fingerprint(context), progress,
-                    self.current_bookmark(context))
+        bookmark = self.stream_state_bookmark(context)
+        walk = Walk(start, params, self.walk_fingerprint(context), progress, bookmark)
         paginator = self.get_new_paginator(start=start.cursor)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
@@ -295,12 +272,13 @@ class LeadsStream(MegaStream):
         self, walk: Walk, context: Context | None, cursor: str | None, *, first: bool
     ) -> requests.Response | None:
         """The walk's page at `cursor`; None when the budget stops the run here."""
+        params = walk.params if cursor is None else {**walk.params, "cursor": cursor}
         try:
             with GUARD.interruptible():
-                return self.fetch_page(context, cursor, walk.page_params(cursor))
+                return self.fetch_page(context, cursor, params)
         except BudgetExhaustedError as exc:
             self.logger.warning(walk.stopped_early_line(exc, self.pacer.max_wait))
-            if stuck := walk.stuck_line(self.current_bookmark(context)):
+            if stuck := walk.stuck_line(self.stream_state_bookmark(context)):
                 self.logger.warning(stuck)
             return None
         except MegaRequestError as exc:
@@ -316,83 +294,51 @@ class LeadsStream(MegaStream):
             try:
                 walk.check(lead)
             except MegaResponseError:
-                if (earliest := earliest_updated_at(leads[index:])) is not None:
-                    self.move_bookmark_back(earliest, context)
+                bookmark = self.stream_state_bookmark(context)
+                earliest = earliest_updated_at(leads[index:])
+                if bookmark and earliest and earliest < bookmark:  # re-reading beats skipping
+                    self.set_state(context, "replication_key_value", earliest)
                 raise
             yield lead
             # The SDK has written the RECORD and moved the bookmark: a held
             # SIGTERM may stop the run here.
             GUARD.raise_if_pending()
 
-    def save_resume_point(self, context: Context | None, point: dict[str, t.Any] | None) -> None:
-        """Keep the cursor of the next page in the state; null when there is none.
-
-        Null rather than absent, so a state store that merges the states of
-        failed runs into the last good one cannot keep an old point alive.
-        """
-        if self.replication_method != REPLICATION_INCREMENTAL:
-            return
-        state = self.get_context_state(context)
-        if state.get(RESUME_STATE_KEY) != point:
-            state[RESUME_STATE_KEY] = point
-            self.state_manager.is_flushed = False
-
     @override
     def _write_state_message(self) -> None:
-        """Write STATE, except in a connection test (`--test`).
-
-        A test is not a sync: it reads one lead to prove the connection, and
-        `tap-mega --test | target` must move no bookmark.
-        (The SDK's test suite's dry runs, with their own limit, still write STATE.)
-        """
+        """No STATE in a connection test: `tap-mega --test | target` must move no bookmark."""
         if not self.connection_test:
             super()._write_state_message()
 
     @property
     @override
     def schema(self) -> dict[str, t.Any]:
-        """The lead's schema with its custom fields declared; built once, on first use.
+        """Built on first use: custom fields differ per customer and learning them costs a request.
 
-        A property, not the SDK's fixed schema, because custom fields differ per
-        customer and learning them costs a request: `--about` never asks, and a
-        sync given a catalog takes the schema from it (`effective_schema`).
-        Assigning `declared_schema` replaces it: the SDK conforms each record to
-        the schema as it stands (nothing here caches it per run).
+        `--about` never asks, and a sync given a catalog takes its schema from it.
         """
         return self.declared_schema
 
     @cached_property
     def declared_schema(self) -> dict[str, t.Any]:
-        """`schema`, computed once per run (see `custom_field_declarations`)."""
-        return lead_schema(self.custom_field_declarations())
+        """The setting's custom fields if given, else those of a sample; none without one.
 
-    def custom_field_declarations(self) -> dict[str, dict[str, t.Any]]:
-        """The setting's fields if given, else those of the sample; none without a sample.
-
-        No sample when the leads carry no custom fields, when a catalog was given
-        (the sync reads its schema, and an unselected stream needs none), or in
+        No sample when leads carry no custom fields, when a catalog was given, or in
         `--test`, which is one request (`custom_fields` still carries every value).
         """
         explicit = self.settings.custom_fields_schema
         if explicit is not None:
-            return explicit_custom_fields(explicit)
+            return lead_schema(explicit_custom_fields(explicit))
         if not self.settings.include_custom_fields or self.catalog_given or self.connection_test:
-            return {}
-        declared = sampled_custom_fields(self.sample_leads())
+            return lead_schema({})
+        # Through `fetch_page`, so paced, retried and with a sync's one-line errors.
+        with GUARD.interruptible():
+            response = self.fetch_page(None, None, dict(SAMPLE_PARAMS))
+        declared = sampled_custom_fields(self.read_page(response).leads)
         self.logger.info(
             "Declared %d custom fields from the %d most recently updated leads: %s",
             len(declared),
             SAMPLE_PARAMS["limit"],
             ", ".join(declared) or "none",
         )
-        return declared
-
-    def sample_leads(self) -> list[dict[str, t.Any]]:
-        """The 100 most recently updated leads: one request, through `fetch_page`.
-
-        So the sample is paced, retried and fails with a sync's one-line errors;
-        it moves no bookmark and writes nothing. A signal stops it at once.
-        """
-        with GUARD.interruptible():
-            response = self.fetch_page(None, None, dict(SAMPLE_PARAMS))
-        return self.read_page(response).leads
+        return lead_schema(declared)
