@@ -14,7 +14,7 @@ from tap_mega.state.lookback import (
     parse_lookback,
 )
 from tap_mega.timestamps import parse_timestamp
-from tests.helpers.cli import run_main
+from tests.helpers.cli import assert_one_line_failure, run_main
 from tests.helpers.sync import bookmark, run_sync, tap_config
 
 if t.TYPE_CHECKING:
@@ -72,6 +72,17 @@ def test_bad_lookback_is_one_line_naming_the_setting(
         "tap-mega: error: invalid settings: setting `lookback_window`"
     )
     assert emulator.request_count == 0
+
+
+def test_a_bookmark_that_is_not_a_timestamp_is_one_line_and_no_request(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    mark = {"replication_key": "updated_at", "replication_key_value": "yesterday"}
+    done = run_main(tap_config(emulator), tmp_path, state={"bookmarks": {"leads": mark}})
+
+    assert_one_line_failure(done.returncode, done.stderr, "bookmark", "timestamp: 'yesterday'")
+    assert emulator.request_count == 0
+    assert done.result.records == []
 
 
 def test_late_commit_is_lost_without_lookback_and_caught_with_it(

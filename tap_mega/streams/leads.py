@@ -95,10 +95,7 @@ class LeadsStream(MegaStream):
 
     @override
     def _increment_stream_state(
-        self,
-        latest_record: dict[str, t.Any],
-        *,
-        context: Context | None = None,
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
     ) -> None:
         """Follow the last lead emitted, but never below the bookmark this run started from.
 
@@ -116,10 +113,7 @@ class LeadsStream(MegaStream):
             state["replication_key_value"] = value
 
     def stream_state_bookmark(self, context: Context | None) -> str | None:
-        """The bookmark, rewritten in canonical form so that string comparison holds.
-
-        None without one, or in a FULL_TABLE run, which keeps none.
-        """
+        """The bookmark (None: none, or FULL_TABLE), made canonical so strings compare."""
         state = self.get_context_state(context)
         value = state.get("replication_key_value")
         if not value or not self.incremental or state.get("replication_key") != "updated_at":
@@ -145,9 +139,7 @@ class LeadsStream(MegaStream):
 
     @override
     def get_url_params(
-        self,
-        context: Context | None,
-        next_page_token: str | None,
+        self, context: Context | None, next_page_token: str | None
     ) -> dict[str, t.Any]:
         """The documented incremental poll: updated_at ascending, the filters set."""
         params: dict[str, t.Any] = {
@@ -227,8 +219,6 @@ class LeadsStream(MegaStream):
         self, context: Context | None, start: WalkStart
     ) -> Generator[dict[str, t.Any], None, None]:
         """One walk through the pages, from the first or from a saved cursor."""
-        # Fixed for the whole walk: MEGA wants the same filters on every cursor page,
-        # while the bookmark it derives from moves with every page.
         params = self.get_url_params(context, None)
         if start.since is not None:
             params["updated_since"] = format_timestamp(start.since)
@@ -241,9 +231,7 @@ class LeadsStream(MegaStream):
             request_counter.with_context(context)
             try:
                 while not paginator.finished:
-                    response = self.fetch_walk_page(
-                        walk, context, paginator.current_value, first=paginator.count == 0
-                    )
+                    response = self.fetch_walk_page(walk, context, paginator.current_value)
                     if response is None:
                         break
                     request_counter.increment()
@@ -262,14 +250,13 @@ class LeadsStream(MegaStream):
                 if isinstance(exc, (MegaResponseError, SavedCursorRefusedError)):
                     # MEGA's order or cursors are in doubt: the bookmark is the safe start.
                     self.save_resume_point(context, None)
-                # The bookmark is the last lead emitted: flushing it now saves the
-                # next run from re-reading what this one already delivered.
+                # The bookmark is the last lead emitted: the next run need not re-read them.
                 self._write_state_message()
                 raise
         self.logger.info(progress.line(done=paginator.finished))
 
     def fetch_walk_page(
-        self, walk: Walk, context: Context | None, cursor: str | None, *, first: bool
+        self, walk: Walk, context: Context | None, cursor: str | None
     ) -> requests.Response | None:
         """The walk's page at `cursor`; None when the budget stops the run here."""
         params = walk.params if cursor is None else {**walk.params, "cursor": cursor}
@@ -282,7 +269,7 @@ class LeadsStream(MegaStream):
                 self.logger.warning(stuck)
             return None
         except MegaRequestError as exc:
-            if walk.start.cursor is not None and first:
+            if cursor is not None and cursor == walk.start.cursor:  # only ever the first page
                 raise SavedCursorRefusedError(str(exc)) from exc
             raise
 
@@ -300,8 +287,7 @@ class LeadsStream(MegaStream):
                     self.set_state(context, "replication_key_value", earliest)
                 raise
             yield lead
-            # The SDK has written the RECORD and moved the bookmark: a held
-            # SIGTERM may stop the run here.
+            # The RECORD is out and the bookmark moved: a held SIGTERM may stop the run here.
             GUARD.raise_if_pending()
 
     @override
