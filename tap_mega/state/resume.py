@@ -1,12 +1,10 @@
 """Where the next run picks up a walk that stopped early: MEGA's own cursor, when safe.
 
-Restarting from the bookmark re-reads the leads tied at it and the lookback before
-it, so a run whose budget ends inside a larger group of tied leads would never get
-past them; the cursor goes on exactly where the last page ended. It is followed
-only when that is as safe as the bookmark: the walk's fixed parameters are unchanged
-(MEGA requires it), and the bookmark was already more than `lookback_window` old by
-MEGA's clock when the page was served, so no late commit can appear behind the
-cursor. Anything else falls back to the bookmark, which is always correct.
+From the bookmark, a run whose budget ends inside a group of tied leads would
+never get past them; the cursor goes on where the last page ended. It is followed
+only when the walk's fixed parameters are unchanged (MEGA requires it) and the
+bookmark was already `lookback_window` old by MEGA's clock when the page was
+served, so no late commit can lie behind it. Else the bookmark, always correct.
 """
 
 from __future__ import annotations

@@ -239,13 +239,11 @@ class LeadsStream(MegaStream):
                     if notice := walk.served_limit_line(page, self.page_limit):
                         self.logger.info(notice)
                     yield from self.emit_leads(walk, page.leads, context)
-                    line = progress.page_done(len(page.leads), page.total)
-                    paginator.advance(response)
-                    next_cursor = None if paginator.finished else paginator.current_value
-                    self.save_resume_point(context, walk.resume_point(next_cursor, response))
-                    self._write_state_message()
-                    if line:
+                    if line := progress.page_done(len(page.leads), page.total):
                         self.logger.info(line)
+                    paginator.advance(response)
+                    self.save_resume_point(context, walk.resume_point(page.next_cursor, response))
+                    self._write_state_message()
             except (Exception, Terminated) as exc:
                 if isinstance(exc, (MegaResponseError, SavedCursorRefusedError)):
                     # MEGA's order or cursors are in doubt: the bookmark is the safe start.
@@ -299,18 +297,14 @@ class LeadsStream(MegaStream):
     @property
     @override
     def schema(self) -> dict[str, t.Any]:
-        """Built on first use: custom fields differ per customer and learning them costs a request.
-
-        `--about` never asks, and a sync given a catalog takes its schema from it.
-        """
+        """Built on first use, as custom fields cost a request: `--about` never asks."""
         return self.declared_schema
 
     @cached_property
     def declared_schema(self) -> dict[str, t.Any]:
-        """The setting's custom fields if given, else those of a sample; none without one.
+        """The setting's custom fields, else a sample's; none in `--test` (one request).
 
-        No sample when leads carry no custom fields, when a catalog was given, or in
-        `--test`, which is one request (`custom_fields` still carries every value).
+        A sync given a catalog reads its schema there; `custom_fields` carries every value.
         """
         explicit = self.settings.custom_fields_schema
         if explicit is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tap_mega.budget.window import format_duration
 from tap_mega.errors import MegaResponseError
 from tap_mega.state.resume import ResumePoint, served_at
-from tap_mega.timestamps import InvalidTimestampError, format_timestamp, normalize_timestamp
+from tap_mega.timestamps import InvalidTimestampError, normalize_timestamp
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -78,7 +78,7 @@ class Walk:
         served = served_at(response.headers.get("Date"))
         if cursor is None or served is None:
             return None
-        since = format_timestamp(self.start.since) if self.start.since else None
+        since = self.params.get("updated_since")
         return ResumePoint(cursor, since, self.fingerprint, served, self.progress.leads).to_state()
 
     def served_limit_line(self, page: Page, asked: int) -> str | None:
@@ -109,10 +109,7 @@ class Walk:
         )
 
     def stuck_line(self, now: str | None) -> str | None:
-        """Warn when a stopped run read leads but left the bookmark (`now`) where it found it.
-
-        The next run would read the same leads and stop at the same place, forever.
-        """
+        """Warn when a stopped run left the bookmark (`now`) as it found it: the next would too."""
         incoming = self.incoming_bookmark
         if incoming is None or self.progress.leads_this_run == 0 or now != incoming:
             return None

@@ -1,10 +1,9 @@
 """Singer messages to stdout as the SDK writes them, with two differences a user sees.
 
-- Under `python -u` or PYTHONUNBUFFERED=1 (common in containers) the text layer
-  ignores a short write: a SIGTERM landing while the pipe is full would cut a
-  RECORD in half (tests/test_termination.py).
-- A target that stops reading is one line naming how many records got through,
-  and exit 1, not a BrokenPipeError traceback (tests/test_target_stops.py).
+- Under `python -u` (common in containers) the text layer ignores a short write:
+  a SIGTERM while the pipe is full would cut a RECORD in half (test_termination.py).
+- A target that stops reading is one line naming the records delivered, and exit 1,
+  not a BrokenPipeError traceback (test_target_stops.py).
 """
 
 from __future__ import annotations
@@ -27,11 +26,7 @@ if t.TYPE_CHECKING:
 class LineWriter(SingerWriter):
     """The SDK's lines, each written whole (see `write_stdout`), counting the records."""
 
-    @override
-    def __init__(self) -> None:
-        """No record written yet."""
-        super().__init__()
-        self.records_written = 0
+    records_written = 0
 
     @override
     def write_message(self, message: Message) -> None:
