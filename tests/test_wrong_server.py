@@ -21,6 +21,7 @@ import pytest
 
 from tap_mega.testing.emulator import Fault, MegaEmulator
 from tests.conftest import assert_one_line_failure, run_cli, tap_config
+from tests.test_airbyte import configured_catalog, source
 from tests.test_doctor import run_doctor
 
 if t.TYPE_CHECKING:
@@ -134,6 +135,24 @@ def test_the_doctor_says_wrong_api_url_and_never_credentials_accepted(
     text = run_doctor(site.config(), tmp_path)
     assert "accepted" not in text.stdout
     assert "unexpected" not in text.stdout
+
+
+def test_source_mega_says_wrong_api_url_and_that_it_is_the_settings(
+    serve: t.Callable[..., Site], tmp_path: Path
+) -> None:
+    site = serve(page=True)
+
+    check = source(tmp_path, "check", site.config())
+    read = source(tmp_path, "read", site.config(), configured_catalog())
+
+    [status] = check.of_type("CONNECTION_STATUS")
+    assert status["connectionStatus"]["status"] == "FAILED"
+    assert "is not MEGA's API" in status["connectionStatus"]["message"]
+    assert read.returncode == 1
+    [error] = read.errors
+    assert error["failure_type"] == "config_error"  # the user's move: fix `api_url`
+    assert "check `api_url`" in error["message"]
+    assert site.requests == 4  # each: the redirect to the page, and the page
 
 
 def test_json_without_leads_first_is_a_wrong_api_url(tmp_path: Path) -> None:

@@ -29,7 +29,6 @@ from tap_mega import __version__
 from tap_mega.api.network import BODY_FAILURES, cause_of, host_of, retry_reason, unreachable
 from tap_mega.api.pages import NextCursorPaginator, Page, read_page_body
 from tap_mega.api.responses import (
-    NotMegaError,
     describe_error_response,
     has_envelope,
     not_mega,
@@ -42,6 +41,7 @@ from tap_mega.errors import (
     MegaAuthError,
     MegaError,
     MegaRequestError,
+    NotMegaError,
     RateLimitedError,
     ReserveTooLargeError,
     failure_line,

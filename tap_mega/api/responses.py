@@ -13,18 +13,8 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import urlparse
 
-from tap_mega.errors import MegaError
-
 if t.TYPE_CHECKING:
     import requests
-
-
-class NotMegaError(MegaError):
-    """The first answer is not MEGA's documented shape: `api_url` points elsewhere.
-
-    Not retried: a web server's page or 404 stays what it is, and retrying it
-    for two minutes only hides the wrong setting.
-    """
 
 
 def describe_error_response(response: requests.Response) -> str:

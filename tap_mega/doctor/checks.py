@@ -12,10 +12,14 @@ from http import HTTPStatus
 from urllib.parse import urlsplit, urlunsplit
 
 from tap_mega.api.network import causes
-from tap_mega.api.responses import NotMegaError
 from tap_mega.doctor.probe import ALL, BOOKMARK, FIRST, SECOND
 from tap_mega.doctor.report import ERROR, OK, SKIPPED
-from tap_mega.errors import BudgetExhaustedError, RateLimitedError, failure_line
+from tap_mega.errors import (
+    BudgetExhaustedError,
+    NotMegaError,
+    RateLimitedError,
+    failure_line,
+)
 from tap_mega.timestamps import format_timestamp
 
 if t.TYPE_CHECKING:
