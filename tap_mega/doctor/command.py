@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 import typing as t
-from http import HTTPStatus
 
 from tap_mega.cli.argtypes import above_zero
 from tap_mega.cli.checks import without_sample
@@ -79,9 +78,11 @@ def file_settings(args: argparse.Namespace) -> dict[str, t.Any]:
     return config
 
 
-def make_tap(args: argparse.Namespace) -> TapMega:
-    """The tap, configured as `tap-mega` would be by the same arguments, and validated."""
-    config = file_settings(args)
+def make_tap(args: argparse.Namespace, config: dict[str, t.Any]) -> TapMega:
+    """The tap, configured as `tap-mega` would be by the same arguments, and validated.
+
+    `config`: the settings files (`file_settings`); `ENV` adds the environment's.
+    """
     state = (singer_state(read_json(args.state, "--state"), f"the --state file {args.state}")
              if args.state else None)
     register_secret(config.get("token"))
@@ -126,9 +127,7 @@ def diagnose(
     add_budget_lines(
         report,
         stream.pacer,
-        # A 429 holds no slot in MEGA's count (the window was full before it).
-        usage=Usage(own=caused.requests + sum(e.status not in {None, HTTPStatus.TOO_MANY_REQUESTS}
-                                              for e in probe.exchanges),
+        usage=Usage(own=caused.requests + probe.counted,
                     tap_run_ago=seconds_since_saved_page(stream, last.get("Date"))),
         headers=last,
         total=first.page.total if first and first.page else None,
@@ -167,8 +166,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     try:
-        tap = make_tap(args)
-        caused = caused_by_meltano(argv, file_settings(args), from_env="ENV" in args.config)
+        settings = file_settings(args)
+        tap = make_tap(args, settings)
+        caused = caused_by_meltano(argv, settings, from_env="ENV" in args.config)
         report = diagnose(tap, has_state=args.state is not None, run_minutes=args.run_minutes,
                           caused=caused)
     except Exception as exc:  # noqa: BLE001 - each failure: one line, or a redacted traceback
