@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tap_mega.budget.pacer import Pacer
-from tap_mega.doctor.budget import Seen, answer_times, first_sync_requests, split_into_runs
+from tap_mega.doctor.budget import Seen, first_sync_requests, first_sync_times, split_into_runs
 from tap_mega.testing.emulator import RateWindow
 from tests.conftest import run_cli, tap_config
 from tests.test_doctor import DOCUMENTED, run_doctor
@@ -101,7 +101,7 @@ def test_the_replay_starts_from_the_window_as_reported():
     # 53 in the window by MEGA's count (a sync's, say), all gone in 58s.
     seen = Seen(limit=60, remaining=7, reset=58.0)
 
-    times = answer_times(pacer, seen, 1, 50, 0.01)
+    times = first_sync_times(pacer, seen, 1, 50, 0.01)
 
     assert times[6] < 1  # the 7 left go at once
     assert 58 <= times[7] < 59  # the 8th waits for the window to refill

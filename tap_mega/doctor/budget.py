@@ -116,7 +116,7 @@ def add_budget_lines(  # noqa: PLR0913 - each is one input of the arithmetic
                    f"{window.describe()} reported: {seen.remaining:,} left, full again in "
                    f"{format_duration(seen.reset)}",
                    limit=window.limit, seconds=window.seconds, remaining=seen.remaining,
-                   reset=seen.reset)
+                   reset=round(seen.reset))
         add_use_line(report, seen, usage, window.seconds)
     if total is None:
         report.add(SECTION, "first sync", SKIPPED, "the number of leads is unknown")
@@ -126,7 +126,7 @@ def add_budget_lines(  # noqa: PLR0913 - each is one input of the arithmetic
                f"{needed:,} request{'' if needed == 1 else 's'}: {total:,} leads at "
                f"page_size {page_size}",
                requests=needed, leads=total, page_size=page_size)
-    times = answer_times(pacer, seen, usage.own, needed, seconds_per_request)
+    times = first_sync_times(pacer, seen, usage.own, needed, seconds_per_request)
     seconds = times[-1]
     start = (f", from the window as reported ({seen.remaining:,} left)"
              if seen is not None else "")
@@ -169,7 +169,7 @@ def add_use_line(report: Report, seen: Seen, usage: Usage, window_seconds: float
         report.add(SECTION, "others", OK, text, used=used, told_apart=False)
 
 
-def answer_times(
+def first_sync_times(
     pacer: Pacer, seen: Seen | None, own: int, needed: int, seconds_per_request: float
 ) -> list[float]:
     """When each of `needed` requests is answered, in seconds from now, by the pacer's rule.
