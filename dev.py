@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""The project's two commands, runnable on a fresh machine with only Python 3.10+.
+"""The project's commands, runnable on a fresh machine with only Python 3.10+.
+
+usage: python3 dev.py {sync,test,docs,lock,fleet} [ARGS]   (or --help: this text)
 
     python3 dev.py sync   # the main job: a sync into the embedded default warehouse
     python3 dev.py test   # the whole test suite (what CI runs)
+    python3 dev.py test --fast  # the fast lane: no Meltano, no PostgreSQL, under 2 minutes
     python3 dev.py docs   # rewrite README's settings table from `tap-mega --about`
     python3 dev.py lock   # re-resolve the pinned versions in .ci/locks/ (maintainers)
     python3 dev.py fleet --accounts FILE [--max-concurrent N] [--ui]
@@ -23,17 +26,23 @@ too, whatever else is exported: an emulator's leads never land in `dev`.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import ipaddress
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import venv
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -71,6 +80,9 @@ LOCK_TOOL = "uv==0.13.9"
 LOWEST_PYTHON = "3.10"
 SETTINGS_START = "<!-- settings:start (python3 dev.py docs) -->"
 SETTINGS_END = "<!-- settings:end -->"
+FLEET_PROCESSES = ROOT / "tap_mega" / "fleet" / "processes.py"
+# More than the fleet command gives `dagster dev` (20 s), so it can stop its own group first.
+FLEET_GRACE = 30.0
 
 
 def run(*command: str | Path, env: dict[str, str] | None = None) -> int:
@@ -190,15 +202,29 @@ def ensure_airbyte_venv() -> str | None:
     return None
 
 
+#: What every `dev.py test` passes pytest: the tests on every core (one worker
+#: for the end-to-end files, see tests/conftest.py), and the 15 slowest shown.
+PYTEST_ARGS = ("-n", "auto", "--dist", "loadgroup", "--durations=15")
+FAST_LANE = "--fast"
+
+
 def test(args: list[str]) -> int:
-    """The whole suite; pytest's 'no tests ran' (exit 5) counts as a failure."""
+    """The whole suite, or with --fast its fast lane; 'no tests ran' (exit 5) is a failure.
+
+    The fast lane leaves out the tests marked `slow` (tests/conftest.py), so it
+    needs neither the Airbyte venv nor Meltano nor PostgreSQL.
+    """
+    fast = FAST_LANE in args
+    args = [arg for arg in args if arg != FAST_LANE]
     ensure_venv()
     env = dict(os.environ)
-    problem = ensure_airbyte_venv()
-    if problem is not None:
-        print(f"dev.py: {problem}", file=sys.stderr)
-        env["TAP_MEGA_AIRBYTE_VENV_PROBLEM"] = problem
-    code = run(PYTHON, "-m", "pytest", *args, env=env)
+    if not fast:
+        problem = ensure_airbyte_venv()
+        if problem is not None:
+            print(f"dev.py: {problem}", file=sys.stderr)
+            env["TAP_MEGA_AIRBYTE_VENV_PROBLEM"] = problem
+    lane = ["-m", "not slow"] if fast else []
+    code = run(PYTHON, "-m", "pytest", *PYTEST_ARGS, *lane, *args, env=env)
     if code == 5:
         print("dev.py: pytest collected no tests: that is a failure", file=sys.stderr)
         return 1
@@ -290,8 +316,26 @@ def sync_plan(env: dict[str, str]) -> tuple[str, str]:
     return "dev", "mega"
 
 
+SYNC_HELP = f"""usage: python3 dev.py sync [--full-refresh] [MELTANO RUN OPTIONS]
+
+The main job: `meltano run tap-mega {EMBEDDED_LOADER}`, after installing what it needs.
+Without TAP_MEGA_TOKEN and TAP_MEGA_CUSTOMER_ID it starts the bundled emulator
+({DEMO_LEADS} leads) and loads it in Meltano's `demo` environment (output/demo.duckdb);
+with both set it syncs your MEGA account in `dev` (output/dev.duckdb). A
+TAP_MEGA_API_URL on this machine (an emulator) is a demo too. A demo always reads
+everything again; it ends by printing what landed.
+
+options:
+  -h, --help       this text; nothing is started
+  --full-refresh   read the whole account again instead of going on from the bookmark
+  other options    passed to `meltano run` (see `meltano run --help`)"""
+
+
 def sync(args: list[str]) -> int:
     """The main job: `meltano run tap-mega <embedded loader>`, on the emulator or MEGA."""
+    if {"-h", "--help"} & set(args):
+        print(SYNC_HELP)
+        return 0
     ensure_venv(("test",))
     meltano = ensure_meltano()
     env = meltano_env()
@@ -325,17 +369,40 @@ def sync(args: list[str]) -> int:
     return 0
 
 
+def fleet_processes() -> ModuleType:
+    """tap_mega/fleet/processes.py (standard library only), loaded by its path."""
+    spec = importlib.util.spec_from_file_location("tap_mega_fleet_processes", FLEET_PROCESSES)
+    assert spec is not None  # noqa: S101 - a file of this checkout
+    assert spec.loader is not None  # noqa: S101
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def fleet(args: list[str]) -> int:
     """Every account of an accounts file once, on Dagster: `python -m tap_mega.fleet`.
 
     Installs what it needs first (.venv with the fleet extra, Meltano and its
-    plugins); MELTANO_SYS_DIR_ROOT, when set, says where the plugins live.
+    plugins); MELTANO_SYS_DIR_ROOT, when set, says where the plugins live. The
+    command runs in a process group of its own: Ctrl-C or SIGTERM here stops all
+    of it (Dagster's webserver, daemon and code servers, the workers, Meltano,
+    the taps), and nothing of it outlives this process.
     """
     ensure_venv()
-    sys_dir = os.environ.get("MELTANO_SYS_DIR_ROOT")
-    meltano = ensure_meltano(sys_dir=Path(sys_dir) if sys_dir else None)
-    env = meltano_env(TAP_MEGA_FLEET_MELTANO=str(meltano), TAP_MEGA_FLEET_PROJECT=str(ROOT))
-    return run(PYTHON, "-m", "tap_mega.fleet", *args, env=env)
+    env = dict(os.environ)
+    if not {"-h", "--help"} & set(args):
+        sys_dir = os.environ.get("MELTANO_SYS_DIR_ROOT")
+        meltano = ensure_meltano(sys_dir=Path(sys_dir) if sys_dir else None)
+        env = meltano_env(TAP_MEGA_FLEET_MELTANO=str(meltano), TAP_MEGA_FLEET_PROJECT=str(ROOT))
+    processes = fleet_processes()
+    command = [str(PYTHON), "-m", "tap_mega.fleet", *args]
+    with processes.GroupRun(command, grace=FLEET_GRACE, cwd=ROOT, env=env) as group:
+        code = group.wait()
+    if group.signalled is not None:
+        name = signal.Signals(group.signalled).name
+        print(f"dev.py: fleet stopped by {name}; every process it started has stopped",
+              file=sys.stderr, flush=True)
+    return code
 
 
 def about_settings_table() -> str:
@@ -409,8 +476,13 @@ def lock(args: list[str]) -> int:
 def main() -> int:
     """Dispatch `sync`, `test`, `docs`, `lock` or `fleet`."""
     commands = {"sync": sync, "test": test, "docs": docs, "lock": lock, "fleet": fleet}
+    if sys.argv[1:2] in (["-h"], ["--help"], ["help"]):
+        print(__doc__.strip())
+        return 0
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        print(__doc__, file=sys.stderr)
+        print(__doc__.strip(), file=sys.stderr)
+        if len(sys.argv) > 1:
+            print(f"dev.py: unknown command {sys.argv[1]!r}", file=sys.stderr)
         return 2
     return commands[sys.argv[1]](sys.argv[2:])
 

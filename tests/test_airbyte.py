@@ -7,12 +7,10 @@ Protocol-model validation and PyAirbyte itself run in their own venv
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import typing as t
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +18,8 @@ import pytest
 
 from tap_mega.testing.emulator import Fault
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import tap_config
+from tests.helpers.airbyte import Run, configured_catalog, per_stream_state, source, source_process
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator
@@ -28,73 +27,6 @@ if t.TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 OTHER_TOKEN = "mega_" + "cd" * 32
 OTHER_CUSTOMER = "00000000-0000-4000-8000-000000000001"
-FAST_RETRY_SOURCE = (
-    "from tap_mega.api.client import MegaStream; MegaStream.retry_wait_base = 0.01; "
-    "from tap_mega.airbyte import main; main()"
-)
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def messages(self) -> list[dict[str, t.Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines()]
-
-    def of_type(self, kind: str) -> list[dict[str, t.Any]]:
-        return [message for message in self.messages if message["type"] == kind]
-
-    @property
-    def records(self) -> list[dict[str, t.Any]]:
-        return [message["record"] for message in self.of_type("RECORD")]
-
-    @property
-    def states(self) -> list[dict[str, t.Any]]:
-        return [message["state"] for message in self.of_type("STATE")]
-
-    @property
-    def errors(self) -> list[dict[str, t.Any]]:
-        return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
-
-
-def source(tmp_path: Path, command: str, config: dict[str, t.Any] | None = None,
-           catalog: dict[str, t.Any] | None = None, state: t.Any = None,
-           *flags: str, env: dict[str, str] | None = None) -> Run:
-    """Run `source-mega <command>` as Airbyte does, with files for every input."""
-    args = [command, *flags]
-    for name, value in (("config", config), ("catalog", catalog), ("state", state)):
-        if value is not None:
-            path = tmp_path / f"{name}.json"
-            path.write_text(json.dumps(value))
-            args += [f"--{name}", str(path)]
-    return source_process(args, env=env)
-
-
-def source_process(args: list[str], program: str = FAST_RETRY_SOURCE,
-                   env: dict[str, str] | None = None) -> Run:
-    """`source-mega` with these arguments, in its own process as Airbyte runs it."""
-    done = subprocess.run([sys.executable, "-c", program, *args], capture_output=True,
-                          text=True, timeout=120, check=False,
-                          env=None if env is None else {**os.environ, **env})
-    return Run(done.returncode, done.stdout, done.stderr)
-
-
-def configured_catalog(sync_mode: str = "incremental") -> dict[str, t.Any]:
-    return {"streams": [{
-        "stream": {"name": "leads", "json_schema": {}, "supported_sync_modes": [sync_mode]},
-        "sync_mode": sync_mode,
-        "destination_sync_mode": "append_dedup" if sync_mode == "incremental" else "overwrite",
-        "cursor_field": ["updated_at"],
-        "primary_key": [["id"]],
-    }]}
-
-
-def per_stream_state(run: Run) -> list[dict[str, t.Any]]:
-    """What Airbyte would pass back: the last state of each stream."""
-    return [run.states[-1]]
 
 
 def test_spec_is_the_settings_schema_with_the_token_secret(tmp_path: Path) -> None:
@@ -598,3 +530,45 @@ def test_check_against_a_long_retry_after_fails_in_one_line(
     assert "rate limit" in message
     assert "Retry-After 900s" in message
     assert_no_leak(run, config["token"])
+
+
+PLAIN_SOURCE = "from tap_mega.airbyte import main; main()"
+
+
+def test_help_describes_every_command() -> None:
+    run = source_process(["--help"], program=PLAIN_SOURCE)
+
+    assert run.returncode == 0
+    assert run.stderr == ""
+    # argparse lists each command as "    NAME  what it does" (wrapped below it).
+    described = {
+        words[0]: " ".join(words[1:])
+        for line in run.stdout.splitlines()
+        if line.startswith("    ") and not line.startswith("     ") and (words := line.split())
+    }
+    for command in ("spec", "check", "discover", "read"):
+        assert len(described.get(command, "")) > 20, f"{command}: {described.get(command)!r}"
+    assert "one request samples custom fields" in " ".join(run.stdout.split())
+
+
+def test_read_given_a_singer_catalog_asks_for_an_airbyte_configured_catalog(
+    emulator: MegaEmulator, tmp_path: Path,
+) -> None:
+    # What `tap-mega --discover` writes: tap_stream_id, schema, metadata; no `stream.name`.
+    singer = {"streams": [{
+        "tap_stream_id": "leads", "stream": "leads", "key_properties": ["id"],
+        "schema": {"type": "object", "properties": {"id": {"type": "string"}}},
+        "metadata": [{"breadcrumb": [], "metadata": {"selected": True}}],
+    }]}
+
+    run = source(tmp_path, "read", tap_config(emulator), singer)
+
+    assert run.returncode == 1
+    [error] = run.errors
+    assert error["message"] == (
+        "the catalog is a Singer catalog (streams with `tap_stream_id`); source-mega read "
+        "needs an Airbyte configured catalog, `streams` of "
+        "`{stream: {name, json_schema}, sync_mode}` as Airbyte writes it"
+    )
+    assert "stack_trace" not in error
+    assert emulator.request_count == 0

@@ -7,14 +7,9 @@ import typing as t
 
 import pytest
 
-from tests.conftest import (
-    assert_one_line_failure,
-    bookmark,
-    full_table_catalog,
-    run_cli,
-    tap_config,
-)
-from tests.scripted import assert_nothing_lost, leads_in, page, script_pages, sorted_leads
+from tests.helpers.cli import assert_one_line_failure, run_main
+from tests.helpers.scripted import assert_nothing_lost, leads_in, page, script_pages, sorted_leads
+from tests.helpers.sync import bookmark, full_table_catalog, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -112,7 +107,7 @@ def test_contract_breach_is_one_line_and_loses_nothing(
     emulator = make_emulator(leads=[])
     script_pages(emulator, bodies)
 
-    result = run_cli(tap_config(emulator), tmp_path)
+    result = run_main(tap_config(emulator), tmp_path)
 
     assert_one_line_failure(result.returncode, result.stderr, fragment)
     assert result.result.states, "the state reached must be flushed on the way out"
@@ -134,7 +129,7 @@ def test_leads_emitted_before_a_breach_reach_stdout_even_without_a_new_state(
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps(full_table_catalog(config)))
 
-    result = run_cli(config, tmp_path, "--catalog", str(catalog))
+    result = run_main(config, tmp_path, "--catalog", str(catalog))
 
     assert result.returncode == 1, result.stderr
     assert result.result.ids == [lead["id"] for lead in [*A, B[0]]]

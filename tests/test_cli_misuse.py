@@ -14,7 +14,8 @@ import typing as t
 
 import pytest
 
-from tests.conftest import CLI_MAIN, error_lines, tap_config
+from tests.helpers.cli import CLI_MAIN, CliResult, error_lines, main_in_process
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -22,16 +23,13 @@ if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator
 
 
-def tap(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`tap-mega ARGS` in its own process, with nothing of the shell's TAP_MEGA_* settings."""
+def tap(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """`tap-mega ARGS` (in this process), with nothing of the shell's TAP_MEGA_* settings."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MEGA_")}
-    return subprocess.run(
-        [sys.executable, "-c", CLI_MAIN, *args],
-        capture_output=True, text=True, timeout=60, check=False, env={**base, **(env or {})},
-    )
+    return main_in_process(list(args), environ={**base, **(env or {})})
 
 
-def the_one_line(done: subprocess.CompletedProcess[str], code: int) -> str:
+def the_one_line(done: CliResult | subprocess.CompletedProcess[str], code: int) -> str:
     """Exactly one `tap-mega: error:` line, the last line of stderr, no traceback."""
     assert done.returncode == code, done.stderr
     lines = error_lines(done.stderr)

@@ -18,20 +18,14 @@ from tap_mega.streams.schema import ANY_SCALAR, declared_type, lead_schema, samp
 from tap_mega.tap import TapMega
 from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import (
-    assert_one_line_failure,
-    bookmark,
-    run_cli,
-    tap_config,
-)
+from tests.helpers.cli import assert_one_line_failure, run_main
+from tests.helpers.sync import SAMPLE, bookmark, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
     from tap_mega.streams.leads import LeadsStream
 
-SAMPLE = {"sort_by": "updated_at", "sort_dir": "desc", "limit": "100",
-          "include_custom_fields": "true"}
 NULLABLE = {
     "string": {"type": ["string", "null"]},
     "integer": {"type": ["integer", "null"]},
@@ -112,7 +106,7 @@ def test_the_declaration_keeps_additional_properties() -> None:
 
 # -- requests: none or one ---------------------------------------------------- #
 def test_about_makes_no_request(emulator: MegaEmulator, tmp_path: Path) -> None:
-    run = run_cli(discovering_config(emulator), tmp_path, "--about", "--format", "json")
+    run = run_main(discovering_config(emulator), tmp_path, "--about", "--format", "json")
 
     assert run.returncode == 0, run.stderr
     assert emulator.requests == []
@@ -121,7 +115,7 @@ def test_about_makes_no_request(emulator: MegaEmulator, tmp_path: Path) -> None:
 def test_discover_makes_one_request_for_the_most_recent_leads(
     recent_emulator: MegaEmulator, tmp_path: Path
 ) -> None:
-    run = run_cli(discovering_config(recent_emulator), tmp_path, "--discover")
+    run = run_main(discovering_config(recent_emulator), tmp_path, "--discover")
 
     assert run.returncode == 0, run.stderr
     [request] = recent_emulator.requests
@@ -137,7 +131,7 @@ def test_discover_makes_one_request_for_the_most_recent_leads(
 def test_discover_without_a_sample_makes_no_request(
     emulator: MegaEmulator, tmp_path: Path, overrides: dict[str, t.Any]
 ) -> None:
-    run = run_cli(discovering_config(emulator, **overrides), tmp_path, "--discover")
+    run = run_main(discovering_config(emulator, **overrides), tmp_path, "--discover")
 
     assert run.returncode == 0, run.stderr
     assert emulator.requests == []
@@ -147,14 +141,14 @@ def test_a_sync_without_a_catalog_samples_once_and_with_one_never(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
     config = discovering_config(emulator)
-    discovered = run_cli(config, tmp_path, "--discover")
+    discovered = run_main(config, tmp_path, "--discover")
     (tmp_path / "catalog.json").write_text(discovered.stdout)
     before = emulator.request_count
 
-    without = run_cli(config, tmp_path)
+    without = run_main(config, tmp_path)
     sample, *walk = emulator.requests[before:]
     between = emulator.request_count
-    with_catalog = run_cli(config, tmp_path, "--catalog", str(tmp_path / "catalog.json"))
+    with_catalog = run_main(config, tmp_path, "--catalog", str(tmp_path / "catalog.json"))
     catalog_requests = emulator.requests[between:]
 
     assert without.returncode == with_catalog.returncode == 0, without.stderr
@@ -172,7 +166,7 @@ def test_a_catalog_without_the_stream_makes_no_request(
 ) -> None:
     (tmp_path / "catalog.json").write_text(json.dumps({"streams": []}))
 
-    run = run_cli(discovering_config(emulator), tmp_path, "--catalog",
+    run = run_main(discovering_config(emulator), tmp_path, "--catalog",
                   str(tmp_path / "catalog.json"))
 
     assert run.returncode == 0, run.stderr
@@ -184,7 +178,7 @@ def test_a_catalog_without_the_stream_makes_no_request(
 def test_declared_types_match_the_emulators_data(
     recent_emulator: MegaEmulator, tmp_path: Path
 ) -> None:
-    run = run_cli(discovering_config(recent_emulator), tmp_path, "--discover")
+    run = run_main(discovering_config(recent_emulator), tmp_path, "--discover")
     declared = custom_field_properties(json.loads(run.stdout))["properties"]
 
     assert declared == {
@@ -209,7 +203,7 @@ def test_declared_types_match_the_emulators_data(
 def test_every_emitted_record_validates_against_the_discovered_schema(
     recent_emulator: MegaEmulator, tmp_path: Path
 ) -> None:
-    run = run_cli(discovering_config(recent_emulator), tmp_path)
+    run = run_main(discovering_config(recent_emulator), tmp_path)
 
     assert run.returncode == 0, run.stderr
     [schema] = run.result.schemas
@@ -223,10 +217,10 @@ def test_a_field_added_after_discovery_still_arrives_in_custom_fields(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
     config = discovering_config(emulator)
-    (tmp_path / "catalog.json").write_text(run_cli(config, tmp_path, "--discover").stdout)
+    (tmp_path / "catalog.json").write_text(run_main(config, tmp_path, "--discover").stdout)
     [lead_id] = emulator.update_leads(count=1, seed=3, custom_fields={"added_later": 7})
 
-    run = run_cli(config, tmp_path, "--catalog", str(tmp_path / "catalog.json"))
+    run = run_main(config, tmp_path, "--catalog", str(tmp_path / "catalog.json"))
 
     assert run.returncode == 0, run.stderr
     [record] = [r for r in run.result.records if r["id"] == lead_id]
@@ -240,7 +234,7 @@ def test_the_explicit_setting_declares_exactly_its_fields(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
     setting = {"budget": "number", "vip": "boolean", "tier": "any"}
-    run = run_cli(discovering_config(emulator, custom_fields_schema=setting), tmp_path)
+    run = run_main(discovering_config(emulator, custom_fields_schema=setting), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert all(request.params["sort_dir"] == "asc" for request in emulator.requests)
@@ -255,7 +249,7 @@ def test_the_explicit_setting_declares_exactly_its_fields(
 def test_a_bad_type_in_the_explicit_setting_is_one_line(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
-    run = run_cli(
+    run = run_main(
         discovering_config(emulator, custom_fields_schema={"budget": "money"}),
         tmp_path, "--discover",
     )
@@ -274,7 +268,7 @@ def test_a_declaration_no_lead_can_satisfy_is_one_line(
     declared: dict[str, str], says: str, emulator: MegaEmulator, tmp_path: Path
 ) -> None:
     # Accepted, `lead_line: integer` made a target refuse every buyer or seller lead.
-    run = run_cli(discovering_config(emulator, custom_fields_schema=declared),
+    run = run_main(discovering_config(emulator, custom_fields_schema=declared),
                   tmp_path, "--discover")
 
     assert_one_line_failure(run.returncode, run.stderr, "custom_fields_schema", says)
@@ -287,7 +281,7 @@ def test_declared_fields_with_include_custom_fields_false_is_one_line(
     # Accepted, the declared columns stayed empty: MEGA was never asked for the fields.
     config = tap_config(emulator, include_custom_fields=False)
 
-    run = run_cli(config, tmp_path)
+    run = run_main(config, tmp_path)
 
     assert_one_line_failure(run.returncode, run.stderr, "`custom_fields_schema`",
                             "`include_custom_fields` is false")
@@ -300,7 +294,7 @@ def test_a_refused_sample_fails_discovery_with_one_line_and_no_catalog(
 ) -> None:
     config = discovering_config(emulator, token="mega_" + "f" * 64)
 
-    run = run_cli(config, tmp_path, "--discover")
+    run = run_main(config, tmp_path, "--discover")
 
     assert_one_line_failure(run.returncode, run.stderr, "did not accept the credentials", "`token`")
     assert run.stdout == ""
@@ -311,8 +305,8 @@ def test_an_unreachable_sample_fails_with_a_syncs_line(
 ) -> None:
     emulator.add_fault(Fault("drop", at_request=1, count=100))
 
-    discover = run_cli(discovering_config(emulator), tmp_path, "--discover")
-    sync = run_cli(discovering_config(emulator), tmp_path)
+    discover = run_main(discovering_config(emulator), tmp_path, "--discover")
+    sync = run_main(discovering_config(emulator), tmp_path)
 
     assert_one_line_failure(discover.returncode, discover.stderr, "could not reach MEGA")
     assert_one_line_failure(sync.returncode, sync.stderr, "could not reach MEGA")
@@ -329,7 +323,7 @@ def test_a_retried_sample_is_paced_and_moves_no_state(
     state = {"bookmarks": {"leads": {"replication_key": "updated_at",
                                      "replication_key_value": middle}}}
 
-    run = run_cli(config, tmp_path, state=state)
+    run = run_main(config, tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert [r.params["sort_dir"] for r in emulator.requests[:3]] == ["desc"] * 3
@@ -347,13 +341,13 @@ def test_deselecting_one_custom_field_drops_it_and_keeps_the_others(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
     config = discovering_config(emulator)
-    catalog = json.loads(run_cli(config, tmp_path, "--discover").stdout)
+    catalog = json.loads(run_main(config, tmp_path, "--discover").stdout)
     for entry in catalog["streams"][0]["metadata"]:
         if entry["breadcrumb"] == ["properties", "custom_fields", "properties", "budget"]:
             entry["metadata"]["selected"] = False
     (tmp_path / "catalog.json").write_text(json.dumps(catalog))
 
-    run = run_cli(config, tmp_path, "--catalog", str(tmp_path / "catalog.json"))
+    run = run_main(config, tmp_path, "--catalog", str(tmp_path / "catalog.json"))
 
     assert run.returncode == 0, run.stderr
     assert len(run.result.records) == len(emulator.leads)

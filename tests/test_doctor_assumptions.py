@@ -12,8 +12,8 @@ import typing as t
 import pytest
 
 from tap_mega.testing.emulator import Fault, RateWindow
-from tests.conftest import tap_config
-from tests.test_doctor import DOCUMENTED, run_doctor
+from tests.helpers.doctor import DOCUMENTED, run_doctor
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator

@@ -11,8 +11,9 @@ import pytest
 from tap_mega.budget.pacer import Pacer
 from tap_mega.doctor.budget import Seen, first_sync_requests, first_sync_times, split_into_runs
 from tap_mega.testing.emulator import RateWindow
-from tests.conftest import run_cli, tap_config
-from tests.test_doctor import DOCUMENTED, run_doctor
+from tests.helpers.cli import run_cli
+from tests.helpers.doctor import DOCUMENTED, run_doctor
+from tests.helpers.sync import tap_config
 
 
 def documented_pacer() -> Pacer:

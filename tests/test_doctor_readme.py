@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from tap_mega.testing.emulator import MegaEmulator, RateWindow
-from tests.conftest import tap_config
-from tests.test_doctor import leads_state, run_doctor
+from tests.helpers.doctor import leads_state, run_doctor
+from tests.helpers.sync import tap_config
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 #: Lines whose text holds timings or the emulator's port: compared on status only.

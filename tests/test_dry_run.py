@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import typing as t
 
-from tests.conftest import run_cli, tap_config
+from tests.helpers.cli import run_main
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -25,7 +26,7 @@ def metrics(stderr: str) -> list[dict[str, t.Any]]:
 def test_test_mode_is_one_request_one_record_and_a_clean_exit(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
-    done = run_cli(tap_config(emulator), tmp_path, "--test")
+    done = run_main(tap_config(emulator), tmp_path, "--test")
 
     assert done.returncode == 0, done.stderr
     assert "ERROR" not in done.stderr
@@ -42,7 +43,7 @@ def test_test_mode_is_one_request_one_record_and_a_clean_exit(
 def test_test_mode_ignores_no_setting_and_keeps_the_filters(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
-    done = run_cli(tap_config(emulator, status="won", page_size=50), tmp_path, "--test")
+    done = run_main(tap_config(emulator, status="won", page_size=50), tmp_path, "--test")
 
     assert done.returncode == 0, done.stderr
     assert emulator.request_count == 1
@@ -59,7 +60,7 @@ def test_test_mode_without_declared_custom_fields_is_still_one_request(
     config = tap_config(emulator)
     del config["custom_fields_schema"]
 
-    done = run_cli(config, tmp_path, "--test")
+    done = run_main(config, tmp_path, "--test")
 
     assert done.returncode == 0, done.stderr
     assert emulator.request_count == 1

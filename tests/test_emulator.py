@@ -7,15 +7,13 @@ shared/mega-api.md: envelopes, paging, filters, limits and scripted faults.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import requests
@@ -29,9 +27,7 @@ from tap_mega.testing.emulator import (
     RateWindow,
 )
 from tap_mega.testing.leadgen import generate_leads
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from tests.helpers.emulator_cli import CLI, DEMO_AUTH, assert_one_line_cli_error, emulator_cli
 
 FIVE_KEYS = {"leads", "total", "limit", "offset", "next_cursor"}
 
@@ -629,25 +625,7 @@ def test_generator_start_moves_timestamps():
 
 
 # --------------------------------------------------------------------------- the demo CLI
-CLI = [sys.executable, "-m", "tap_mega.testing.emulator"]
-DEMO_AUTH = {"Authorization": f"Bearer {DEMO_TOKEN}", "x-customer-id": DEMO_CUSTOMER_ID}
 RATE_HEADERS = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
-
-
-@contextlib.contextmanager
-def emulator_cli(*args: str) -> Iterator[str]:
-    """Run `python -m tap_mega.testing.emulator` on a free port; yield the URL it prints."""
-    proc = subprocess.Popen([*CLI, "--port", "0", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    try:
-        first = proc.stdout.readline()
-        match = re.search(r" at (http://\S+)$", first.strip())
-        assert match, f"no URL printed: {first!r}"
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=10)
 
 
 def cli_page(session: requests.Session, url: str) -> requests.Response:
@@ -708,15 +686,6 @@ def test_cli_no_rate_limit_never_refuses_and_sends_no_budget_headers(session):
 
     assert {r.status_code for r in answers} == {200}
     assert not any(RATE_HEADERS & set(r.headers) for r in answers)
-
-
-def assert_one_line_cli_error(completed: subprocess.CompletedProcess[str], flag: str) -> None:
-    assert completed.returncode == 2, completed.stderr
-    assert "Traceback" not in completed.stderr
-    [line] = [line for line in completed.stderr.splitlines() if "error:" in line]
-    assert line.startswith("python -m tap_mega.testing.emulator: error: ")
-    assert flag in line
-    assert completed.stdout == "", "nothing served"
 
 
 @pytest.mark.parametrize(

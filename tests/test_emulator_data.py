@@ -15,8 +15,8 @@ import requests
 
 from tap_mega.testing.emulator import DEMO_CUSTOMER_ID, LEADS_PATH, MegaEmulator
 from tap_mega.testing.leadgen import generate_leads
-from tests.emulator_raw import fetch, raw_get
-from tests.test_emulator import DEMO_AUTH, emulator_cli
+from tests.helpers.emulator_cli import DEMO_AUTH, emulator_cli
+from tests.helpers.emulator_raw import fetch, raw_get
 
 STAMPS = ("created_at", "updated_at", "last_interaction_at")
 

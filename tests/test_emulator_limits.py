@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from tap_mega.testing.emulator import LEADS_PATH, Fault, MegaEmulator, RateWindow, limiter_floor
-from tests.emulator_raw import FakeClock, fetch
-from tests.test_emulator import CLI, DEMO_AUTH, assert_one_line_cli_error, emulator_cli
+from tests.helpers.emulator_cli import CLI, DEMO_AUTH, assert_one_line_cli_error, emulator_cli
+from tests.helpers.emulator_raw import FakeClock, fetch
 
 
 def budget(emu: MegaEmulator) -> tuple[int, str, str, str]:

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from tap_mega.testing.emulator import LEADS_PATH, Fault, MegaEmulator, RateWindow
-from tests.emulator_raw import auth, fetch, raw_get
-from tests.test_emulator import CLI, DEMO_AUTH, emulator_cli
+from tests.helpers.emulator_cli import CLI, DEMO_AUTH, emulator_cli
+from tests.helpers.emulator_raw import auth, fetch, raw_get
 
 
 @pytest.fixture

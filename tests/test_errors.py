@@ -13,13 +13,8 @@ from tap_mega.api.client import MegaStream
 from tap_mega.errors import InputError
 from tap_mega.testing.emulator import Fault
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import (
-    assert_one_line_failure,
-    bookmark,
-    run_cli,
-    run_sync,
-    tap_config,
-)
+from tests.helpers.cli import assert_one_line_failure, run_cli, run_main
+from tests.helpers.sync import bookmark, run_sync, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -31,7 +26,7 @@ OTHER_CUSTOMER = "00000000-0000-4000-8000-000000000001"
 
 
 def test_wrong_token_is_401_with_advice(emulator: MegaEmulator, tmp_path: Path) -> None:
-    result = run_cli(tap_config(emulator, token=OTHER_TOKEN), tmp_path)
+    result = run_main(tap_config(emulator, token=OTHER_TOKEN), tmp_path)
 
     assert_one_line_failure(result.returncode, result.stderr, "401", "`token`")
     assert OTHER_TOKEN not in result.stdout + result.stderr
@@ -39,7 +34,7 @@ def test_wrong_token_is_401_with_advice(emulator: MegaEmulator, tmp_path: Path) 
 
 
 def test_other_customer_is_403_with_advice(emulator: MegaEmulator, tmp_path: Path) -> None:
-    result = run_cli(tap_config(emulator, customer_id=OTHER_CUSTOMER), tmp_path)
+    result = run_main(tap_config(emulator, customer_id=OTHER_CUSTOMER), tmp_path)
 
     assert_one_line_failure(
         result.returncode, result.stderr, "403", "`customer_id`", "public_api:leads:read",
@@ -51,7 +46,7 @@ def test_missing_scope_is_403(make_emulator: t.Callable[..., MegaEmulator],
                               tmp_path: Path) -> None:
     emulator = make_emulator(n_leads=5, scopes=("public_api:leads:write",))
 
-    result = run_cli(tap_config(emulator), tmp_path)
+    result = run_main(tap_config(emulator), tmp_path)
 
     assert_one_line_failure(result.returncode, result.stderr, "403", "public_api:leads:read")
 
@@ -60,7 +55,7 @@ def test_400_ends_the_run_with_the_api_message(emulator: MegaEmulator,
                                               tmp_path: Path) -> None:
     # `status` is checked before any request now (issue 10): a scripted 400 instead.
     emulator.add_fault(Fault("status", at_request=1, status=400))
-    result = run_cli(tap_config(emulator), tmp_path)
+    result = run_main(tap_config(emulator), tmp_path)
 
     assert_one_line_failure(result.returncode, result.stderr, "400", "invalid_request_error")
     assert emulator.request_count == 1
@@ -72,7 +67,7 @@ def test_missing_token_names_the_environment_variable(
     config = tap_config(emulator)
     del config["token"]
 
-    result = run_cli(config, tmp_path)
+    result = run_main(config, tmp_path)
 
     assert_one_line_failure(result.returncode, result.stderr, "`token`", "TAP_MEGA_TOKEN")
 
@@ -145,7 +140,7 @@ def test_persistent_5xx_gives_up_with_one_line(
 ) -> None:
     emulator.add_fault(Fault("status", at_request=2, count=100, status=503))
 
-    result = run_cli(tap_config(emulator, page_size=50), tmp_path, timeout=600)
+    result = run_main(tap_config(emulator, page_size=50), tmp_path)
 
     assert_one_line_failure(result.returncode, result.stderr, "503", "retries")
     assert emulator.request_count == 1 + 8
@@ -222,7 +217,7 @@ def test_unreachable_mega_gives_up_with_one_line_and_keeps_the_first_page(
 ) -> None:
     emulator.add_fault(fault)
 
-    result = run_cli(tap_config(emulator, page_size=50, **overrides), tmp_path, timeout=300)
+    result = run_main(tap_config(emulator, page_size=50, **overrides), tmp_path)
 
     assert_one_line_failure(result.returncode, result.stderr, fragment, "retries")
     assert emulator.request_count == 1 + 8
@@ -263,7 +258,7 @@ def test_undocumented_200_is_an_error_not_an_empty_page(
 ) -> None:
     emulator.add_fault(fault)
 
-    result = run_cli(tap_config(emulator, page_size=50), tmp_path)
+    result = run_main(tap_config(emulator, page_size=50), tmp_path)
 
     assert_one_line_failure(result.returncode, result.stderr, fragment)
 
@@ -288,7 +283,7 @@ def test_a_bookmark_that_is_not_a_timestamp_fails_before_any_request(
     state = {"bookmarks": {"leads": {"replication_key": "updated_at",
                                      "replication_key_value": "soon"}}}
 
-    result = run_cli(tap_config(emulator), tmp_path, state=state)
+    result = run_main(tap_config(emulator), tmp_path, state=state)
 
     assert_one_line_failure(
         result.returncode, result.stderr, "bookmark", "not a timestamp", "'soon'",
@@ -312,7 +307,7 @@ def test_a_retry_after_longer_than_max_wait_ends_the_run_cleanly(
 ) -> None:
     emulator.add_fault(Fault("rate_limit", at_request=2, retry_after=900))
 
-    result = run_cli(tap_config(emulator, page_size=50, max_wait_seconds=60), tmp_path)
+    result = run_main(tap_config(emulator, page_size=50, max_wait_seconds=60), tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert "Stopping early" in result.stderr

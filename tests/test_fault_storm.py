@@ -19,7 +19,7 @@ from tap_mega.api.client import MegaStream
 from tap_mega.errors import MegaError
 from tap_mega.tap import TapMega
 from tap_mega.testing.emulator import Fault
-from tests.conftest import SyncResult, parse_messages, tap_config
+from tests.helpers.sync import SyncResult, parse_messages, tap_config
 
 if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator

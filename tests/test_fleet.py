@@ -21,24 +21,17 @@ from pathlib import Path
 import pytest
 
 from tap_mega.testing.emulator import Fault, RateWindow
-from tests.test_custom_fields import SAMPLE
-from tests.test_meltano import (
-    Postgres,
-    change_leads,
-    postgres_leads,
-    reachable_pg_env,
-    truth,
-)
+from tests.helpers.meltano import Postgres, change_leads, postgres_leads, reachable_pg_env, truth
+from tests.helpers.sync import SAMPLE
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from tap_mega.testing.emulator import MegaEmulator
     from tap_mega.testing.emulator.wire import RecordedRequest
+    from tests.helpers.meltano import MeltanoProject
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import dev  # noqa: E402 - dev.py is a script at the root, stdlib only
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -80,14 +73,6 @@ class FleetRun:
 def assert_custom_field_sample(request: RecordedRequest) -> None:
     """The one request discovery makes: the 100 most recently updated leads, custom fields."""
     assert request.params == SAMPLE
-
-
-@pytest.fixture(scope="session")
-def plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`meltano install` once per session, out of the user's own .meltano folder."""
-    sys_dir = tmp_path_factory.mktemp("fleet-meltano")
-    dev.ensure_meltano(sys_dir=sys_dir)
-    return sys_dir
 
 
 @pytest.fixture
@@ -162,9 +147,9 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, plugins: Path, pg_env: dict[str, str],
+def fleet(tmp_path: Path, meltano_project: MeltanoProject, pg_env: dict[str, str],
           make_emulator: Callable[..., MegaEmulator]) -> Iterator[Fleet]:
-    result = Fleet(tmp_path, plugins, pg_env, make_emulator)
+    result = Fleet(tmp_path, meltano_project.sys_dir, pg_env, make_emulator)
     yield result
     for account in result.accounts:
         result.database(account).query(f"drop schema if exists {account.schema} cascade")
@@ -281,6 +266,11 @@ def test_a_run_that_fails_on_a_bad_response_is_retried_and_counts_both_attempts(
     # 1 + the retry's sample and 3 pages.
     assert acme.emulator.request_count == 5
     assert line["requests"] == "5"
+    # The retry is said as it is decided, not minutes later in the account's line.
+    (retry,) = [text for text in result.stderr.splitlines() if text.startswith("fleet: acme")]
+    assert re.fullmatch(
+        rf"fleet: {acme.name}: attempt 1 of 3 failed: .+; next try in \d+ s", retry
+    ), retry
     assert postgres_leads(fleet.database(acme)) == truth(acme.emulator)
 
 

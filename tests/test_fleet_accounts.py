@@ -6,10 +6,12 @@ is imported or any account runs, so nothing else is needed here.
 
 from __future__ import annotations
 
+import os
 import typing as t
 
 import pytest
 
+from tap_mega.fleet.accounts import MEGA_API_URL, load_accounts
 from tap_mega.fleet.command import EXIT_BAD_INPUT, main
 
 if t.TYPE_CHECKING:
@@ -19,8 +21,10 @@ if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator
 
 CUSTOMER = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+OTHER_CUSTOMER = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 OTHER_VARIABLE = "MEGA_TOKEN_OTHER"
 UNSET_VARIABLE = "MEGA_TOKEN_UNSET"
+EMPTY_VARIABLE = "MEGA_TOKEN_EMPTY"
 TOKEN_IN_FILE = "mega_abc"  # noqa: S105 - the mistake under test, not a secret
 
 
@@ -50,6 +54,19 @@ CASES = {
     "unset token_env": (
         "accounts:\n" + account() + account("bolt", token_env=UNSET_VARIABLE),
         "account 'bolt' (#2): `token_env` names MEGA_TOKEN_UNSET, which is not set",
+    ),
+    "empty token_env": (
+        "accounts:\n" + account() + account("bolt", token_env=EMPTY_VARIABLE),
+        "account 'bolt' (#2): `token_env` names MEGA_TOKEN_EMPTY, which is set but empty",
+    ),
+    "same customer and api_url": (
+        # No api_url is MEGA's: the same API as the one written out, trailing / or not.
+        "accounts:\n" + account() + account("bolt", customer_id=OTHER_CUSTOMER)
+        + account("cove", token_env=OTHER_VARIABLE, api_url="https://APP.gomega.ai/"),
+        (
+            "accounts 'acme' (#1) and 'cove' (#3) have the same customer_id and api_url "
+            "(https://APP.gomega.ai/): they would share one request budget"
+        ),
     ),
     "missing token_env": (
         "accounts:\n" + account(token_env=""),
@@ -84,6 +101,7 @@ def test_bad_accounts_file_gives_one_line_naming_account_and_field(
     monkeypatch.setenv("MEGA_TOKEN_ACME", "mega_token_of_acme_0123456789")
     monkeypatch.setenv("MEGA_TOKEN_OTHER", "mega_token_of_other_0123456789")
     monkeypatch.delenv("MEGA_TOKEN_UNSET", raising=False)
+    monkeypatch.setenv(EMPTY_VARIABLE, "")
 
     code = main(["--accounts", str(path)])
 
@@ -139,3 +157,20 @@ def test_a_bad_number_option_is_one_usage_line(
     assert stopped.value.code == 2  # argparse's usage error, before any file is read
     assert flag in err[-1]
     assert "expected" in err[-1]
+
+
+def test_one_customer_on_two_apis_is_two_accounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "accounts.yml"
+    # The same customer on MEGA and on an emulator: two budgets, two accounts.
+    path.write_text(
+        "accounts:\n" + account() + account("bolt", api_url="http://127.0.0.1:8798")
+    )
+    monkeypatch.setenv("MEGA_TOKEN_ACME", "mega_token_of_acme_0123456789")
+
+    accounts = load_accounts(path, os.environ)
+
+    assert [(entry.name, entry.url) for entry in accounts] == [
+        ("acme", MEGA_API_URL), ("bolt", "http://127.0.0.1:8798"),
+    ]

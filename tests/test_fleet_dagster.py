@@ -10,6 +10,7 @@ import pytest
 from tap_mega.fleet.command import prepare_instance
 from tap_mega.fleet.definitions import (
     JOB_NAME,
+    MAX_RETRIES,
     PARTITION_TAG,
     PARTITIONS,
     SCHEDULE_NAME,
@@ -17,6 +18,8 @@ from tap_mega.fleet.definitions import (
     build_definitions,
     hourly,
     leads,
+    retry_line,
+    retry_wait,
 )
 from tap_mega.fleet.settings import FleetSettings
 
@@ -83,7 +86,11 @@ def test_the_run_queue_allows_one_run_per_account_and_the_global_limit(
 
 def test_the_leads_asset_is_partitioned_by_account_and_retries_with_backoff() -> None:
     assert leads.partitions_def == PARTITIONS
-    policy = leads.op.retry_policy
-    assert policy is not None
-    assert policy.max_retries == 2
-    assert policy.backoff == dg.Backoff.EXPONENTIAL
+    assert MAX_RETRIES == 2
+    # About a minute, then about two: the first delay doubled, give or take a quarter.
+    for _ in range(200):
+        assert 45 <= retry_wait(0, 60.0) <= 75
+        assert 90 <= retry_wait(1, 60.0) <= 150
+    assert retry_line("acme", 1, "MEGA answered 503 five times", 47.4) == (
+        "fleet: acme: attempt 1 of 3 failed: MEGA answered 503 five times; next try in 47 s"
+    )

@@ -14,7 +14,8 @@ from tap_mega.state.lookback import (
     parse_lookback,
 )
 from tap_mega.timestamps import parse_timestamp
-from tests.conftest import bookmark, run_cli, run_sync, tap_config
+from tests.helpers.cli import run_main
+from tests.helpers.sync import bookmark, run_sync, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -64,7 +65,7 @@ def test_lookback_never_reaches_before_start_date() -> None:
 def test_bad_lookback_is_one_line_naming_the_setting(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
-    result = run_cli(tap_config(emulator, lookback_window="five minutes"), tmp_path)
+    result = run_main(tap_config(emulator, lookback_window="five minutes"), tmp_path)
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(

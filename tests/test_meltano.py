@@ -20,13 +20,22 @@ import subprocess
 import sys
 import typing as t
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tap_mega.state.lookback import DEFAULT_LOOKBACK_SECONDS
 from tap_mega.timestamps import normalize_timestamp, parse_timestamp
+from tests.helpers.meltano import (
+    COMPARED,
+    TIMESTAMPS,
+    MeltanoProject,
+    Postgres,
+    change_leads,
+    postgres_leads,
+    reachable_pg_env,
+    truth,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -39,70 +48,10 @@ import dev  # noqa: E402 - dev.py is a script at the root, stdlib only
 
 pytestmark = pytest.mark.slow
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_DEFAULTS = {
-    "PGHOST": "127.0.0.1",
-    "PGPORT": "5432",
-    "PGUSER": "tap_mega",
-    "PGPASSWORD": "tap_mega",
-    "PGDATABASE": "tap_mega",
-}
-# What a lead looks like in a warehouse row: the fields a user queries.
-COMPARED = (
-    "id", "status", "score", "qualified", "interaction_count", "contact_name",
-    "custom_fields", "current_stage", "owner",
-    "created_at", "updated_at", "last_interaction_at",
-)
-TIMESTAMPS = ("created_at", "updated_at", "last_interaction_at")
-
-
-def expected_row(lead: dict[str, t.Any]) -> dict[str, t.Any]:
-    """The emulator's lead as it should land: timestamps as canonical UTC instants."""
-    row = {name: lead.get(name) for name in COMPARED}
-    for name in TIMESTAMPS:
-        if row[name] is not None:
-            row[name] = normalize_timestamp(row[name])
-    return row
-
-
-def truth(emulator: MegaEmulator) -> dict[str, dict[str, t.Any]]:
-    return {lead["id"]: expected_row(lead) for lead in emulator.leads}
-
 
 # --------------------------------------------------------------------------- #
 # Meltano
 # --------------------------------------------------------------------------- #
-@dataclass
-class MeltanoProject:
-    """The repository's meltano.yml with plugins installed under `sys_dir`."""
-
-    executable: Path
-    sys_dir: Path
-
-    def env(self, database: Path, **extra: str) -> dict[str, str]:
-        return dev.meltano_env(
-            MELTANO_SYS_DIR_ROOT=str(self.sys_dir),
-            MELTANO_DATABASE_URI=f"sqlite:///{database}",
-            **extra,
-        )
-
-    def run(
-        self, *args: str, env: dict[str, str], cwd: Path = ROOT,
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.executable), *args], cwd=cwd, env=env,
-            capture_output=True, text=True, timeout=600, check=False,
-        )
-
-    def loader_python(self, loader: str) -> Path:
-        return self.sys_dir / "loaders" / loader / "venv" / "bin" / "python"
-
-
-@pytest.fixture(scope="session")
-def meltano_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
-    """`meltano install` once per session, out of the user's own .meltano folder."""
-    sys_dir = tmp_path_factory.mktemp("meltano-sys")
-    return MeltanoProject(dev.ensure_meltano(sys_dir=sys_dir), sys_dir)
 
 
 def tap_env(emulator: MegaEmulator) -> dict[str, str]:
@@ -128,80 +77,9 @@ def meltano_bookmark(project: MeltanoProject, state_id: str, env: dict[str, str]
     return t.cast("str", value)
 
 
-def change_leads(emulator: MegaEmulator) -> tuple[list[str], list[str], list[str]]:
-    """Update 100 leads (three kinds of change) and add 50, as a day in the CRM would."""
-    ids = [lead["id"] for lead in emulator.leads]
-    picked = ids[::25][:100]
-    emulator.update_leads(ids=picked[:40], custom_fields={"e2e_flag": "changed"})
-    emulator.update_leads(ids=picked[40:70], status="won", score=99)
-    emulator.update_leads(ids=picked[70:])  # an interaction: count + 1, last_interaction_at
-    added = [lead["id"] for lead in emulator.insert_leads(50, seed=5)]
-    return picked[:40], picked[40:70], added
-
-
 # --------------------------------------------------------------------------- #
 # PostgreSQL
 # --------------------------------------------------------------------------- #
-@dataclass
-class Postgres:
-    env: dict[str, str]
-    schema: str
-
-    def query(self, sql: str) -> str:
-        completed = subprocess.run(
-            ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
-            env=self.env, capture_output=True, text=True, timeout=60, check=False,
-        )
-        assert completed.returncode == 0, completed.stderr
-        return completed.stdout.strip()
-
-    def rows(self, select: str) -> list[dict[str, t.Any]]:
-        """Rows of a SELECT, through json_agg so JSON columns arrive as JSON."""
-        text = self.query(f"select coalesce(json_agg(r), '[]') from ({select}) r")
-        return t.cast("list[dict[str, t.Any]]", json.loads(text))
-
-    def target_env(self) -> dict[str, str]:
-        return {
-            "TARGET_POSTGRES_HOST": self.env["PGHOST"],
-            "TARGET_POSTGRES_PORT": self.env["PGPORT"],
-            "TARGET_POSTGRES_USER": self.env["PGUSER"],
-            "TARGET_POSTGRES_PASSWORD": self.env["PGPASSWORD"],
-            "TARGET_POSTGRES_DATABASE": self.env["PGDATABASE"],
-            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": self.schema,
-        }
-
-
-def unreachable_reason(env: dict[str, str]) -> str | None:
-    """Why PostgreSQL cannot be used, or None when `select 1` works."""
-    if shutil.which("psql") is None:
-        return "psql is not installed"
-    completed = subprocess.run(
-        ["psql", "-X", "-At", "-c", "select 1"], env={**env, "PGCONNECT_TIMEOUT": "5"},
-        capture_output=True, text=True, timeout=30, check=False,
-    )
-    if completed.returncode != 0:
-        lines = completed.stderr.strip().splitlines()
-        return lines[0] if lines else "no answer"
-    return None
-
-
-def reachable_pg_env() -> dict[str, str]:
-    """The PG* environment of the test server; skip locally without one, fail in CI."""
-    env = dict(os.environ)
-    for name, default in PG_DEFAULTS.items():
-        env.setdefault(name, default)
-    reason = unreachable_reason(env)
-    if reason is not None:
-        where = f"{env['PGUSER']}@{env['PGHOST']}:{env['PGPORT']}/{env['PGDATABASE']}"
-        message = (
-            f"PostgreSQL not reachable at {where} ({reason}). Run `bash .ci/run` once as "
-            "root (installs and starts PostgreSQL with that user), or point PGHOST, PGPORT, "
-            "PGUSER, PGPASSWORD, PGDATABASE at a server."
-        )
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return env
 
 
 @pytest.fixture
@@ -216,15 +94,6 @@ def postgres() -> Iterator[Postgres]:
     finally:
         database.query("alter role current_user reset timezone")
         database.query(f"drop schema if exists {database.schema} cascade")
-
-
-def postgres_leads(database: Postgres) -> dict[str, dict[str, t.Any]]:
-    """The loaded table, timestamps read back as UTC instants in canonical form."""
-    iso = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
-    stamps = ", ".join(f"to_char({name}, {iso}) as {name}" for name in TIMESTAMPS)
-    plain = ", ".join(name for name in COMPARED if name not in TIMESTAMPS)
-    rows = database.rows(f"select {plain}, {stamps} from {database.schema}.leads")
-    return {row["id"]: row for row in rows}
 
 
 @pytest.mark.postgres
@@ -517,7 +386,7 @@ def test_embedded_default_after_sigkills_holds_exactly_the_emulator_leads(
     What a scheduler does after `kill -9`: the next run starts from the last STATE
     the target received; the warehouse ends with every lead exactly once.
     """
-    from tests.test_crash_resume import crash_and_resume  # noqa: PLC0415
+    from tests.helpers.crash import crash_and_resume  # noqa: PLC0415
 
     emulator = make_emulator(n_leads=8000, seed=44)
     target, kills = crash_and_resume(emulator, tmp_path, seed=3)

@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import run_cli, run_sync, tap_config
+from tests.helpers.cli import run_cli
+from tests.helpers.sync import run_sync, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator

@@ -17,7 +17,7 @@ import typing as t
 
 import pytest
 
-from tests.conftest import assert_one_line_failure, run_cli
+from tests.helpers.cli import assert_one_line_failure, run_cli, run_main
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -102,7 +102,7 @@ def closed_port() -> int:
 def test_refused_each_retry_names_host_and_cause_and_the_last_line_too(tmp_path: Path) -> None:
     port = closed_port()
 
-    done = run_cli(config(f"https://127.0.0.1:{port}"), tmp_path)
+    done = run_main(config(f"https://127.0.0.1:{port}"), tmp_path)
 
     line = assert_one_line_failure(
         done.returncode, done.stderr, f"127.0.0.1:{port}", "connection refused", "8 tries"
@@ -118,7 +118,7 @@ def test_an_explained_failure_in_a_sync_has_no_unhandled_error_line(tmp_path: Pa
     port = closed_port()
 
     # Custom fields declared: no sample, so the failure happens in the sync itself.
-    done = run_cli(config(f"https://127.0.0.1:{port}", custom_fields_schema={}), tmp_path)
+    done = run_main(config(f"https://127.0.0.1:{port}", custom_fields_schema={}), tmp_path)
 
     assert_one_line_failure(done.returncode, done.stderr, "connection refused", "8 tries")
     assert not re.search(r"\|\s*ERROR\s*\|", done.stderr), done.stderr
@@ -138,7 +138,7 @@ def test_test_mode_tries_twice_so_a_wrong_url_answers_within_seconds(tmp_path: P
 
 
 def test_a_name_that_does_not_resolve_fails_at_once(tmp_path: Path) -> None:
-    done = run_cli(config("https://mega-api.invalid"), tmp_path)
+    done = run_main(config("https://mega-api.invalid"), tmp_path)
 
     line = assert_one_line_failure(
         done.returncode, done.stderr, "mega-api.invalid", "DNS", "does not resolve", "`api_url`"
@@ -153,7 +153,7 @@ def test_a_silent_server_times_out_on_each_try_with_host_and_cause(
     server = server_factory("silent")
     url = f"http://127.0.0.1:{server.port}"
 
-    done = run_cli(config(url, request_timeout=1), tmp_path, "--test")
+    done = run_main(config(url, request_timeout=1), tmp_path, "--test")
 
     assert_one_line_failure(
         done.returncode, done.stderr, f"127.0.0.1:{server.port}", "did not answer within",
@@ -168,7 +168,7 @@ def test_a_reset_connection_is_named_as_such(
 ) -> None:
     server = server_factory("reset")
 
-    done = run_cli(config(f"http://127.0.0.1:{server.port}"), tmp_path, "--test")
+    done = run_main(config(f"http://127.0.0.1:{server.port}"), tmp_path, "--test")
 
     assert_one_line_failure(done.returncode, done.stderr, "connection reset", "2 tries")
     assert retries(done.stderr) == [("1", "2", "connection reset", f"127.0.0.1:{server.port}")]
@@ -197,7 +197,7 @@ def test_a_certificate_that_does_not_verify_fails_at_once_pointing_to_the_ca_bun
 ) -> None:
     server = server_factory("tls", self_signed)
 
-    done = run_cli(config(f"https://127.0.0.1:{server.port}"), tmp_path)
+    done = run_main(config(f"https://127.0.0.1:{server.port}"), tmp_path)
 
     line = assert_one_line_failure(
         done.returncode, done.stderr, f"127.0.0.1:{server.port}", "TLS",

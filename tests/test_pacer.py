@@ -10,14 +10,18 @@ import logging
 import math
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tap_mega.budget.pacer import Pacer
 from tap_mega.budget.progress import Progress
 from tap_mega.budget.window import format_duration
 from tap_mega.errors import BudgetExhaustedError, ReserveTooLargeError
 from tap_mega.testing.emulator import RateWindow, _RateLimiter
+from tests.helpers.pacer import FakeClock, make_pacer
+
+if TYPE_CHECKING:
+    from tap_mega.budget.pacer import Pacer
 
 LATENCY = 0.01
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -27,23 +31,6 @@ MINUTE_WINDOW_HEADERS = {"RateLimit-Limit": "60", "RateLimit-Remaining": "59",
 #: Page times for which a sync is bound by the budget: a page slower than 1 s
 #: never meets the 60/1m window, and the README's figures no longer apply.
 BUDGET_BOUND_PAGE_SECONDS = (LATENCY, 1.0)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def make_pacer(clock: FakeClock, **kwargs: object) -> Pacer:
-    return Pacer(clock=clock, sleep=clock.sleep, jitter=lambda: 0.5, **kwargs)  # type: ignore[arg-type]
 
 
 def drive(

@@ -18,7 +18,7 @@ import pytest
 from tap_mega.testing.emulator import RateLimiter, RateWindow, limiter_floor
 from tap_mega.testing.emulator.headers import HeaderForms
 from tap_mega.testing.emulator.limiter import LimiterConfig
-from tests.test_pacer import FakeClock, make_pacer
+from tests.helpers.pacer import FakeClock, make_pacer
 
 WINDOWS = [RateWindow(60, 1.0), RateWindow(1000, 60.0)]
 REQUESTS = 1500

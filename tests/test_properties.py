@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from tap_mega.cli import main as cli
 from tap_mega.testing.emulator import MegaEmulator
 from tap_mega.timestamps import parse_timestamp
-from tests.conftest import SyncResult, assert_one_line_failure, parse_messages, tap_config
-from tests.scripted import assert_nothing_lost, leads_in, script_pages, sorted_leads
+from tests.helpers.cli import assert_one_line_failure
+from tests.helpers.scripted import assert_nothing_lost, leads_in, script_pages, sorted_leads
+from tests.helpers.sync import SyncResult, parse_messages, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator

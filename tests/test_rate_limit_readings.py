@@ -19,16 +19,10 @@ import pytest
 from tap_mega.errors import MegaError
 from tap_mega.tap import TapMega
 from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow, limiter_floor
-from tests.conftest import (
-    SyncResult,
-    bookmark,
-    parse_messages,
-    run_cli,
-    run_sync,
-    tap_config,
-)
-from tests.emulator_raw import fetch
-from tests.scripted import updated_at_of
+from tests.helpers.cli import run_main
+from tests.helpers.emulator_raw import fetch
+from tests.helpers.scripted import updated_at_of
+from tests.helpers.sync import SyncResult, bookmark, parse_messages, run_sync, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -80,7 +74,7 @@ def test_another_integration_is_waited_out_and_a_reserve_that_covers_it_meets_no
     # One request a second from another integration: at most 1 in the 30/1s
     # window, 4 in the 90/4s one. A reserve of 5 leaves them room.
     with emulator("sliding", other_integration_rps=1.0) as emu:
-        unreserved = run_cli(tap_config(emu, page_size=10), tmp_path)
+        unreserved = run_main(tap_config(emu, page_size=10), tmp_path)
         first_429s = emu.rate_limited_count
         leads = emu.leads
     with emulator("sliding", other_integration_rps=1.0) as emu:
@@ -108,7 +102,7 @@ def test_retry_after_as_an_http_date_or_a_fraction_is_waited_out(
         for _ in range(5):  # another integration spends the whole window first
             assert fetch(emu, {"limit": 1})[0] == 200
         started = time.monotonic()
-        result = run_cli(tap_config(emu, page_size=10), tmp_path)
+        result = run_main(tap_config(emu, page_size=10), tmp_path)
         elapsed = time.monotonic() - started
         leads = emu.leads
 

@@ -13,7 +13,8 @@ import typing as t
 
 from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import CliResult, bookmark, run_cli, tap_config
+from tests.helpers.cli import CliResult, run_cli
+from tests.helpers.sync import bookmark, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -28,8 +28,8 @@ from tap_mega.streams.schema import LEAD_SCHEMA
 from tap_mega.streams.writer import LineWriter, write_stdout
 from tap_mega.tap import TapMega
 from tap_mega.testing.leadgen import generate_leads
-from tests.conftest import tap_config
-from tests.scripted import page, script_pages, sorted_leads
+from tests.helpers.scripted import page, script_pages, sorted_leads
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator

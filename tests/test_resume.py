@@ -18,7 +18,8 @@ from tap_mega.state.resume import (
 )
 from tap_mega.testing.emulator import MegaEmulator, RateWindow
 from tap_mega.timestamps import format_timestamp
-from tests.conftest import CliResult, bookmark, run_cli, tap_config
+from tests.helpers.cli import CliResult, run_main
+from tests.helpers.sync import bookmark, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -145,7 +146,7 @@ def run_until_done(
     runs: list[CliResult] = []
     while not runs or "Stopping early" in runs[-1].stderr:
         assert len(runs) < max_runs, "no progress from run to run"
-        run = run_cli(config, tmp_path, state=state)
+        run = run_main(config, tmp_path, state=state)
         assert run.returncode == 0, run.stderr
         runs.append(run)
         state = run.result.final_state
@@ -240,7 +241,7 @@ def test_a_cursor_mega_refuses_falls_back_to_the_bookmark(
 ) -> None:
     setup = budgeted(n_leads=120, requests=5)
     emu, config = setup.emulator, setup.config()
-    first = run_cli(config, tmp_path)
+    first = run_main(config, tmp_path)
     setup.next_window()
     state = first.result.final_state
     bookmark(state)[STATE_KEY]["cursor"] = "not-a-cursor-mega-knows"
@@ -262,10 +263,10 @@ def test_changed_filters_do_not_reuse_the_cursor(
 ) -> None:
     setup = budgeted(n_leads=120, requests=5)
     emu = setup.emulator
-    first = run_cli(setup.config(), tmp_path)
+    first = run_main(setup.config(), tmp_path)
     setup.next_window()
 
-    second = run_cli(setup.config(status="won"), tmp_path, state=first.result.final_state)
+    second = run_main(setup.config(status="won"), tmp_path, state=first.result.final_state)
 
     assert second.returncode == 0, second.stderr
     assert "the filters, sort or start_date changed since it was saved" in second.stderr
@@ -280,7 +281,7 @@ def test_a_resume_point_the_tap_did_not_write_is_ignored_with_a_warning(
                                      "replication_key_value": "2026-01-01T00:00:00.000000Z",
                                      STATE_KEY: "somewhere"}}}
 
-    result = run_cli(tap_config(emulator, lookback_window=0), tmp_path, state=state)
+    result = run_main(tap_config(emulator, lookback_window=0), tmp_path, state=state)
 
     assert result.returncode == 0, result.stderr
     assert "Ignoring the state's resume_from: not a resume point this tap wrote" in (

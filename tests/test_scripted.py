@@ -7,8 +7,8 @@ import typing as t
 import pytest
 
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import SyncResult
-from tests.scripted import assert_nothing_lost, sorted_leads
+from tests.helpers.scripted import assert_nothing_lost, sorted_leads
+from tests.helpers.sync import SyncResult
 
 
 def emitted(leads: list[dict[str, t.Any]], mark: str | None) -> SyncResult:

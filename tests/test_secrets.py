@@ -10,7 +10,8 @@ import pytest
 
 from tap_mega.redaction import REDACTED, redact_record, register_secret
 from tap_mega.testing.emulator import Fault
-from tests.conftest import FAST_RETRIES, assert_one_line_failure, run_cli, tap_config
+from tests.helpers.cli import FAST_RETRIES, assert_one_line_failure, run_cli
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

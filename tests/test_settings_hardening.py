@@ -7,7 +7,8 @@ import typing as t
 import pytest
 
 from tap_mega.cli.checks import api_url_problem
-from tests.conftest import assert_one_line_failure, run_cli, tap_config
+from tests.helpers.cli import assert_one_line_failure, run_cli, run_main
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -50,7 +51,7 @@ if t.TYPE_CHECKING:
 def test_bad_setting_is_one_line_naming_it_before_any_request(
     emulator: MegaEmulator, tmp_path: Path, overrides: dict[str, t.Any], setting: str
 ) -> None:
-    result = run_cli(tap_config(emulator, **overrides), tmp_path)
+    result = run_main(tap_config(emulator, **overrides), tmp_path)
 
     assert_one_line_failure(result.returncode, result.stderr, f"`{setting}`")
     assert emulator.request_count == 0
@@ -79,7 +80,7 @@ def test_every_mode_refuses_bad_settings_before_connecting(
     overrides: dict[str, t.Any],
     setting: str,
 ) -> None:
-    result = run_cli(tap_config(emulator, **overrides), tmp_path, *mode)
+    result = run_main(tap_config(emulator, **overrides), tmp_path, *mode)
 
     line = assert_one_line_failure(result.returncode, result.stderr, f"`{setting}`")
     assert "could not reach" not in line
@@ -143,7 +144,7 @@ def test_a_misspelt_setting_stops_naming_the_one_meant(
     # Ignored, `start_data` would read every lead and `custom_field_schema` discover.
     config = tap_config(emulator, **{typo: "2026-01-05T00:00:00Z"})
     del config["custom_fields_schema"]  # the one meant is not given
-    result = run_cli(config, tmp_path)
+    result = run_main(config, tmp_path)
 
     assert_one_line_failure(result.returncode, result.stderr, f"`{typo}`",
                             f"did you mean `{meant}`?")

@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from tests.conftest import assert_one_line_failure, bookmark, run_cli, tap_config
-from tests.test_airbyte import configured_catalog, per_stream_state, source
+from tests.helpers.airbyte import configured_catalog, per_stream_state, source
+from tests.helpers.cli import assert_one_line_failure, run_main
+from tests.helpers.sync import bookmark, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,7 +25,7 @@ ACCOUNT_KEY = "account"
 
 def synced_state(emulator: MegaEmulator, tmp_path: Path) -> dict[str, t.Any]:
     """The plain Singer state a whole run against `emulator` ends with."""
-    done = run_cli(tap_config(emulator), tmp_path)
+    done = run_main(tap_config(emulator), tmp_path)
     assert done.returncode == 0, done.stderr
     return done.result.final_state
 
@@ -46,7 +47,7 @@ def test_every_shape_users_hold_starts_at_its_bookmark(
     state = synced_state(emulator, tmp_path)
     before = emulator.request_count
 
-    done = run_cli(tap_config(emulator, lookback_window=0), tmp_path, state=wrap(state))
+    done = run_main(tap_config(emulator, lookback_window=0), tmp_path, state=wrap(state))
 
     assert done.returncode == 0, done.stderr
     first = emulator.requests[before]
@@ -69,7 +70,7 @@ def test_every_shape_users_hold_starts_at_its_bookmark(
 def test_any_other_shape_is_one_line_naming_the_file_and_no_request(
     state: t.Any, problem: str, emulator: MegaEmulator, tmp_path: Path
 ) -> None:
-    done = run_cli(tap_config(emulator), tmp_path, state=state)
+    done = run_main(tap_config(emulator), tmp_path, state=state)
 
     line = assert_one_line_failure(done.returncode, done.stderr, problem, "singer_state")
     assert str(tmp_path / "state.json") in line
@@ -96,7 +97,7 @@ def test_a_state_for_another_customer_stops_before_any_request(
     )
     state = synced_state(first, tmp_path)
 
-    done = run_cli(tap_config(second), tmp_path, state=state)
+    done = run_main(tap_config(second), tmp_path, state=state)
 
     line = assert_one_line_failure(
         done.returncode, done.stderr, first.customer_id, other_customer,
@@ -116,7 +117,7 @@ def test_a_state_for_another_host_stops_before_any_request(
     bookmark(state)[ACCOUNT_KEY]["api_host"] = "app.gomega.ai"
     before = emulator.request_count
 
-    done = run_cli(tap_config(emulator), tmp_path, state=state)
+    done = run_main(tap_config(emulator), tmp_path, state=state)
 
     assert_one_line_failure(done.returncode, done.stderr, "at app.gomega.ai", "at 127.0.0.1")
     assert emulator.request_count == before
@@ -130,7 +131,7 @@ def test_another_port_or_spelling_of_the_same_account_is_the_same_account(
     bookmark(state)[ACCOUNT_KEY]["customer_id"] = emulator.customer_id.upper()
     url = emulator.url.replace("127.0.0.1", "localhost")
 
-    done = run_cli(tap_config(emulator, api_url=url), tmp_path, state=state)
+    done = run_main(tap_config(emulator, api_url=url), tmp_path, state=state)
 
     assert done.returncode == 0, done.stderr
 
@@ -143,7 +144,7 @@ def test_a_state_written_before_the_account_record_is_honoured_and_then_named(
     del bookmark(old)[ACCOUNT_KEY]
     before = emulator.request_count
 
-    done = run_cli(tap_config(emulator, lookback_window=0), tmp_path, state=old)
+    done = run_main(tap_config(emulator, lookback_window=0), tmp_path, state=old)
 
     assert done.returncode == 0, done.stderr
     since = emulator.requests[before].params.get("updated_since")
@@ -158,7 +159,7 @@ def test_an_account_record_the_tap_did_not_write_is_refused(
     bookmark(state)[ACCOUNT_KEY] = "someone"
     before = emulator.request_count
 
-    done = run_cli(tap_config(emulator), tmp_path, state=state)
+    done = run_main(tap_config(emulator), tmp_path, state=state)
 
     assert_one_line_failure(done.returncode, done.stderr, f"`{ACCOUNT_KEY}`", "without --state")
     assert emulator.request_count == before
@@ -183,7 +184,7 @@ def test_a_bookmark_the_sdk_would_skip_is_refused_not_a_silent_full_read(
     state: dict[str, t.Any], fragments: tuple[str, ...], emulator: MegaEmulator, tmp_path: Path
 ) -> None:
     # The SDK ignores these without a word: the run would read every lead again.
-    done = run_cli(tap_config(emulator), tmp_path, state=state)
+    done = run_main(tap_config(emulator), tmp_path, state=state)
 
     assert_one_line_failure(done.returncode, done.stderr, *fragments, "every lead read again")
     assert emulator.request_count == 0

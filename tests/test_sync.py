@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from tap_mega.timestamps import normalize_timestamp, parse_timestamp
-from tests.conftest import bookmark, full_table_catalog, run_sync, tap_config
+from tests.helpers.sync import bookmark, full_table_catalog, run_sync, tap_config
 
 if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator

@@ -10,7 +10,8 @@ import json
 import re
 import typing as t
 
-from tests.conftest import error_lines, spawn_cli, tap_config
+from tests.helpers.cli import error_lines, spawn_cli
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable

@@ -17,14 +17,8 @@ import pytest
 from tap_mega.termination import Terminated, TerminationGuard
 from tap_mega.testing.emulator import Fault, RateWindow
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import (
-    SyncResult,
-    bookmark,
-    error_lines,
-    run_sync,
-    spawn_cli,
-    tap_config,
-)
+from tests.helpers.cli import error_lines, spawn_cli
+from tests.helpers.sync import SyncResult, bookmark, run_sync, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

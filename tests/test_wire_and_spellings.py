@@ -13,7 +13,8 @@ import pytest
 from tap_mega.api.client import RETRY_MAX_TRIES
 from tap_mega.testing.emulator import Fault, MegaEmulator
 from tap_mega.timestamps import normalize_timestamp
-from tests.conftest import CliResult, bookmark, run_cli, tap_config
+from tests.helpers.cli import CliResult, run_main
+from tests.helpers.sync import bookmark, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -39,7 +40,7 @@ def assert_second_run_starts_at_the_bookmark(
     before = emu.request_count
 
     # No lookback_window, so the start is the bookmark itself.
-    second = run_cli({**config, "lookback_window": 0}, tmp_path,
+    second = run_main({**config, "lookback_window": 0}, tmp_path,
                      state=first.result.final_state)
 
     assert second.returncode == 0, second.stderr
@@ -68,7 +69,7 @@ def test_a_bad_answer_is_retried_like_a_5xx_and_the_sync_completes(
     with MegaEmulator(n_leads=250, seed=4, rate_windows=[]) as emu:
         emu.add_fault(fault)
         config = tap_config(emu, page_size=100)
-        result = run_cli(config, tmp_path)
+        result = run_main(config, tmp_path)
         served = emu.leads
         requests = emu.request_count
 
@@ -85,7 +86,7 @@ def test_a_body_that_stays_unreadable_ends_in_one_line_after_every_try(
 ) -> None:
     with MegaEmulator(n_leads=250, seed=4, rate_windows=[]) as emu:
         emu.add_fault(Fault(kind, at_request=2, count=RETRY_MAX_TRIES))
-        result = run_cli(tap_config(emu, page_size=100), tmp_path)
+        result = run_main(tap_config(emu, page_size=100), tmp_path)
         requests = emu.request_count
 
     assert result.returncode == 1
@@ -102,7 +103,7 @@ def test_a_front_ends_404_on_the_first_request_is_one_line_at_once(tmp_path: Pat
     # Before any page came from this URL, an HTML 404 means a wrong api_url.
     with MegaEmulator(n_leads=20, seed=4, rate_windows=[]) as emu:
         emu.add_fault(Fault("status", at_request=1, status=404, html=True))
-        result = run_cli(tap_config(emu), tmp_path)
+        result = run_main(tap_config(emu), tmp_path)
         requests = emu.request_count
 
     assert result.returncode == 1
@@ -123,7 +124,7 @@ def test_compressed_and_chunked_answers(tmp_path: Path, name: str) -> None:
         if name.endswith("cut-short"):
             emu.add_fault(Fault("short_body", at_request=2))
         config = tap_config(emu, page_size=100)
-        result = run_cli(config, tmp_path)
+        result = run_main(config, tmp_path)
         served = emu.leads
         assert_complete(result, served)
         assert_second_run_starts_at_the_bookmark(emu, config, result, tmp_path)
@@ -144,7 +145,7 @@ def test_every_lead_as_mega_spelled_it_and_a_canonical_bookmark(
 ) -> None:
     with MegaEmulator(n_leads=200, seed=6, rate_windows=[], **DATA_READINGS[name]) as emu:
         config = tap_config(emu, page_size=50)
-        result = run_cli(config, tmp_path)
+        result = run_main(config, tmp_path)
         served = emu.leads
         pages = emu.request_count
         assert_complete(result, served)
@@ -157,7 +158,7 @@ def test_every_lead_as_mega_spelled_it_and_a_canonical_bookmark(
 def test_a_capped_limit_is_noticed_and_the_walk_goes_on(tmp_path: Path) -> None:
     with MegaEmulator(n_leads=200, seed=6, rate_windows=[], limit_above_max="cap",
                       max_limit=40) as emu:
-        result = run_cli(tap_config(emu, page_size=100), tmp_path)
+        result = run_main(tap_config(emu, page_size=100), tmp_path)
         served = emu.leads
         pages = emu.request_count
 
@@ -169,7 +170,7 @@ def test_a_capped_limit_is_noticed_and_the_walk_goes_on(tmp_path: Path) -> None:
 def test_leads_deleted_during_the_walk(tmp_path: Path) -> None:
     with MegaEmulator(n_leads=300, seed=7, rate_windows=[], deletions=(7, 2)) as emu:
         before = {lead["id"]: lead for lead in emu.leads}
-        result = run_cli(tap_config(emu, page_size=50), tmp_path)
+        result = run_main(tap_config(emu, page_size=50), tmp_path)
         after = {lead["id"] for lead in emu.leads}
 
     assert result.returncode == 0, result.stderr

@@ -20,9 +20,10 @@ import typing as t
 import pytest
 
 from tap_mega.testing.emulator import Fault, MegaEmulator
-from tests.conftest import assert_one_line_failure, run_cli, tap_config
-from tests.test_airbyte import configured_catalog, source
-from tests.test_doctor import run_doctor
+from tests.helpers.airbyte import configured_catalog, source
+from tests.helpers.cli import assert_one_line_failure, run_cli
+from tests.helpers.doctor import run_doctor
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator

@@ -90,7 +90,17 @@ def sync_modes(configured_catalog: t.Any) -> dict[str, str]:
     try:
         return {entry["stream"]["name"]: entry.get("sync_mode", FULL_REFRESH) for entry in streams}
     except (KeyError, TypeError, AttributeError) as exc:
-        msg = "the catalog has a stream entry without `stream.name`"
+        if any(isinstance(entry, dict) and "tap_stream_id" in entry for entry in streams):
+            msg = (
+                "the catalog is a Singer catalog (streams with `tap_stream_id`); source-mega "
+                "read needs an Airbyte configured catalog, `streams` of "
+                "`{stream: {name, json_schema}, sync_mode}` as Airbyte writes it"
+            )
+        else:
+            msg = (
+                "the catalog has a stream entry without `stream.name`; source-mega read "
+                "needs an Airbyte configured catalog"
+            )
         raise InputError(msg) from exc
 
 

@@ -2,5 +2,6 @@
 
 Install with the `fleet` extra. Modules, lowest first: `accounts` (the file),
 `tapoutput` (what a run printed), `runner` (one account's `meltano run`),
-`settings`, `definitions` (the Dagster code location), `command` (the CLI).
+`settings`, `processes` (a command in its own process group, stopped whole),
+`definitions` (the Dagster code location), `command` (the CLI).
 """

@@ -4,7 +4,11 @@ Every mistake is found up front and told in one line naming the file, the
 account and the field, because a fleet that starts eleven accounts and then
 trips on the twelfth's typo has already spent eleven accounts' budget.
 Tokens never sit in the file: each account names the environment variable
-that holds its token, and that variable must be set.
+that holds its token, and that variable must be set (and not empty).
+
+An account's `api_url` is its own or MEGA's: never TAP_MEGA_API_URL from the
+shell or the project's `.env`, which name one account's URL (often an emulator)
+and would otherwise feed every account without one.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import re
 import typing as t
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -27,6 +32,8 @@ MAX_NAME_LENGTH = MAX_IDENTIFIER_LENGTH - len(SCHEMA_PREFIX)
 SHOWN_LENGTH = 40
 REQUIRED_FIELDS = ("name", "customer_id", "token_env")
 KNOWN_FIELDS = frozenset({*REQUIRED_FIELDS, "api_url"})
+#: The tap's default `api_url` (tests/test_fleet_accounts.py holds it to `tap-mega --about`).
+MEGA_API_URL = "https://app.gomega.ai"
 
 
 class AccountsFileError(Exception):
@@ -47,6 +54,11 @@ class Account:
         """The warehouse schema this account alone writes to."""
         return f"{SCHEMA_PREFIX}{self.name}"
 
+    @property
+    def url(self) -> str:
+        """The MEGA API this account reads: its `api_url`, else MEGA's own."""
+        return self.api_url or MEGA_API_URL
+
     def token(self, environ: Mapping[str, str]) -> str:
         """The account's token, from the variable `token_env` names."""
         return environ[self.token_env]
@@ -57,6 +69,7 @@ def load_accounts(path: Path, environ: Mapping[str, str]) -> list[Account]:
     entries = _entries(path, _parsed(path))
     accounts: list[Account] = []
     seen: set[str] = set()
+    customers: dict[tuple[str, str], tuple[int, Account]] = {}
     for position, entry in enumerate(entries, start=1):
         account = _account(path, position, entry, environ)
         if account.name in seen:
@@ -66,8 +79,24 @@ def load_accounts(path: Path, environ: Mapping[str, str]) -> list[Account]:
             )
             raise AccountsFileError(msg)
         seen.add(account.name)
+        customer = (account.customer_id.lower(), _same_url(account.url))
+        if customer in customers:
+            first_position, first = customers[customer]
+            msg = (
+                f"{path}: accounts '{first.name}' (#{first_position}) and '{account.name}' "
+                f"(#{position}) have the same customer_id and api_url ({account.url}): they "
+                "would share one request budget and load the same leads twice; keep one"
+            )
+            raise AccountsFileError(msg)
+        customers[customer] = (position, account)
         accounts.append(account)
     return accounts
+
+
+def _same_url(url: str) -> str:
+    """The URL as MEGA is reached: scheme and host in any case, a trailing / or not."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
 def _parsed(path: Path) -> object:
@@ -121,14 +150,20 @@ def _account(
     _check_fields(where, entry)
     customer_id = _text_field(where, entry, "customer_id")
     token_env = _text_field(where, entry, "token_env")
-    if not environ.get(token_env):
+    if token_env not in environ:
         msg = f"{where}: `token_env` names {token_env}, which is not set in the environment"
+        raise AccountsFileError(msg)
+    if not environ[token_env].strip():
+        msg = f"{where}: `token_env` names {token_env}, which is set but empty"
         raise AccountsFileError(msg)
     api_url = entry.get("api_url")
     if api_url is not None and (not isinstance(api_url, str) or not api_url.strip()):
         msg = f"{where}: `api_url` must be a URL when given"
         raise AccountsFileError(msg)
-    return Account(name=name, customer_id=customer_id, token_env=token_env, api_url=api_url)
+    return Account(
+        name=name, customer_id=customer_id, token_env=token_env,
+        api_url=api_url.strip() if api_url else None,
+    )
 
 
 def _check_fields(where: str, entry: Mapping[object, object]) -> None:

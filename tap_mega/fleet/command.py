@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import socket
 import sys
 import time
 import typing as t
+import urllib.request
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -22,8 +24,9 @@ from pathlib import Path
 
 from tap_mega.cli.argtypes import whole_number
 from tap_mega.fleet.accounts import Account, AccountsFileError, load_accounts
+from tap_mega.fleet.processes import GroupRun
 from tap_mega.fleet.runner import redact
-from tap_mega.fleet.settings import FleetSettings
+from tap_mega.fleet.settings import FleetSettings, ignored_api_url_line
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,6 +35,11 @@ if t.TYPE_CHECKING:
 
 DEFAULT_MAX_CONCURRENT = 4
 DEFAULT_UI_PORT = 3000
+UI_HOST = "127.0.0.1"
+#: Seconds `dagster dev` gets to answer on its port (it loads the definitions first).
+UI_START_TIMEOUT = 180.0
+HTTP_OK = 200
+EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 # The console logger's DEBUG events would bury the one line per account.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -95,9 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AccountsFileError as exc:
         print(f"fleet: error: {exc}", file=sys.stderr)  # noqa: T201 - the command's output
         return EXIT_BAD_INPUT
+    if notice := ignored_api_url_line(settings.project):
+        print(f"fleet: {notice}", file=sys.stderr, flush=True)  # noqa: T201
     if problem := meltano_problem(settings.meltano):
         print(f"fleet: error: {problem}", file=sys.stderr)  # noqa: T201
         return EXIT_BAD_INPUT
+    if args.ui and (problem := port_problem(args.port)):
+        print(f"fleet: error: {problem}", file=sys.stderr)  # noqa: T201
+        return EXIT_FAILURE
     os.environ.update(settings.environment())
     prepare_instance(settings, args.max_concurrent)
     if args.ui:
@@ -137,19 +150,63 @@ def prepare_instance(settings: FleetSettings, max_concurrent: int) -> None:
 
 
 def start_ui(settings: FleetSettings, port: int) -> int:
-    """Replace this process with `dagster dev` on the same code location and instance."""
+    """Run `dagster dev` on the same code location and instance until it stops.
+
+    It runs in a process group of its own (webserver, daemon, code servers), so a
+    stop signal to this command stops all of it and frees the port. The URL is
+    printed once the webserver answers there, never before.
+    """
     from tap_mega.fleet.definitions import register_partitions  # noqa: PLC0415 - heavy import
 
     with _instance(settings) as instance:
         names = [account.name for account in load_accounts(settings.accounts_file, os.environ)]
         register_partitions(instance, names)
-    print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it)", flush=True)  # noqa: T201
     command = [
         sys.executable, "-m", "dagster", "dev", "-m", "tap_mega.fleet.definitions",
-        "--host", "127.0.0.1", "--port", str(port),
+        "--host", UI_HOST, "--port", str(port),
     ]
-    os.execve(sys.executable, command, dict(os.environ))  # noqa: S606 - our own interpreter
-    return 0  # pragma: no cover - execve does not return
+    with GroupRun(command, env=dict(os.environ)) as ui:
+        if ui_started(ui, port):
+            print(f"Dagster UI on http://{UI_HOST}:{port} (Ctrl-C stops it)", flush=True)  # noqa: T201
+            return ui.wait()
+        if ui.signalled is not None:
+            return ui.wait()
+        code = ui.poll()
+        why = (f"`dagster dev` exited with code {code}, its output is above" if code is not None
+               else f"it did not answer within {UI_START_TIMEOUT:.0f} s")
+        print(f"fleet: error: the Dagster UI did not start on {UI_HOST}:{port}: {why}",  # noqa: T201
+              file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def port_problem(port: int) -> str | None:
+    """Why the UI cannot listen on `port`, or None: checked before anything starts."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the webserver binds: a port left in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((UI_HOST, port))
+        except OSError as exc:
+            return (
+                f"port {port} on {UI_HOST} is already in use ({exc.strerror}): stop what "
+                "listens there (another `dev.py fleet --ui`?) or choose another with --port"
+            )
+    return None
+
+
+def ui_started(ui: GroupRun, port: int) -> bool:
+    """Whether the webserver answers on `port` before `dagster dev` exits or is stopped."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + UI_START_TIMEOUT
+    while ui.poll() is None and ui.signalled is None and time.monotonic() < deadline:
+        try:
+            with opener.open(f"http://{UI_HOST}:{port}/server_info", timeout=2) as answer:
+                if answer.status == HTTP_OK:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
 
 
 def run_fleet(settings: FleetSettings, accounts: list[Account], max_concurrent: int) -> int:

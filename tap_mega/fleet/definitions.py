@@ -10,6 +10,8 @@ as long as the worker image has the project, its .venv-meltano and the tokens.
 # No `from __future__ import annotations`: Dagster reads the asset's and the
 # schedule's parameter annotations at runtime to find the context and resources.
 import os
+import random
+import sys
 import typing as t
 from pathlib import Path
 
@@ -26,6 +28,8 @@ JOB_NAME = "sync_mega_accounts"
 SCHEDULE_NAME = "mega_accounts_hourly"
 #: A crash or a 5xx storm the tap gave up on: try again later, twice, waiting longer each time.
 MAX_RETRIES = 2
+#: Each wait is the first delay doubled per retry, give or take this share (runs spread out).
+RETRY_JITTER = 0.25
 
 
 class Fleet(dg.ConfigurableResource):  # type: ignore[type-arg]  # generic only for stubs
@@ -77,14 +81,40 @@ def result_metadata(result: AccountResult) -> dict[str, t.Any]:
     return metadata
 
 
+def retry_wait(retry_number: int, first_delay: float) -> float:
+    """Seconds before the next attempt: the first delay, doubled per retry, +/- 25 %."""
+    spread = random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)  # noqa: S311 - not crypto
+    return first_delay * 2.0**retry_number * spread
+
+
+def retry_line(name: str, attempt: int, reason: str, wait: float) -> str:
+    """`fleet: acme: attempt 1 of 3 failed: <the tap's line>; next try in 47 s`."""
+    return (
+        f"fleet: {name}: attempt {attempt} of {MAX_RETRIES + 1} failed: {reason}; "
+        f"next try in {wait:.0f} s"
+    )
+
+
+def retry_or_fail(
+    context: dg.AssetExecutionContext, name: str, reason: str, metadata: dict[str, t.Any]
+) -> t.NoReturn:
+    """Ask Dagster for another attempt, saying so in one line; fail once none is left.
+
+    The line goes to the step's stderr (the fleet command's, or the run's compute
+    log under `dagster dev`) and to the run's event log, so a retried account is
+    never minutes of silence.
+    """
+    if context.retry_number >= MAX_RETRIES:
+        raise dg.Failure(description=reason, metadata=metadata, allow_retries=False)
+    wait = retry_wait(context.retry_number, retry_delay())
+    line = retry_line(name, context.retry_number + 1, reason, wait)
+    context.log.warning(line)
+    print(line, file=sys.stderr, flush=True)  # noqa: T201 - progress a user waits on
+    raise dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=wait)
+
+
 @dg.asset(
     partitions_def=PARTITIONS,
-    retry_policy=dg.RetryPolicy(
-        max_retries=MAX_RETRIES,
-        delay=retry_delay(),
-        backoff=dg.Backoff.EXPONENTIAL,
-        jitter=dg.Jitter.PLUS_MINUS,
-    ),
     group_name="mega",
     description="One MEGA account's leads in schema tap_mega_<account>, table leads, merged on id.",
 )
@@ -98,6 +128,9 @@ def leads(context: dg.AssetExecutionContext, fleet: Fleet) -> dg.MaterializeResu
         result = sync_account(account, os.environ, fleet.paths(), token_envs)
     except AccountBusyError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+    except Exception as exc:  # noqa: BLE001 - Meltano could not be run: retried, and said so
+        reason = f"the fleet could not run Meltano: {type(exc).__name__}: {exc}"
+        retry_or_fail(context, account.name, reason, {})
     metadata = result_metadata(result)
     # Every attempt, retried or not, spent requests: record each so none goes uncounted.
     context.log_event(
@@ -106,9 +139,10 @@ def leads(context: dg.AssetExecutionContext, fleet: Fleet) -> dg.MaterializeResu
         )
     )
     if not result.ok:
-        raise dg.Failure(
-            description=result.reason, metadata=metadata, allow_retries=result.retryable
-        )
+        reason = result.reason or "the run failed"
+        if result.retryable:
+            retry_or_fail(context, account.name, reason, metadata)
+        raise dg.Failure(description=reason, metadata=metadata, allow_retries=False)
     if result.stopped_early:
         context.log.warning("%s: %s", account.name, result.stopped_early)
     return dg.MaterializeResult(metadata=metadata)

@@ -36,9 +36,10 @@ LOADER = "target-postgres"
 ENVIRONMENT = "dev"
 REDACTED = "<redacted>"
 #: Settings each account sets for itself; inherited values would leak across accounts.
+#: Set in the run's environment, they also win over the project's `.env` in Meltano.
 ACCOUNT_VARIABLES = (
-    "TAP_MEGA_TOKEN", "TAP_MEGA_CUSTOMER_ID", "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA",
-    "MELTANO_SYS_DIR_ROOT", "MELTANO_DATABASE_URI",
+    "TAP_MEGA_TOKEN", "TAP_MEGA_CUSTOMER_ID", "TAP_MEGA_API_URL",
+    "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA", "MELTANO_SYS_DIR_ROOT", "MELTANO_DATABASE_URI",
 )
 #: A shared state backend (s3://, gs://, ...) is passed through: state ids differ per account.
 STATE_BACKEND_VARIABLE = "MELTANO_STATE_BACKEND_URI"
@@ -101,7 +102,12 @@ def state_id(account: Account) -> str:
 def account_environment(
     account: Account, environ: Mapping[str, str], paths: FleetPaths, all_token_envs: set[str]
 ) -> dict[str, str]:
-    """The environment of the account's `meltano run`: only its own token, its schema."""
+    """The environment of the account's `meltano run`: only its own token, its schema.
+
+    Its api_url too, MEGA's when the file gives none: a TAP_MEGA_API_URL in the
+    shell or in the project's `.env` (which Meltano reads, below the environment)
+    names one account's URL and must not feed every account.
+    """
     env = {
         name: value
         for name, value in environ.items()
@@ -110,6 +116,7 @@ def account_environment(
     env.update(
         TAP_MEGA_TOKEN=account.token(environ),
         TAP_MEGA_CUSTOMER_ID=account.customer_id,
+        TAP_MEGA_API_URL=account.url,
         TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=account.schema,
         MELTANO_PROJECT_ROOT=str(paths.project),
         MELTANO_SYS_DIR_ROOT=str(paths.system_folder(account)),
@@ -118,8 +125,6 @@ def account_environment(
         MELTANO_CLI_DISABLE_VERSION_CHECK="true",
         MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
     )
-    if account.api_url:
-        env["TAP_MEGA_API_URL"] = account.api_url
     return env
 
 

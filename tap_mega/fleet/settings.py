@@ -8,11 +8,13 @@ so the UI runs exactly what the command runs.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from tap_mega.fleet.accounts import MEGA_API_URL
 from tap_mega.fleet.runner import FleetPaths
 
 if t.TYPE_CHECKING:
@@ -27,6 +29,9 @@ PLUGINS_VARIABLE = "TAP_MEGA_FLEET_PLUGINS"
 #: Seconds before the first retry of a failed account (doubling, with jitter, each time).
 RETRY_DELAY_VARIABLE = "TAP_MEGA_FLEET_RETRY_DELAY"
 DEFAULT_ACCOUNTS_FILE = "fleet-accounts.yml"
+#: One account's URL (often an emulator's): the fleet never hands it to its accounts.
+API_URL_VARIABLE = "TAP_MEGA_API_URL"
+DOTENV_API_URL = re.compile(rf"^\s*(?:export\s+)?{API_URL_VARIABLE}\s*=", re.MULTILINE)
 DEFAULT_RETRY_DELAY = 60.0
 
 
@@ -98,3 +103,29 @@ def retry_delay(environ: Mapping[str, str] | None = None) -> float:
         return max(float(text), 0.0)
     except ValueError:
         return DEFAULT_RETRY_DELAY
+
+
+def ignored_api_url_line(project: Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """The notice that a TAP_MEGA_API_URL is set and not used, naming where; else None.
+
+    Meltano reads the project's `.env` for every run, so a single-account
+    TAP_MEGA_API_URL there (or exported) would reach every account without an
+    `api_url`; the fleet sets each account's instead, and says so.
+    """
+    env = os.environ if environ is None else environ
+    where = None
+    if env.get(API_URL_VARIABLE):
+        where = "the environment"
+    else:
+        dotenv = project / ".env"
+        try:
+            if DOTENV_API_URL.search(dotenv.read_text(encoding="utf-8", errors="replace")):
+                where = str(dotenv)
+        except OSError:
+            pass
+    if where is None:
+        return None
+    return (
+        f"{API_URL_VARIABLE} in {where} is not used: each account reads its own `api_url`, "
+        f"else MEGA's {MEGA_API_URL}"
+    )

@@ -30,7 +30,7 @@ from airbyte_cdk.test.models import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
 from tap_mega.testing.emulator import MegaEmulator
-from tests.airbyte_venv.conftest import SOURCE_MEGA
+from tests.helpers.airbyte_venv import SOURCE_MEGA
 
 if t.TYPE_CHECKING:
     import logging

@@ -9,8 +9,8 @@ import pytest
 from airbyte_protocol.models import AirbyteMessage, Type
 
 from tap_mega.testing.emulator import Fault
-from tests.airbyte_venv.conftest import run_source
-from tests.conftest import tap_config
+from tests.helpers.airbyte_venv import run_source
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -9,8 +9,8 @@ import airbyte as ab
 import pytest
 
 from tap_mega.timestamps import normalize_timestamp
-from tests.airbyte_venv.conftest import SOURCE_MEGA
-from tests.conftest import tap_config
+from tests.helpers.airbyte_venv import SOURCE_MEGA
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator

@@ -7,11 +7,11 @@ import typing as t
 from tap_mega.testing.emulator import DEMO_CUSTOMER_ID, Fault
 from tap_mega.testing.leadgen import generate_leads
 from tap_mega.timestamps import InvalidTimestampError, normalize_timestamp
-from tests.conftest import bookmark
+from tests.helpers.sync import bookmark
 
 if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator
-    from tests.conftest import SyncResult
+    from tests.helpers.sync import SyncResult
 
 
 def sorted_leads(n: int, seed: int = 3) -> list[dict[str, t.Any]]:
