@@ -43,6 +43,7 @@ SLOW_FILES = frozenset({
     "test_rate_limit_readings.py", "test_rate_limits.py",  # real-time rate windows
     "test_secrets.py",  # DEBUG-level processes through every fault
     "test_target_stops.py", "test_termination.py",  # signals and closed pipes
+    "test_wrong_server.py",  # the tap, the doctor and source-mega against web servers
 })
 
 

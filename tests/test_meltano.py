@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -428,4 +429,26 @@ def test_meltano_invoke_doctor_reads_the_extractors_settings(
     assert report["summary"] == "all ok"
     assert report["sections"]["leads"][0]["data"]["total"] == 300
     assert emulator.request_count == report["requests"] <= 3
+    assert emulator.token not in completed.stdout + completed.stderr
+
+
+def test_meltano_invoke_doctor_counts_the_discovery_it_caused(
+    meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
+    tmp_path: Path,
+) -> None:
+    """With no argument of the user's, Meltano discovers first: that request is the doctor's."""
+    from tap_mega.testing.emulator import RateWindow  # noqa: PLC0415 - only this test
+
+    emulator = make_emulator(n_leads=300, seed=49,
+                             rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)])
+    env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator))
+
+    completed = meltano_project.run("invoke", "tap-mega:doctor", env=env)
+
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    header = completed.stdout.splitlines()[0]
+    spent = emulator.request_count
+    assert f"({spent} requests: {spent - 1} by the doctor, 1 by Meltano's discovery" in header
+    assert re.search(r"others +0 of 60 used", completed.stdout), completed.stdout
     assert emulator.token not in completed.stdout + completed.stderr

@@ -27,12 +27,19 @@ from typing_extensions import override
 from tap_mega import __version__
 from tap_mega.api.network import BODY_FAILURES, cause_of, host_of, retry_reason, unreachable
 from tap_mega.api.pages import NextCursorPaginator, Page, read_page_body
-from tap_mega.api.responses import describe_error_response, has_envelope, parse_retry_after
+from tap_mega.api.responses import (
+    describe_error_response,
+    has_envelope,
+    not_mega,
+    not_mega_line,
+    parse_retry_after,
+)
 from tap_mega.budget.pacer import Pacer
 from tap_mega.errors import (
     MegaAuthError,
     MegaError,
     MegaRequestError,
+    NotMegaError,
     RateLimitedError,
     ReserveTooLargeError,
     failure_line,
@@ -204,10 +211,12 @@ class MegaStream(RESTStream[str | None]):
             raise RetriableAPIError(describe_error_response(response), response)
         if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
             raise MegaAuthError(self.auth_failure_message(response))
+        if not self.pages_read and (why := not_mega(response)):
+            # Before any page, an answer of the wrong shape means a wrong `api_url`.
+            raise NotMegaError(not_mega_line(self.url_base, response, why))
         if status == HTTPStatus.NOT_FOUND and self.pages_read and not has_envelope(response):
             # A front end's page in the middle of a walk, not MEGA's answer: the
-            # same URL just served a page. On the first request it means a wrong
-            # `api_url`, and one line says so at once.
+            # same URL just served a page.
             msg = f"MEGA's front end answered {describe_error_response(response)}"
             raise RetriableAPIError(msg, response)
         if status >= HTTPStatus.BAD_REQUEST:
