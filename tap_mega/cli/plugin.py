@@ -177,17 +177,25 @@ class MegaTap(Tap):
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Check settings before any request, one line per problem naming the setting."""
+        """The one gate: settings checked before any request, one line naming the setting.
+
+        Refuses whatever `validate_config` a caller passed, so no entry point
+        (the SDK's `--discover` without `dynamic_catalog`, a second tap built from
+        checked settings) can reach MEGA with settings the tap would refuse: the
+        token in clear text, say. `raise_errors=False` only skips the warnings,
+        already given by the caller's first tap.
+        """
         register_secret(self.config.get("token"))
         schema = copy.deepcopy(self.config_jsonschema)
         self.append_builtin_config(schema)
         problems = settings.find_problems(
             self.config, schema, environment_read=self.environment_read
         )
-        if problems and raise_errors:
+        if problems:
             raise SettingsError(problems)
-        for name in settings.unknown_settings(self.config, schema):
-            self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
+        if raise_errors:
+            for name in settings.unknown_settings(self.config, schema):
+                self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
         return problems
 
     @override
