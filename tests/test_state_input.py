@@ -109,6 +109,23 @@ def test_a_state_for_another_customer_stops_before_any_request(
     assert first.token not in done.stderr
 
 
+def test_another_accounts_state_is_refused_before_discoverys_sample(
+    make_emulator: Callable[..., MegaEmulator], tmp_path: Path
+) -> None:
+    """Custom fields not declared: building the stream samples them, so the account comes first."""
+    first = make_emulator(n_leads=120, seed=3)
+    second = make_emulator(n_leads=120, seed=4, customer_id=str(uuid.uuid4()))
+    state = synced_state(first, tmp_path)
+    config = tap_config(second)
+    del config["custom_fields_schema"]
+
+    done = run_cli(config, tmp_path, state=state)
+
+    assert_one_line_failure(done.returncode, done.stderr, first.customer_id, second.customer_id)
+    assert second.request_count == 0
+    assert done.stdout == ""
+
+
 def test_a_state_for_another_host_stops_before_any_request(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:

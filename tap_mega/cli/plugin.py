@@ -75,11 +75,15 @@ class MegaTap(Tap):
     _env_var_config = NumbersFromEnv()
 
     @override
-    def __init__(self, *, parse_env_config: bool = False, **kwargs: t.Any) -> None:
-        """Remember whether the environment is read, for the missing-setting line."""
+    def __init__(
+        self, *, parse_env_config: bool = False, state: t.Any = None, **kwargs: t.Any
+    ) -> None:
+        """Remember whether the environment is read, and the state, for the gate."""
         #: `--config=ENV`: settings come from the environment too.
         self.environment_read = parse_env_config
-        super().__init__(parse_env_config=parse_env_config, **kwargs)
+        #: The state handed over, checked with the settings (`_validate_config`).
+        self.given_state = state if isinstance(state, dict) else {}
+        super().__init__(parse_env_config=parse_env_config, state=state, **kwargs)
 
     @override
     def load_state(self, state: dict[str, t.Any]) -> None:
@@ -91,13 +95,21 @@ class MegaTap(Tap):
         (another stream's name, no `replication_key`).
         """
         plain = singer_state(state, "the state")
+        self.check_state(plain)
+        super().load_state(plain)
+
+    def check_state(self, plain: dict[str, t.Any]) -> None:
+        """Refuse a plain state whose bookmark is another account's, or one the SDK skips."""
+        self.check_account(plain)
         keys = {stream.name: stream.replication_key for stream in self.streams.values()}
         if (ignored := ignored_bookmark_problem(plain.get("bookmarks", {}), keys)) is not None:
             raise InputError(ignored)
+
+    def check_account(self, plain: dict[str, t.Any]) -> None:
+        """Refuse a plain state whose bookmark is another account's."""
         for name, bookmark in plain.get("bookmarks", {}).items():
             if (problem := account_problem(bookmark, self.config, name)) is not None:
                 raise InputError(problem)
-        super().load_state(plain)
 
     @classmethod
     @override
@@ -177,7 +189,7 @@ class MegaTap(Tap):
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The one gate: settings checked before any request, one line naming the setting.
+        """The one gate: settings, then the state's account, checked before any request.
 
         Refuses whatever `validate_config` a caller passed, so no entry point
         (the SDK's `--discover` without `dynamic_catalog`, a second tap built from
@@ -193,6 +205,9 @@ class MegaTap(Tap):
         )
         if problems:
             raise SettingsError(problems)
+        # Before the SDK builds the streams (its mapper does, before `load_state`),
+        # which may send discovery's sample: another account's state sends nothing.
+        self.check_account(singer_state(self.given_state, "the state"))
         if raise_errors:
             for name in settings.unknown_settings(self.config, schema):
                 self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
