@@ -10,7 +10,12 @@ import uuid
 import pytest
 
 from tests.conftest import assert_one_line_failure, bookmark, run_cli, tap_config
-from tests.test_airbyte import configured_catalog, per_stream_state, source
+from tests.test_airbyte import (
+    configured_catalog,
+    per_stream_state,
+    source,
+    source_process,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -249,3 +254,34 @@ def test_source_mega_refuses_another_accounts_state(
     assert first.customer_id in error["message"]
     assert second.customer_id in error["message"]
     assert second.request_count == 0
+
+
+@pytest.mark.parametrize("text", ["", "  \n\t\n", "null"], ids=["zero-bytes", "blank", "null"])
+def test_an_empty_state_file_is_refused_naming_it_not_a_silent_full_read(
+    text: str, emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    """Meltano passes --state only when its file has data: an empty one is a mistake."""
+    path = tmp_path / "empty-state.json"
+    path.write_text(text)
+
+    done = run_cli(tap_config(emulator), tmp_path, "--state", str(path))
+    read = source_process(["read", "--config", str(tmp_path / "config.json"),
+                           "--catalog", str(write_catalog(tmp_path)), "--state", str(path)])
+
+    line = assert_one_line_failure(done.returncode, done.stderr, str(path), "is empty",
+                                   "run without it")
+    assert done.stderr.rstrip("\n").splitlines()[-1] == line
+    assert done.stdout == ""
+    assert read.returncode == 1
+    [error] = read.errors
+    assert str(path) in error["message"]
+    assert "is empty" in error["message"]
+    assert error["failure_type"] == "config_error"
+    assert read.records == []
+    assert emulator.request_count == 0
+
+
+def write_catalog(tmp_path: Path) -> Path:
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(configured_catalog()))
+    return path

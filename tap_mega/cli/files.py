@@ -32,6 +32,23 @@ def read_json(path: str, what: str) -> t.Any:
         raise InputError(msg) from exc
 
 
+def read_state_json(path: str, what: str) -> t.Any:
+    """A state file's JSON; an empty, blank or `null` one is refused, never read as no state.
+
+    Meltano hands over --state only when it holds a state, and a first run takes
+    none: an empty file is a write cut short or a wrong path, and read as "no
+    state" it would silently re-read everything.
+    """
+    value = read_json(path, what)
+    if value is None:
+        msg = (
+            f"the {what} file {path} is empty: it holds no state, and reading it as "
+            "none would re-read every lead; to start from scratch run without it"
+        )
+        raise InputError(msg)
+    return value
+
+
 def read_json_object(path: str, what: str) -> dict[str, t.Any]:
     """A JSON file that must hold one object (a config, a catalog)."""
     value = read_json(path, what)

@@ -21,7 +21,7 @@ from typing_extensions import override
 
 from tap_mega.api.client import CONNECTION_TEST
 from tap_mega.cli import checks as settings
-from tap_mega.cli.files import other_input_kind, read_json, read_json_object
+from tap_mega.cli.files import other_input_kind, read_json_object, read_state_json
 from tap_mega.errors import InputError, SettingsError
 from tap_mega.redaction import register_secret
 from tap_mega.state.inputs import account_problem, ignored_bookmark_problem, singer_state
@@ -174,7 +174,7 @@ class MegaTap(Tap):
         state_text = catalog_text = None
         if not about:
             if state is not None:
-                value = singer_state(read_json(state, "--state"), f"the --state file {state}")
+                value = singer_state(read_state_json(state, "--state"), f"the --state file {state}")
                 state_text = io.StringIO(json.dumps(value))
             if catalog is not None:
                 catalog_text = io.StringIO(json.dumps(read_catalog(catalog)))
