@@ -285,3 +285,45 @@ def write_catalog(tmp_path: Path) -> Path:
     path = tmp_path / "catalog.json"
     path.write_text(json.dumps(configured_catalog()))
     return path
+
+
+OTHER_ACCOUNT_STATE = {"bookmarks": {"leads": {
+    "replication_key": "updated_at", "replication_key_value": "2026-01-01T00:00:00Z",
+    "account": {"customer_id": "00000000-0000-4000-8000-0000000000aa", "api_host": "127.0.0.1"},
+}}}
+
+
+@pytest.mark.parametrize(
+    ("state", "fragment"),
+    [
+        ({"type": "RECORD", "stream": "leads", "record": {"id": "x"}}, "a RECORD message"),
+        ([{"bookmarks": {}}], "a list"),
+        ({"bookmarks": 5}, "`bookmarks` is a number"),
+        ({"bookmarks": {"lead": {"replication_key": "updated_at",
+                                 "replication_key_value": "2026-01-01T00:00:00Z"}}},
+         "no stream of tap-mega"),
+        (OTHER_ACCOUNT_STATE, "00000000-0000-4000-8000-0000000000aa"),
+    ],
+    ids=["record-line", "list", "bookmarks-number", "other-stream", "other-account"],
+)
+def test_test_mode_checks_the_state_too(
+    state: t.Any, fragment: str, emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    """`--test` before `--state`: click ran the SDK's test before it read the state."""
+    done = run_cli(tap_config(emulator), tmp_path, "--test", state=state)
+
+    assert_one_line_failure(done.returncode, done.stderr, fragment)
+    assert done.stdout == ""
+    assert emulator.request_count == 0
+
+
+def test_test_mode_with_a_good_state_still_tests(emulator: MegaEmulator, tmp_path: Path) -> None:
+    state = synced_state(emulator, tmp_path)
+    before = emulator.request_count
+
+    done = run_cli(tap_config(emulator), tmp_path, "--test", state=state)
+
+    assert done.returncode == 0, done.stderr
+    assert len(done.result.records) == 1
+    assert not [m for m in done.result.messages if m["type"] == "STATE"]
+    assert emulator.request_count == before + 1

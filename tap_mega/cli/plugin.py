@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 from singer_sdk import Tap
 from singer_sdk.plugin_base import PluginBase
+from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_mega.api.client import CONNECTION_TEST
@@ -30,6 +31,9 @@ from tap_mega.termination import GUARD
 
 if t.TYPE_CHECKING:
     from types import FrameType
+
+#: Where `cb_test` leaves the `--test` value for `invoke` (click's per-run `ctx.meta`).
+TEST_REQUESTED = "tap_mega.test"
 
 
 class NumbersFromEnv:
@@ -152,10 +156,30 @@ class MegaTap(Tap):
     @classmethod
     @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
-        """`--test` as the SDK runs it, with the streams told it is a connection test."""
-        token = CONNECTION_TEST.set(value == "all")
+        """Note `--test` for `invoke`, which runs it once `--state` is read.
+
+        Overridden because the SDK runs the test in this callback, before click has
+        read `--state`: a state that is no state, or another account's, passed
+        unchecked and the test said all was well.
+        """
+        if value != CliTestOptionValue.Disabled.value:
+            ctx.meta[TEST_REQUESTED] = value
+
+    @classmethod
+    def run_test(cls, value: str, config: t.Any, state: dict[str, t.Any]) -> None:
+        """`--test` as the SDK runs it, the state checked first, the streams told it is a test.
+
+        The state is checked, not loaded: a test reads the newest lead, as it
+        always has.
+        """
+        token = CONNECTION_TEST.set(value == CliTestOptionValue.All.value)
         try:
-            super().cb_test(ctx, param, value)
+            tap = cls(config=config.config, parse_env_config=config.parse_env)
+            tap.check_state(state)
+            if value == CliTestOptionValue.Schema.value:
+                tap.write_schemas()
+            else:
+                tap.run_connection_test()
         finally:
             CONNECTION_TEST.reset(token)
 
@@ -170,12 +194,21 @@ class MegaTap(Tap):
         state: str | None = None,
         catalog: str | None = None,
     ) -> None:
-        """Read `--state` (any accepted shape) and `--catalog`, naming the file on failure."""
+        """Read `--state` (any accepted shape) and `--catalog`, naming the file on failure.
+
+        Then run `--test` (see `cb_test`) or the SDK's sync.
+        """
         state_text = catalog_text = None
+        plain: dict[str, t.Any] = {}
         if not about:
             if state is not None:
-                value = singer_state(read_state_json(state, "--state"), f"the --state file {state}")
-                state_text = io.StringIO(json.dumps(value))
+                source = f"the --state file {state}"
+                plain = singer_state(read_state_json(state, "--state"), source)
+                state_text = io.StringIO(json.dumps(plain))
+            test = click.get_current_context().meta.get(TEST_REQUESTED)
+            if test is not None:
+                cls.run_test(test, config, plain)
+                return
             if catalog is not None:
                 catalog_text = io.StringIO(json.dumps(read_catalog(catalog)))
         super().invoke(
