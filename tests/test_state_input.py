@@ -131,6 +131,46 @@ def test_another_accounts_state_is_refused_before_discoverys_sample(
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize("state_first", [True, False], ids=["meltanos-order", "discover-first"])
+def test_discovery_given_another_accounts_state_sends_nothing(
+    state_first: bool,  # noqa: FBT001
+    make_emulator: Callable[..., MegaEmulator],
+    tmp_path: Path,
+) -> None:
+    """Meltano runs `tap-mega --config C --state S --discover` before each sync."""
+    first = make_emulator(n_leads=120, seed=3)
+    second = make_emulator(n_leads=120, seed=4, customer_id=str(uuid.uuid4()))
+    state_path = tmp_path / "meltano-state.json"
+    state_path.write_text(json.dumps(synced_state(first, tmp_path)))
+    config = tap_config(second)
+    del config["custom_fields_schema"]
+    state_args = ("--state", str(state_path))
+    args = (*state_args, "--discover") if state_first else ("--discover", *state_args)
+
+    done = run_cli(config, tmp_path, *args)
+
+    assert_one_line_failure(done.returncode, done.stderr, first.customer_id, second.customer_id)
+    assert second.request_count == 0
+    assert done.stdout == ""
+
+
+def test_discovery_given_its_own_accounts_state_discovers(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    state_path = tmp_path / "meltano-state.json"
+    state_path.write_text(json.dumps(synced_state(emulator, tmp_path)))
+    before = emulator.request_count
+    config = tap_config(emulator)
+    del config["custom_fields_schema"]
+
+    done = run_cli(config, tmp_path, "--state", str(state_path), "--discover")
+
+    assert done.returncode == 0, done.stderr
+    [stream] = json.loads(done.stdout)["streams"]
+    assert "budget" in stream["schema"]["properties"]["custom_fields"]["properties"]
+    assert emulator.request_count == before + 1  # the sample
+
+
 def test_a_state_for_another_host_stops_before_any_request(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:

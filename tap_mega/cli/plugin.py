@@ -34,6 +34,8 @@ if t.TYPE_CHECKING:
 
 #: Where `cb_test` leaves the `--test` value for `invoke` (click's per-run `ctx.meta`).
 TEST_REQUESTED = "tap_mega.test"
+#: Where `cb_discover` notes `--discover` for `invoke`.
+DISCOVER_REQUESTED = "tap_mega.discover"
 
 
 class NumbersFromEnv:
@@ -155,6 +157,25 @@ class MegaTap(Tap):
 
     @classmethod
     @override
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """Note `--discover` for `invoke`, which runs it once `--state` is read.
+
+        Overridden because the SDK discovers in this callback, before `--state` is
+        read in some orders, and never checks it: Meltano passes its state to
+        discovery too, and another account's state must stop discovery's sample.
+        """
+        if value:
+            ctx.meta[DISCOVER_REQUESTED] = True
+
+    @classmethod
+    def run_discovery_checked(cls, config: t.Any, state: dict[str, t.Any]) -> None:
+        """`--discover` as the SDK runs it, the state checked by the gate before the sample."""
+        tap = cls(config=config.config, parse_env_config=config.parse_env, state=state,
+                  setup_mapper=False)
+        tap.run_discovery()
+
+    @classmethod
+    @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """Note `--test` for `invoke`, which runs it once `--state` is read.
 
@@ -196,7 +217,8 @@ class MegaTap(Tap):
     ) -> None:
         """Read `--state` (any accepted shape) and `--catalog`, naming the file on failure.
 
-        Then run `--test` (see `cb_test`) or the SDK's sync.
+        Then run `--discover` or `--test` (see `cb_discover`, `cb_test`) or the
+        SDK's sync: every mode starts from inputs already checked.
         """
         state_text = catalog_text = None
         plain: dict[str, t.Any] = {}
@@ -205,7 +227,11 @@ class MegaTap(Tap):
                 source = f"the --state file {state}"
                 plain = singer_state(read_state_json(state, "--state"), source)
                 state_text = io.StringIO(json.dumps(plain))
-            test = click.get_current_context().meta.get(TEST_REQUESTED)
+            requested = click.get_current_context().meta
+            if requested.get(DISCOVER_REQUESTED):
+                cls.run_discovery_checked(config, plain)
+                return
+            test = requested.get(TEST_REQUESTED)
             if test is not None:
                 cls.run_test(test, config, plain)
                 return
