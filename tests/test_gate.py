@@ -135,7 +135,7 @@ def test_every_entry_point_refuses_bad_settings_before_connecting(
     ],
     ids=["http-off-loopback", "ftp-url", "customer-not-uuid"],
 )
-def test_the_fleets_accounts_file_refuses_them_through_the_same_checks(
+def test_the_fleets_accounts_file_refuses_them_through_the_same_checks(  # noqa: PLR0917 - pytest passes parameters by name
     field: str,
     value: str,
     fragments: tuple[str, ...],
