@@ -133,7 +133,7 @@ def test_another_accounts_state_is_refused_before_discoverys_sample(
 
 @pytest.mark.parametrize("state_first", [True, False], ids=["meltanos-order", "discover-first"])
 def test_discovery_given_another_accounts_state_sends_nothing(
-    state_first: bool,  # noqa: FBT001
+    state_first: bool,
     make_emulator: Callable[..., MegaEmulator],
     tmp_path: Path,
 ) -> None:
