@@ -10,6 +10,7 @@ DNS error, never traffic off this machine.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import typing as t
@@ -172,3 +173,28 @@ def test_the_gate_holds_whatever_validate_config_a_caller_passes(
     with pytest.raises(SettingsError, match="`customer_id`"):
         TapMega(config=config, state=state, parse_env_config=False, validate_config=False)
     assert emulator.request_count == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "tap_mega.cli.main", "--discover"],
+        ["-m", "tap_mega.cli.main", "--test"],
+        ["-m", "tap_mega.cli.main"],
+        ["-c", DOCTOR_MAIN],
+    ],
+    ids=["discover", "test", "sync", "doctor"],
+)
+def test_no_config_at_all_is_one_line_naming_the_token(command: list[str]) -> None:
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("TAP_MEGA_")}
+
+    done = subprocess.run([sys.executable, *command], capture_output=True, text=True,
+                          timeout=120, env=env, check=False)
+
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if ": error:" in line]
+    assert len(errors) == 1, done.stderr
+    assert "setting `token` is required" in errors[0]
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
