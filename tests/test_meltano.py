@@ -622,20 +622,27 @@ def test_another_accounts_state_stops_meltano_run_before_any_request(
     project = account_project(tmp_path)
     base = dev.meltano_env(MELTANO_DATABASE_URI=f"sqlite:///{tmp_path / 'meltano.db'}")
 
-    def run(emulator: MegaEmulator) -> subprocess.CompletedProcess[str]:
+    def meltano(emulator: MegaEmulator, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(meltano_project.executable), "run", "tap-mega", "target-states"],
+            [str(meltano_project.executable), *args],
             cwd=project, env={**base, **tap_env(emulator)},
             capture_output=True, text=True, timeout=300, check=False,
         )
 
-    synced = run(first)
+    synced = meltano(first, "run", "tap-mega", "target-states")
     assert synced.returncode == 0, synced.stderr[-3000:]
     assert first.request_count > 1  # discovery's sample, then the walk
 
-    refused = run(second)
+    refused = meltano(second, "run", "tap-mega", "target-states")
 
     assert refused.returncode != 0
     assert f"the state is for customer {first.customer_id}" in refused.stderr
     assert second.request_count == 0
     assert second.token not in refused.stdout + refused.stderr
+
+    # `invoke` passes the state.json that run left, though it looked nothing up for --test.
+    tested = meltano(second, "invoke", "tap-mega", "--test")
+
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "Ignoring --state" in tested.stderr
+    assert second.request_count == 1

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 import typing as t
 import uuid
 
@@ -367,3 +370,59 @@ def test_test_mode_with_a_good_state_still_tests(emulator: MegaEmulator, tmp_pat
     assert len(done.result.records) == 1
     assert not [m for m in done.result.messages if m["type"] == "STATE"]
     assert emulator.request_count == before + 1
+
+
+def meltano_run_dir(tmp_path: Path, config: dict[str, t.Any], state: dict[str, t.Any],
+                    *, state_first: bool) -> tuple[Path, Path]:
+    """Meltano's run directory: the config file it writes per command, and state.json."""
+    run_dir = tmp_path / ".meltano" / "run" / "tap-mega"
+    run_dir.mkdir(parents=True)
+    config_path = run_dir / f"tap.{uuid.uuid4()}.config.json"
+    state_path = run_dir / "state.json"
+    config_path.write_text(json.dumps(config))
+    state_path.write_text(json.dumps(state))
+    older, newer = (state_path, config_path) if state_first else (config_path, state_path)
+    os.utime(older, ns=(newer.stat().st_mtime_ns - 10**9,) * 2)
+    return config_path, state_path
+
+
+@pytest.mark.parametrize("mode", ["--test", "--discover"])
+def test_a_state_meltano_left_from_an_earlier_command_is_ignored_with_a_warning(
+    mode: str, emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    """`meltano invoke tap-mega --test` passes the state.json of whichever run was last."""
+    config_path, state_path = meltano_run_dir(
+        tmp_path, tap_config(emulator), OTHER_ACCOUNT_STATE, state_first=True
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_mega.cli.main", "--config", str(config_path),
+         "--state", str(state_path), mode],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert f"Ignoring --state {state_path}: the state an earlier Meltano command left" in (
+        done.stderr
+    )
+    assert emulator.request_count == (1 if mode == "--test" else 0)
+
+
+def test_a_state_meltano_looked_up_for_this_command_is_checked(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    """`meltano run` writes the config, then looks the state up: state.json is newer."""
+    config = tap_config(emulator)
+    del config["custom_fields_schema"]
+    config_path, state_path = meltano_run_dir(
+        tmp_path, config, OTHER_ACCOUNT_STATE, state_first=False
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_mega.cli.main", "--config", str(config_path),
+         "--state", str(state_path), "--discover"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+    assert_one_line_failure(done.returncode, done.stderr, "00000000-0000-4000-8000-0000000000aa")
+    assert emulator.request_count == 0

@@ -22,7 +22,12 @@ from typing_extensions import override
 
 from tap_mega.api.client import CONNECTION_TEST
 from tap_mega.cli import checks as settings
-from tap_mega.cli.files import other_input_kind, read_json_object, read_state_json
+from tap_mega.cli.files import (
+    meltano_leftover,
+    other_input_kind,
+    read_json_object,
+    read_state_json,
+)
 from tap_mega.errors import InputError, SettingsError
 from tap_mega.redaction import register_secret
 from tap_mega.state.inputs import account_problem, ignored_bookmark_problem, singer_state
@@ -36,6 +41,8 @@ if t.TYPE_CHECKING:
 TEST_REQUESTED = "tap_mega.test"
 #: Where `cb_discover` notes `--discover` for `invoke`.
 DISCOVER_REQUESTED = "tap_mega.discover"
+#: Where `cb_config` leaves the --config paths for `invoke` (see `meltano_leftover`).
+CONFIG_FILES = "tap_mega.config_files"
 
 
 class NumbersFromEnv:
@@ -144,6 +151,7 @@ class MegaTap(Tap):
         which and why.
         """
         files = [path for path in value if path != "ENV"]
+        ctx.meta[CONFIG_FILES] = files
         try:
             result = super().cb_config(ctx, param, value)
         except (OSError, ValueError, TypeError, RuntimeError):
@@ -222,12 +230,18 @@ class MegaTap(Tap):
         """
         state_text = catalog_text = None
         plain: dict[str, t.Any] = {}
+        requested = click.get_current_context().meta
+        if state is not None and meltano_leftover(state, requested.get(CONFIG_FILES, [])):
+            cls.logger.warning(
+                "Ignoring --state %s: the state an earlier Meltano command left, not one "
+                "looked up for this command (Meltano does that only for a sync)", state
+            )
+            state = None
         if not about:
             if state is not None:
                 source = f"the --state file {state}"
                 plain = singer_state(read_state_json(state, "--state"), source)
                 state_text = io.StringIO(json.dumps(plain))
-            requested = click.get_current_context().meta
             if requested.get(DISCOVER_REQUESTED):
                 cls.run_discovery_checked(config, plain)
                 return
