@@ -170,7 +170,7 @@ class MegaStream(RESTStream[str | None]):
 
     def timeout_words(self) -> str:
         """How long each answer was waited for, in a failure line's words."""
-        if CONNECTION_TEST.get():
+        if self.timeout < float(self.config.get("request_timeout", 60)):
             return f"{self.timeout}s (a connection test's limit; a sync waits `request_timeout`)"
         return "`request_timeout`"
 
