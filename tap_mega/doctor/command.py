@@ -15,7 +15,7 @@ import typing as t
 
 from tap_mega.cli.argtypes import above_zero
 from tap_mega.cli.checks import without_sample
-from tap_mega.cli.files import read_json
+from tap_mega.cli.files import read_state_json
 from tap_mega.cli.plugin import settings_file
 from tap_mega.doctor.assumptions import add_assumption_lines
 from tap_mega.doctor.budget import Usage, add_budget_lines
@@ -81,7 +81,7 @@ def make_tap(args: argparse.Namespace, config: dict[str, t.Any]) -> TapMega:
 
     `config`: the settings files (`file_settings`); `ENV` adds the environment's.
     """
-    state = (singer_state(read_json(args.state, "--state"), f"the --state file {args.state}")
+    state = (singer_state(read_state_json(args.state, "--state"), f"the --state file {args.state}")
              if args.state else None)
     register_secret(config.get("token"))
     # No custom-field sample: it would be a request beyond the doctor's three.
