@@ -15,9 +15,9 @@ import pytest
 
 from tap_mega.budget.pacer import Pacer
 from tap_mega.budget.progress import Progress
-from tap_mega.budget.window import format_duration
 from tap_mega.errors import BudgetExhaustedError, ReserveTooLargeError
 from tap_mega.testing.emulator import RateWindow, _RateLimiter
+from tap_mega.timestamps import format_duration
 
 LATENCY = 0.01
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -11,7 +11,7 @@ import math
 import time
 import typing as t
 
-from tap_mega.budget.window import format_duration
+from tap_mega.timestamps import format_duration
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable

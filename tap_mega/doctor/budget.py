@@ -16,8 +16,8 @@ import statistics
 import typing as t
 from dataclasses import dataclass
 
-from tap_mega.budget.window import format_duration
 from tap_mega.doctor.report import OK, SKIPPED, UNEXPECTED, WARNING
+from tap_mega.timestamps import format_duration
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -91,16 +91,14 @@ def add_window_lines(
 
     False when no usable window was reported.
     """
-    limit = _int_header(headers, "RateLimit-Limit")
-    window = pacer.windows.get(limit) if limit is not None else None
-    if window is None:
+    reported = pacer.reported_window(headers)
+    if reported is None:
         return False
-    remaining = _int_header(headers, "RateLimit-Remaining")
-    reset = _int_header(headers, "RateLimit-Reset")
+    window, remaining, reset = reported
     report.add(SECTION, "window", OK,
                f"{window.describe()} reported: {remaining:,} left, full again in "
-               f"{format_duration(reset or 0)}",
-               limit=window.limit, seconds=window.seconds, remaining=remaining, reset=reset)
+               f"{format_duration(reset)}",
+               limit=window.limit, seconds=window.seconds, remaining=remaining, reset=int(reset))
     share = window.foreign / window.limit
     text = (f"{window.foreign:,} of {window.limit:,} used by other integrations "
             f"(Limit - Remaining - the doctor's own {own_requests})")
@@ -115,14 +113,6 @@ def add_window_lines(
     else:
         report.add(SECTION, "others", OK, text, used=window.foreign)
     return True
-
-
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    """A `RateLimit-*` value as the pacer reads it (fractions truncated); None if unusable."""
-    try:
-        return int(float(headers[name]))
-    except (KeyError, ValueError, TypeError):
-        return None
 
 
 def add_schedule_line(

@@ -19,7 +19,6 @@ from typing_extensions import override
 
 from tap_mega.api.client import MegaStream
 from tap_mega.budget.progress import PROGRESS_INTERVAL_SECONDS, Progress
-from tap_mega.budget.window import format_duration
 from tap_mega.errors import (
     BudgetExhaustedError,
     MegaRequestError,
@@ -35,6 +34,7 @@ from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
     InvalidTimestampError,
     canonical_or_none,
+    format_duration,
     format_timestamp,
     normalize_timestamp,
     parse_timestamp,
