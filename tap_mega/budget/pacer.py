@@ -1,16 +1,15 @@
 """Request pacing on MEGA's `RateLimit-*` headers, so a sync never runs into a 429.
 
-MEGA reports one window per response, the most constrained, as `RateLimit-Limit`,
-`-Remaining` and `-Reset` (seconds until it is full again). The pacer keeps a
-ledger per window, keyed by its limit (window.py), and remembers a window when
-the headers turn to another; how slots come back is learnt (refill.py).
-Assumed: a request is counted once, between leaving and its answer arriving;
-`Reset` is not rounded down; every window of a server counts the same way.
+Each response reports one window, the most constrained: its `Limit`, `Remaining`
+and `Reset` (seconds until it is full again). The pacer keeps a ledger per window
+(window.py), remembered when the headers turn to another, and learns how slots
+come back (refill.py). Assumed: MEGA counts a request once, between its leaving
+and its answer; `Reset` is not rounded down; a server's windows count alike.
 
-Kept back: while only one window is known, once it has run out, one of its slots.
-A longer window tied with it at zero could be hidden by the headers (a server may
-break the tie toward the shorter); with a slot left, the hidden one is reported
-as soon as it has fewer left, before it answers 429. MEGA documents two windows:
+While only one window is known and it has run out, one of its slots is kept: a
+longer window tied with it at zero could be hidden by the headers (a server may
+break the tie toward the shorter), and the kept slot lets the hidden one be
+reported, with fewer left, before it answers 429. MEGA documents two windows:
 once both are known, every slot is used.
 """
 
@@ -166,9 +165,9 @@ class Pacer:
             return
         limit, remaining, reset = numbers
         window = self.windows.get(limit)
-        if window is None:
-            window = self.windows[limit] = Window(limit, max(reset, MIN_WINDOW_SECONDS))
-            window.entries.extend(Entry(sent) for sent in self._sent)
+        if window is None:  # our requests so far count in it too
+            entries = deque(Entry(sent) for sent in self._sent)
+            window = self.windows[limit] = Window(limit, max(reset, MIN_WINDOW_SECONDS), entries)
         if self.refill.learn(window, remaining, reset, now, self._sent) and self._logger:
             self._logger.debug("Rate limit: MEGA's windows refill %s", self.refill.describe())
         window.report(remaining, reset, request, now, gradual=self.refill.gradual)

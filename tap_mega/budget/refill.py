@@ -1,17 +1,16 @@
 """How a server's windows give slots back: learnt from its reports, not assumed.
 
 Three ways fit MEGA's headers, each paced its own way: one by one, as a sliding
-log frees each request a window length after it was counted (`gradual`); all at
-once at a fixed or clock-aligned window's end, when only a reported reset frees
-anything; and steadily, as a token bucket refills (`bucket`), whoever spent it.
+log frees each request a window length after counting it (`gradual`); all at once
+at a fixed or clock-aligned window's end, when only a reported reset frees
+anything; steadily, as a token bucket refills (`bucket`), whoever spent it.
 
-A server is taken as gradual until its reports show otherwise: until the shortest
-window first refills, every reading paces the same. What tells them apart is
-room the pacer did not expect, a report's `surplus`: more left than MEGA's last
-count, less our requests since, plus those a sliding log could have freed. A
-window that refills at once shows it in one jump, at most once a window length;
-a bucket in steps of a slot or two, several within one. Once either is seen, the
-server is paced that way for the rest of the run.
+Gradual is assumed until the reports show otherwise (until the shortest window
+first refills, every reading paces the same), by room the pacer did not expect:
+a report's `surplus`, more left than MEGA's last count, less our requests since,
+plus those a sliding log could have freed. A window refilled at once shows one
+jump, at most once a window length; a bucket, steps of a slot or two, several
+within one. Once either is seen, the server is paced that way for the run.
 """
 
 from __future__ import annotations

@@ -1,20 +1,14 @@
 """One of MEGA's rate windows: a ledger of what its headers proved, not a model of the server.
 
-MEGA's docs say what the `RateLimit-*` headers mean, not how its limiter counts
-(a sliding log, fixed or clock-aligned windows and a token bucket all fit), so:
-
-- `Remaining` is MEGA's own count when it counted our request: occupants beyond
-  ours are other integrations' (`foreign`), and trusted as such;
-- `Reset` says when every occupant MEGA counted is gone, whatever the model: each
-  of our requests counted before a report leaves no later than that report's
-  reset (`release`), and a later report can only bring that moment forward;
-- a request sent after the last report stays until a later report says otherwise.
-
-Instants are read when an answer arrives, a round trip after MEGA counted the
-request, so never earlier than MEGA's own: that is the margin kept for latency.
-`Reset` is taken as rounded up or exact, as servers do; one rounded down could
-see a request up to a second early. Whether slots free one by one (`gradual`,
-as in a sliding log) is learnt, not assumed: see refill.py.
+MEGA documents what `RateLimit-*` means, not how its limiter counts, so a window
+trusts only this: `Remaining` is MEGA's own count when it counted our request
+(occupants beyond ours are other integrations', `foreign`); `Reset` is when every
+occupant it counted is gone, so each request of ours counted before a report leaves
+by that report's reset at the latest (`release`); a request sent after the last
+report stays until a later one says otherwise, or (gradual, see refill.py) a
+window length after it was counted. Instants are read as an answer arrives, after
+MEGA counted the request: that round trip is the margin kept for latency. `Reset`
+is read as rounded up or exact, as servers send it.
 """
 
 from __future__ import annotations
@@ -76,12 +70,7 @@ class Window:
         self.entries.append(Entry(request))
 
     def released_at(self, entry: Entry, *, gradual: bool) -> float:
-        """When `entry` surely no longer counts in this window.
-
-        Gradual: it also leaves `seconds` after its answer, as in a sliding log.
-        Not known gradual: a request sent after the last report leaves a whole
-        window after its answer, since waiting for a later report would stall.
-        """
+        """When `entry` surely leaves; unreported, it leaves a window length after its answer."""
         after = entry.request.answered + self.seconds
         if gradual or entry.release == math.inf:
             return min(entry.release, after)
