@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tap_mega.budget.pacer import Pacer
+from tap_mega.budget.progress import seconds_for
 from tap_mega.testing.emulator import LEADS_PATH, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp, parse_timestamp
 from tests.conftest import tap_config
@@ -213,7 +214,7 @@ def replayed_eta(requests_before: int, needed: int, per_request: float) -> float
                             "RateLimit-Reset": "60"})
         clock[0] += per_request
     clock[0] -= per_request
-    return pacer.seconds_for(needed, per_request)
+    return seconds_for(pacer, needed, per_request)
 
 
 @pytest.mark.parametrize(

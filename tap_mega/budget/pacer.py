@@ -21,7 +21,6 @@ import random
 import time
 import typing as t
 from collections import deque
-from dataclasses import dataclass
 from http import HTTPStatus
 
 from tap_mega.budget.refill import Refill
@@ -33,20 +32,17 @@ if t.TYPE_CHECKING:
 
 #: Spread on top of `Retry-After`: clients refused together do not all come back together.
 RETRY_AFTER_JITTER_SECONDS = 1.0
-#: MEGA's documented windows: while only the minute one is reported, the ETA assumes
-#: the hourly one too, so a large sync's first ETA is hours, not minutes.
-DOCUMENTED_MINUTE = (60, 60.0)
-DOCUMENTED_HOUR = (1000, 3600.0)
 #: Our own requests are kept at least this long: MEGA's longest documented window.
 LOG_HORIZON_SECONDS = 3600.0
 #: ... and this many horizons back: refill.py compares a report with the one before it.
 KEPT_HORIZONS = 2
 #: `Reset` counts whole seconds: a window reported with 0 still lasts one.
 MIN_WINDOW_SECONDS = 1.0
+#: Shorter waits come every few requests on a busy window: logged at DEBUG, not INFO.
+INFO_WAIT_SECONDS = 1.0
 
 
-@dataclass(frozen=True)
-class Wait:
+class Wait(t.NamedTuple):
     """How long until the next request may go, and why."""
 
     seconds: float
@@ -60,9 +56,8 @@ def read_headers(headers: Mapping[str, str]) -> tuple[int, int, float] | None:
                                    for name in ("Limit", "Remaining", "Reset"))
     except (KeyError, ValueError, TypeError):
         return None
-    if not (limit >= 1 and 0 <= remaining < math.inf and 0 <= reset < math.inf):
-        return None
-    return int(limit), int(remaining), reset  # fractions of a count are dropped
+    usable = limit >= 1 and 0 <= remaining < math.inf and 0 <= reset < math.inf
+    return (int(limit), int(remaining), reset) if usable else None  # a count's fraction goes
 
 
 class Pacer:
@@ -96,7 +91,6 @@ class Pacer:
         self.rate_limited = 0
         self.seconds_waited = 0.0
 
-    # -- before a request ------------------------------------------------- #
     def wait_for_turn(self) -> None:
         """Sleep until the next request fits every known window, or give up cleanly.
 
@@ -107,7 +101,9 @@ class Pacer:
         if wait.seconds > self.max_wait:
             raise BudgetExhaustedError(wait.seconds, wait.reason)
         if wait.seconds > 0:
-            self._log_wait(wait)
+            if self._logger and self._blocked_until is None:  # a 429's wait was logged already
+                level = logging.INFO if wait.seconds >= INFO_WAIT_SECONDS else logging.DEBUG
+                self._logger.log(level, "Rate limit: waiting %.1fs because %s", *wait)
             self._sleep(wait.seconds)
             self.seconds_waited += wait.seconds
         self._blocked_until = None
@@ -121,7 +117,7 @@ class Pacer:
         self._in_flight = request = Sent(now, self.requests_sent)
         self._sent.append(request)
         for window in self.windows.values():
-            window.track(request)
+            window.entries.append(Entry(request))
         return request
 
     def next_wait(self) -> Wait:
@@ -142,16 +138,13 @@ class Pacer:
         """How many of the window's slots we may fill: less the reserve, and the kept slot."""
         allowed = window.limit - self.reserve
         if allowed < 1:
-            msg = (
-                f"rate_limit_reserve ({self.reserve}) leaves nothing of MEGA's window of "
-                f"{window.describe()} requests: lower it below {window.limit}"
-            )
+            msg = (f"rate_limit_reserve ({self.reserve}) leaves nothing of MEGA's window of "
+                   f"{window.describe()} requests: lower it below {window.limit}")
             raise ReserveTooLargeError(msg)
         if keep_one and window.exhausted and allowed > 1:
             allowed -= 1
         return allowed
 
-    # -- after a response ------------------------------------------------- #
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Learn from any response, success or error."""
         now = self._clock()
@@ -159,9 +152,9 @@ class Pacer:
         self._in_flight = None
         request.answered = now
         request.refused = status == HTTPStatus.TOO_MANY_REQUESTS
-        self._forget(now)
-        numbers = read_headers(headers)
-        if numbers is None:
+        while self._sent and self._sent[0].answered <= now - KEPT_HORIZONS * self._horizon():
+            self._sent.popleft()  # memory stays bounded, whatever the sync's length
+        if (numbers := read_headers(headers)) is None:
             return
         limit, remaining, reset = numbers
         window = self.windows.get(limit)
@@ -176,24 +169,18 @@ class Pacer:
 
     def reported_window(self, headers: Mapping[str, str]) -> tuple[Window, int, float] | None:
         """The window a response's headers report, with their `Remaining` and `Reset`."""
-        numbers = read_headers(headers)
-        window = self.windows.get(numbers[0]) if numbers else None
-        return (window, numbers[1], numbers[2]) if window and numbers else None
+        limit, remaining, reset = read_headers(headers) or (0, 0, 0.0)
+        return (self.windows[limit], remaining, reset) if limit in self.windows else None
 
     def _horizon(self) -> float:
         """The longest window, an hour at least: our requests in it must be known as ours."""
         return max([LOG_HORIZON_SECONDS, *(w.seconds for w in self.windows.values())])
 
-    def _forget(self, now: float) -> None:
-        """Keep memory bounded by the longest window, whatever the sync's length."""
-        while self._sent and self._sent[0].answered <= now - KEPT_HORIZONS * self._horizon():
-            self._sent.popleft()
-
-    @property
-    def _answered(self) -> list[float]:
-        """When our requests of the last horizon that MEGA counted were answered."""
-        since = self._clock() - self._horizon()
-        return [r.answered for r in self._sent if not r.refused and since < r.answered < math.inf]
+    def answered(self) -> list[float]:
+        """When our requests MEGA counted in the last horizon were answered, in seconds from now."""
+        now = self._clock()
+        return [r.answered - now for r in self._sent
+                if not r.refused and now - self._horizon() < r.answered < math.inf]
 
     def note_rate_limited(self, retry_after: float) -> None:
         """A 429 still happened: wait `Retry-After`, with jitter only on top.
@@ -209,56 +196,5 @@ class Pacer:
         self._retry_after = retry_after
         self._blocked_until = self._clock() + wait
         if self._logger is not None:
-            self._logger.warning(
-                "MEGA rate limit reached (429): waiting %.1fs as Retry-After asks", wait
-            )
-
-    def _log_wait(self, wait: Wait) -> None:
-        if self._logger is None or self._blocked_until is not None:
-            return  # a 429's wait was already announced in note_rate_limited
-        # Sub-second waits happen every few requests on a busy window: DEBUG only.
-        level = logging.INFO if wait.seconds >= 1 else logging.DEBUG
-        self._logger.log(level, "Rate limit: waiting %.1fs because %s", wait.seconds, wait.reason)
-
-    # -- for progress and ETA -------------------------------------------- #
-    def assumed_windows(self) -> list[Window]:
-        """The known windows, plus MEGA's documented hourly one while it is unreported."""
-        windows = list(self.windows.values())
-        known = {(w.limit, w.seconds) for w in windows}
-        if DOCUMENTED_MINUTE in known and max(w.seconds for w in windows) <= DOCUMENTED_MINUTE[1]:
-            windows.append(Window(*DOCUMENTED_HOUR))
-        return windows
-
-    def budget_text(self) -> str:
-        """`60/1m + 1,000/1h budget`, or `no rate limit reported`."""
-        windows = sorted(self.assumed_windows(), key=lambda w: w.seconds)
-        if not windows:
-            return "no rate limit reported"
-        return " + ".join(w.describe() for w in windows) + " budget"
-
-    def seconds_for(self, requests: int, seconds_per_request: float) -> float:
-        """How long `requests` more take at this pace, sent as early as the budget allows."""
-        done = self.answer_times(requests, seconds_per_request)
-        return done[-1] if done else 0.0
-
-    def answer_times(self, requests: int, seconds_per_request: float) -> list[float]:
-        """When each of `requests` more is answered, in seconds from now.
-
-        Replays the pacer's own rule on a copy of its log: each request goes when
-        the previous one is done and every window has a free slot. The gaps
-        between the times are the waits a run would make (`tap-mega-doctor`
-        splits a long sync into runs at them).
-        """
-        now = self._clock()
-        windows = [(w.limit - max(self.reserve, 0), w.seconds) for w in self.assumed_windows()]
-        windows = [(allowed, seconds) for allowed, seconds in windows if allowed >= 1]
-        times, at = self._answered, now
-        answered: list[float] = []
-        for _ in range(requests):
-            at += seconds_per_request
-            for allowed, seconds in windows:
-                if len(times) >= allowed:
-                    at = max(at, times[-allowed] + seconds)
-            answered.append(at - now)
-            times.append(at)
-        return answered
+            self._logger.warning("MEGA rate limit reached (429): waiting %.1fs as "
+                                 "Retry-After asks", wait)

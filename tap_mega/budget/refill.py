@@ -44,9 +44,8 @@ class Refill:
 
     def describe(self) -> str:
         """For a DEBUG line: the reading in force."""
-        if self.bucket:
-            return "a token bucket: slots come back at its refill rate"
-        return "one by one, as in a sliding log" if self.gradual else "at reported resets"
+        return ("a token bucket: slots come back at its refill rate" if self.bucket else
+                "one by one, as in a sliding log" if self.gradual else "at reported resets")
 
     def learn(self, window: Window, remaining: int, reset: float, now: float,
               sent: Sequence[Sent]) -> bool:

@@ -65,12 +65,11 @@ class Window:
         """`60/1m`, `1,000/1h`: how users speak of a budget."""
         return f"{self.limit:,}/{format_duration(self.seconds)}"
 
-    def track(self, request: Sent) -> None:
-        """Count a request we are sending against this window."""
-        self.entries.append(Entry(request))
-
     def released_at(self, entry: Entry, *, gradual: bool) -> float:
-        """When `entry` surely leaves; unreported, it leaves a window length after its answer."""
+        """When `entry` surely leaves: its release, or sooner a window after its answer.
+
+        The latter holds when slots free gradually, or while no report covered the entry.
+        """
         after = entry.request.answered + self.seconds
         if gradual or entry.release == math.inf:
             return min(entry.release, after)
@@ -85,10 +84,8 @@ class Window:
             if entry.release <= reset_at:
                 break
             entry.release = reset_at
-        ours = sum(
-            1 for entry in self.entries
-            if not entry.request.refused and self.released_at(entry, gradual=gradual) > now
-        )
+        ours = sum(not entry.request.refused and self.released_at(entry, gradual=gradual) > now
+                   for entry in self.entries)
         self.reported, self.remaining, self.reset_at = request, remaining, reset_at
         self.foreign = max(0, self.limit - remaining - ours)
 
@@ -98,13 +95,12 @@ class Window:
             self.entries.popleft()  # memory stays at the window's occupants
         releases = sorted(self.released_at(entry, gradual=gradual) for entry in self.entries)
         own = len(releases)
-        foreign_until = self.reset_at
-        foreign = self.foreign if now < foreign_until else 0
+        foreign = self.foreign if now < self.reset_at else 0
         if own + foreign < allowed:
             return now
         # Until the last report's reset its foreign occupants stay: ours must leave instead.
         need = own + foreign - allowed + 1
         before = releases[need - 1] if need <= own else math.inf
         need_after = own - allowed + 1
-        after = max(foreign_until, releases[need_after - 1] if need_after > 0 else now)
+        after = max(self.reset_at, releases[need_after - 1] if need_after > 0 else now)
         return min(before, after)

@@ -1,8 +1,8 @@
 """The Budget section: MEGA's window, others' use of it, and the first sync's cost and length.
 
-The duration is the pacer's own ETA (`Pacer.seconds_for`, which the progress
-line uses too), replayed over the requests the first sync needs, on the
-windows this run's responses reported. Splitting into runs uses the same
+The duration is the pacer's own ETA (`answer_times` in budget/progress.py, which
+the progress line uses too), replayed over the requests the first sync needs, on
+the windows this run's responses reported. Splitting into runs uses the same
 replay: a run ends at the first wait longer than `max_wait_seconds`, so a
 `max_wait_seconds` above the short waits and below the long ones cuts the sync
 where the budget makes it wait anyway.
@@ -16,6 +16,7 @@ import statistics
 import typing as t
 from dataclasses import dataclass
 
+from tap_mega.budget.progress import answer_times, budget_text
 from tap_mega.doctor.report import OK, SKIPPED, UNEXPECTED, WARNING
 from tap_mega.timestamps import format_duration
 
@@ -74,13 +75,13 @@ def add_budget_lines(  # noqa: PLR0913 - each is one input of the arithmetic
                f"{needed:,} request{'' if needed == 1 else 's'}: {total:,} leads at "
                f"page_size {page_size}",
                requests=needed, leads=total, page_size=page_size)
-    times = pacer.answer_times(needed, seconds_per_request)
+    times = answer_times(pacer, needed, seconds_per_request)
     seconds = times[-1]
     report.add(SECTION, "duration", OK,
                f"{format_duration(seconds)} by the pacer's ETA on a "
-               f"{pacer.budget_text()}, at {seconds_per_request * 1000:.0f} ms a request",
+               f"{budget_text(pacer)}, at {seconds_per_request * 1000:.0f} ms a request",
                seconds=round(seconds, 3), seconds_per_request=round(seconds_per_request, 6),
-               budget=pacer.budget_text())
+               budget=budget_text(pacer))
     add_schedule_line(report, times, seconds_per_request, run_minutes * 60, max_wait_seconds)
 
 
