@@ -178,9 +178,9 @@ class Pacer:
 
     def answered(self) -> list[float]:
         """When our requests MEGA counted in the last horizon were answered, in seconds from now."""
-        now = self._clock()
+        now, horizon = self._clock(), self._horizon()
         return [r.answered - now for r in self._sent
-                if not r.refused and now - self._horizon() < r.answered < math.inf]
+                if not r.refused and now - horizon < r.answered < math.inf]
 
     def note_rate_limited(self, retry_after: float) -> None:
         """A 429 still happened: wait `Retry-After`, with jitter only on top.
