@@ -4,11 +4,13 @@ MEGA sends `2026-07-01T18:20:00.000Z`, but nothing promises that every response
 (or a state file written by hand) uses that precision and offset. Two spellings of
 one instant, or a `+02:00` offset, would make string comparison lie, so every
 timestamp that can reach a bookmark goes through `normalize_timestamp` first.
+Durations get one short form too (`format_duration`), for every line a user reads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 CANONICAL_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -93,3 +95,14 @@ def canonical_or_none(value: object) -> str | None:
         return normalize_timestamp(value)  # type: ignore[arg-type]
     except InvalidTimestampError:
         return None
+
+
+def format_duration(seconds: float) -> str:
+    """Compact, human: `45s`, `12m`, `1h 56m`, `2d 3h`."""
+    total = max(0, math.ceil(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{value}{unit}" for value, unit in parts if value]
+    return " ".join(shown[:2]) if shown else "0s"

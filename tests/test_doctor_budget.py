@@ -9,6 +9,7 @@ import re
 import pytest
 
 from tap_mega.budget.pacer import Pacer
+from tap_mega.budget.progress import answer_times, seconds_for
 from tap_mega.doctor.budget import Seen, first_sync_requests, first_sync_times, split_into_runs
 from tap_mega.testing.emulator import RateWindow
 from tests.helpers.cli import run_cli
@@ -27,18 +28,18 @@ def documented_pacer() -> Pacer:
 def test_answer_times_are_the_eta_replay():
     pacer = documented_pacer()
 
-    times = pacer.answer_times(2500, 0.01)
+    times = answer_times(pacer, 2500, 0.01)
 
-    assert times[-1] == pacer.seconds_for(2500, 0.01)
+    assert times[-1] == seconds_for(pacer, 2500, 0.01)
     assert times == sorted(times)
-    assert pacer.answer_times(0, 0.01) == []
+    assert answer_times(pacer, 0, 0.01) == []
     # 59 more fit the first minute; the 60th waits for the first answer to leave it.
     assert times[58] < 1
     assert times[59] > 59
 
 
 def test_runs_are_cut_at_the_hourly_waits():
-    times = documented_pacer().answer_times(2500, 0.01)
+    times = answer_times(documented_pacer(), 2500, 0.01)
 
     runs = split_into_runs(times, 0.01, 30 * 60)
 
@@ -50,7 +51,7 @@ def test_runs_are_cut_at_the_hourly_waits():
 
 
 def test_short_runs_are_cut_at_the_minute_waits_too():
-    times = documented_pacer().answer_times(2500, 0.01)
+    times = answer_times(documented_pacer(), 2500, 0.01)
 
     runs = split_into_runs(times, 0.01, 5 * 60)
 

@@ -29,9 +29,10 @@ LAYERS: dict[str, int] = {
     "budget.pacer": 8, "api.pages": 8, "streams.writer": 8, "settings": 8,
     "streams.schema": 8, "cli.checks": 8, "state.resume": 8, "redaction": 8,
     "termination": 8, "sdk_contract": 8,
-    "state.lookback": 9, "timestamps": 9, "cli.files": 9, "cli.argtypes": 9,
+    "state.lookback": 9, "cli.files": 9, "cli.argtypes": 9,
     "api.network": 9, "budget.refill": 9, "api.responses": 9,
     "errors": 10, "budget.window": 10,
+    "timestamps": 11,
 }
 #: Packages whose modules are one layer: they may import each other.
 PACKAGES = {"airbyte", "doctor", "fleet", "testing"}

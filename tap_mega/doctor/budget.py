@@ -22,8 +22,10 @@ import typing as t
 from collections import deque
 from dataclasses import dataclass
 
-from tap_mega.budget.window import format_duration
+from tap_mega.budget.pacer import read_headers
+from tap_mega.budget.progress import assumed_windows, budget_text
 from tap_mega.doctor.report import OK, SKIPPED, UNEXPECTED, WARNING
+from tap_mega.timestamps import format_duration
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -62,12 +64,11 @@ class Seen:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Seen | None:
         """The `RateLimit-*` values as the pacer reads them; None when one is unusable."""
-        values = [_int_header(headers, f"RateLimit-{name}")
-                  for name in ("Limit", "Remaining", "Reset")]
-        if None in values:
+        reported = read_headers(headers)
+        if reported is None:
             return None
-        limit, remaining, reset = t.cast("list[int]", values)
-        return cls(limit, min(remaining, limit), float(reset))
+        limit, remaining, reset = reported
+        return cls(limit, min(remaining, limit), reset)
 
     @property
     def used(self) -> int:
@@ -132,9 +133,9 @@ def add_budget_lines(  # noqa: PLR0913 - each is one input of the arithmetic
              if seen is not None else "")
     report.add(SECTION, "duration", OK,
                f"{format_duration(seconds)} by the pacer's rule on a "
-               f"{pacer.budget_text()}{start}, at {seconds_per_request * 1000:.0f} ms a request",
+               f"{budget_text(pacer)}{start}, at {seconds_per_request * 1000:.0f} ms a request",
                seconds=round(seconds, 3), seconds_per_request=round(seconds_per_request, 6),
-               budget=pacer.budget_text())
+               budget=budget_text(pacer))
     add_schedule_line(report, times, seconds_per_request, run_minutes * 60, max_wait_seconds)
 
 
@@ -182,7 +183,7 @@ def first_sync_times(
     documented hourly one) starts with the doctor's own requests.
     """
     slots: list[tuple[int, float, deque[float]]] = []
-    for window in pacer.assumed_windows():
+    for window in assumed_windows(pacer):
         allowed = window.limit - max(pacer.reserve, 0)
         if allowed < 1:
             continue
@@ -203,14 +204,6 @@ def first_sync_times(
             leaves.append(at + seconds)
         times.append(at)
     return times
-
-
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    """A `RateLimit-*` value as the pacer reads it (fractions truncated); None if unusable."""
-    try:
-        return int(float(headers[name]))
-    except (KeyError, ValueError, TypeError):
-        return None
 
 
 def add_schedule_line(

@@ -12,13 +12,13 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from tap_mega.budget.window import format_duration
 from tap_mega.errors import MegaResponseError
 from tap_mega.state.resume import STATE_KEY, ResumePoint, why_not_resume
 from tap_mega.state.resume import served_at as resume_served_at
 from tap_mega.timestamps import (
     InvalidTimestampError,
     canonical_or_none,
+    format_duration,
     format_timestamp,
     normalize_timestamp,
     parse_timestamp,
