@@ -27,6 +27,14 @@ class MegaResponseError(MegaError):
     """A response that breaks the documented contract; we stop rather than guess."""
 
 
+class NotMegaError(MegaError):
+    """The first answer is not MEGA's documented shape: `api_url` points elsewhere.
+
+    Not retried: a web server's page or 404 stays what it is, and retrying it
+    for two minutes only hides the wrong setting.
+    """
+
+
 class UnreadableBodyError(RetriableAPIError):
     """A 200 whose body is not JSON, or is cut short: a proxy's page, a truncated gzip.
 
@@ -98,7 +106,7 @@ class TargetStoppedError(BaseException):
 
 
 #: Failures the user fixes in the settings, not by retrying (Airbyte's `config_error`).
-CONFIG_FAILURES = (MegaAuthError, SettingsError, ConfigValidationError, InputError)
+CONFIG_FAILURES = (MegaAuthError, SettingsError, ConfigValidationError, InputError, NotMegaError)
 
 
 def failure_line(exc: BaseException) -> str | None:

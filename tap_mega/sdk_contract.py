@@ -55,8 +55,9 @@ CONTRACT: tuple[PrivateName, ...] = (
     ),
     PrivateName(
         Tap, "_validate_config", "method", "(self, *, raise_errors)",
-        "TapMega checks settings with one line per problem naming the setting; without "
-        "it bad settings surface as the SDK's log lines or a traceback.",
+        "TapMega checks settings with one line per problem naming the setting, and "
+        "PluginBase.__init__ calls it whatever `validate_config` says (the one gate); "
+        "without it bad settings surface as the SDK's log lines or a traceback.",
     ),
     PrivateName(
         Tap, "_handle_termination", "method", "(self, signum, frame)",

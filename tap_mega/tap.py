@@ -21,10 +21,6 @@ class TapMega(MegaTap):
     """Singer tap for MEGA (gomega.ai) CRM leads."""
 
     name = "tap-mega"
-    #: The catalog depends on the account (its custom fields), so the SDK checks the
-    #: settings before `--discover` too: without it, discovery's sample request went
-    #: out to any `api_url`, the token in clear text over http.
-    dynamic_catalog = True
 
     config_jsonschema = th.PropertiesList(
         th.Property(

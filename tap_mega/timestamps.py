@@ -2,12 +2,13 @@
 
 Two spellings of one instant (another precision or offset, a state written by
 hand) would make that comparison lie, so every timestamp that can reach a
-bookmark is normalised first.
+bookmark is normalised first. Durations get one short form too (`format_duration`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 CANONICAL_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 MEGA_SPELLING_LENGTH = len("2026-07-01T18:20:00.000Z")
@@ -46,3 +47,14 @@ def format_timestamp(value: dt.datetime) -> str:
 def normalize_timestamp(value: str) -> str:
     """The canonical spelling of an ISO-8601 instant."""
     return format_timestamp(parse_timestamp(value))
+
+
+def format_duration(seconds: float) -> str:
+    """Compact, human: `45s`, `12m`, `1h 56m`, `2d 3h`."""
+    total = max(0, math.ceil(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{value}{unit}" for value, unit in parts if value]
+    return " ".join(shown[:2]) if shown else "0s"

@@ -40,9 +40,11 @@ SLOW_FILES = frozenset({
     "test_airbyte.py",  # source-mega in its own process, as Airbyte runs it
     "test_crash_resume.py",  # SIGKILL at random points of a 20,000-lead sync
     "test_doctor.py", "test_doctor_assumptions.py", "test_doctor_readme.py",  # the doctor's process
+    "test_gate.py",  # every entry point in its own process
     "test_rate_limit_readings.py", "test_rate_limits.py",  # real-time rate windows
     "test_secrets.py",  # DEBUG-level processes through every fault
     "test_target_stops.py", "test_termination.py",  # signals and closed pipes
+    "test_wrong_server.py",  # the tap, the doctor and source-mega against web servers
 })
 
 

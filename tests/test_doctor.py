@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tap_mega.budget.pacer import Pacer
+from tap_mega.budget.progress import seconds_for
 from tap_mega.testing.emulator import LEADS_PATH, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp, parse_timestamp
 from tests.helpers.doctor import DOCTOR_MAIN, DOCUMENTED, leads_state, run_doctor
@@ -158,7 +159,7 @@ def replayed_eta(requests_before: int, needed: int, per_request: float) -> float
                             "RateLimit-Reset": "60"})
         clock[0] += per_request
     clock[0] -= per_request
-    return pacer.seconds_for(needed, per_request)
+    return seconds_for(pacer, needed, per_request)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ a change lands in one small module and nothing below an entry point needs one.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -14,25 +15,27 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "tap_mega"
 MAX_LINES = 400
 
-#: Top (0) to bottom. A module imports only from layers below its own. Keys are
-#: modules, or packages whose modules share a layer and import one another
-#: (airbyte, doctor, fleet, testing); the longest key that names a module wins.
-LAYERS: dict[str, int] = {
-    "__main__": 0,
-    "doctor": 1, "fleet": 1, "cli.main": 1, "airbyte": 1, "testing": 1,
-    "tap": 2,
-    "cli.plugin": 3,
-    "streams.leads": 4,
-    "streams.walk": 5,
-    "api.client": 6,
-    "budget.progress": 7, "state.inputs": 7,
-    "budget.pacer": 8, "api.pages": 8, "streams.writer": 8, "settings": 8,
-    "streams.schema": 8, "cli.checks": 8, "state.resume": 8, "redaction": 8,
-    "termination": 8, "sdk_contract": 8,
-    "state.lookback": 9, "timestamps": 9, "cli.files": 9, "cli.argtypes": 9,
-    "api.network": 9, "budget.refill": 9, "api.responses": 9,
-    "errors": 10, "budget.window": 10,
-}
+ARCHITECTURE = PACKAGE.parent / "ARCHITECTURE.md"
+#: `| 4 | `streams/leads.py` | ...` -> ("4", "streams/leads.py").
+LAYER_ROW = re.compile(r"^\| (\d+) \| `([\w/.]+)` \|", re.MULTILINE)
+
+
+def layer_table() -> dict[str, int]:
+    """ARCHITECTURE.md's layer table, keyed as `top_name` names modules.
+
+    The page is the rule: a module missing from it, or on another layer than
+    the page says, fails here. `streams/leads.py` -> `streams.leads`,
+    `doctor/` -> `doctor` (a package whose modules share a layer).
+    """
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    return {
+        name.removesuffix(".py").strip("/").replace("/", "."): int(layer)
+        for layer, name in LAYER_ROW.findall(text)
+    }
+
+
+#: Top (0) to bottom. A module imports only from layers below its own.
+LAYERS = layer_table()
 #: Packages whose modules are one layer: they may import each other.
 PACKAGES = {"airbyte", "doctor", "fleet", "testing"}
 
@@ -79,12 +82,12 @@ def test_a_module_imports_only_downwards(path: Path) -> None:
     own = top_name(dotted(path))
     if own == "__init__":
         return  # the package's version, nothing else
-    assert own in LAYERS, f"add tap_mega/{path.relative_to(PACKAGE)} to LAYERS in this test"
+    assert own in LAYERS, f"add tap_mega/{path.relative_to(PACKAGE)} to ARCHITECTURE.md's layers"
     for name in imported(path):
         target = top_name(name)
         if target in {"__init__", "__version__"}:
             continue
-        assert target in LAYERS, f"{name}: add it to LAYERS"
+        assert target in LAYERS, f"{name}: add it to ARCHITECTURE.md's layers"
         if own == target and own in PACKAGES:
             assert not (own == "airbyte" and name == "tap_mega.airbyte"), (
                 f"{dotted(path)} imports its own package's entry point"
@@ -101,3 +104,11 @@ def test_no_module_is_over_400_lines(path: Path) -> None:
     relative = str(path.relative_to(PACKAGE))
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"tap_mega/{relative} has {lines} lines: split it by job"
+
+
+def test_every_module_the_page_names_exists() -> None:
+    for name in LAYERS:
+        path = PACKAGE / name.replace(".", "/")
+        assert path.is_dir() or path.with_suffix(".py").is_file(), (
+            f"ARCHITECTURE.md names {name}, which is not in tap_mega/"
+        )

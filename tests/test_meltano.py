@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -429,3 +430,111 @@ def test_meltano_invoke_doctor_reads_the_extractors_settings(
     assert report["sections"]["leads"][0]["data"]["total"] == 300
     assert emulator.request_count == report["requests"] <= 3
     assert emulator.token not in completed.stdout + completed.stderr
+
+
+def test_meltano_invoke_doctor_counts_the_discovery_it_caused(
+    meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
+    tmp_path: Path,
+) -> None:
+    """With no argument of the user's, Meltano discovers first: that request is the doctor's."""
+    from tap_mega.testing.emulator import RateWindow  # noqa: PLC0415 - only this test
+
+    emulator = make_emulator(n_leads=300, seed=49,
+                             rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)])
+    env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator))
+
+    completed = meltano_project.run("invoke", "tap-mega:doctor", env=env)
+
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    header = completed.stdout.splitlines()[0]
+    spent = emulator.request_count
+    assert f"({spent} requests: {spent - 1} by the doctor, 1 by Meltano's discovery" in header
+    assert re.search(r"others +0 of 60 used", completed.stdout), completed.stdout
+    assert emulator.token not in completed.stdout + completed.stderr
+
+
+#: A Meltano project of its own, no plugin to install: the tap from this checkout as a
+#: custom extractor, and a loader that hands each STATE back for Meltano to save.
+ACCOUNT_PROJECT = """\
+version: 1
+project_id: 5b0c2f4e-1d7a-4c3b-9e8f-0a1b2c3d4e5f
+send_anonymous_usage_stats: false
+default_environment: dev
+environments:
+- name: dev
+plugins:
+  extractors:
+  - name: tap-mega
+    namespace: tap_mega
+    executable: {tap}
+    capabilities: [catalog, discover, state]
+    settings:
+    - name: token
+      kind: password
+    - name: customer_id
+    - name: api_url
+  loaders:
+  - name: target-states
+    namespace: target_states
+    executable: {target}
+"""
+FORWARD_STATES = (
+    "import json, sys\n"
+    "for line in sys.stdin:\n"
+    "    message = json.loads(line)\n"
+    "    if message.get('type') == 'STATE':\n"
+    "        print(json.dumps(message['value']), flush=True)\n"
+)
+
+
+def account_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    tap, target = project / "tap-mega", project / "target-states"
+    # Meltano clears PYTHONPATH for its plugins: the script names this checkout itself.
+    tap.write_text(
+        f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m tap_mega.cli.main "$@"\n'
+    )
+    target.write_text(f"#!{sys.executable}\n{FORWARD_STATES}")
+    for script in (tap, target):
+        script.chmod(0o755)
+    (project / "meltano.yml").write_text(ACCOUNT_PROJECT.format(tap=tap, target=target))
+    return project
+
+
+def test_another_accounts_state_stops_meltano_run_before_any_request(
+    meltano_project: MeltanoProject,
+    make_emulator: Callable[..., MegaEmulator],
+    tmp_path: Path,
+) -> None:
+    """Meltano passes its state to discovery too: the sample must not go out first."""
+    first = make_emulator(n_leads=50, seed=61)
+    second = make_emulator(n_leads=50, seed=62, customer_id=str(uuid.uuid4()))
+    project = account_project(tmp_path)
+    base = dev.meltano_env(MELTANO_DATABASE_URI=f"sqlite:///{tmp_path / 'meltano.db'}")
+
+    def meltano(emulator: MegaEmulator, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(meltano_project.executable), *args],
+            cwd=project, env={**base, **tap_env(emulator)},
+            capture_output=True, text=True, timeout=300, check=False,
+        )
+
+    synced = meltano(first, "run", "tap-mega", "target-states")
+    assert synced.returncode == 0, synced.stderr[-3000:]
+    assert first.request_count > 1  # discovery's sample, then the walk
+
+    refused = meltano(second, "run", "tap-mega", "target-states")
+
+    assert refused.returncode != 0
+    assert f"the state is for customer {first.customer_id}" in refused.stderr
+    assert second.request_count == 0
+    assert second.token not in refused.stdout + refused.stderr
+
+    # `invoke` passes the state.json that run left, though it looked nothing up for --test.
+    tested = meltano(second, "invoke", "tap-mega", "--test")
+
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "Ignoring --state" in tested.stderr
+    assert second.request_count == 1

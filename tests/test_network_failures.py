@@ -137,6 +137,24 @@ def test_test_mode_tries_twice_so_a_wrong_url_answers_within_seconds(tmp_path: P
     assert elapsed < 15
 
 
+def test_test_mode_on_a_silent_host_answers_within_30_seconds(
+    tmp_path: Path, server_factory: t.Callable[..., LoopbackServer]
+) -> None:
+    """A host that accepts and never answers: `request_timeout` (60 s) twice was 2 minutes."""
+    server = server_factory("silent")
+    started = time.monotonic()
+
+    done = run_cli(config(f"http://127.0.0.1:{server.port}"), tmp_path, "--test", prelude="")
+
+    elapsed = time.monotonic() - started
+    assert_one_line_failure(
+        done.returncode, done.stderr, f"127.0.0.1:{server.port}", "did not answer within 10s",
+        "connection test", "`request_timeout`", "2 tries",
+    )
+    assert server.connections == 2
+    assert elapsed < 30
+
+
 def test_a_name_that_does_not_resolve_fails_at_once(tmp_path: Path) -> None:
     done = run_main(config("https://mega-api.invalid"), tmp_path)
 

@@ -33,7 +33,7 @@ from tap_mega.airbyte.inputs import (
 )
 from tap_mega.airbyte.messages import Output, route_logging
 from tap_mega.cli.checks import SECRET_SETTINGS, without_sample
-from tap_mega.cli.files import read_json
+from tap_mega.cli.files import read_json, read_state_json
 from tap_mega.errors import failure_line
 from tap_mega.redaction import register_secret
 from tap_mega.termination import Terminated
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace, output: Output) -> None:
         modes = sync_modes(configured_catalog)
         fields = selected_fields(configured_catalog)
         state = (
-            singer_state(read_json(args.state, "state"), f"the state file {args.state}")
+            singer_state(read_state_json(args.state, "state"), f"the state file {args.state}")
             if args.state
             else {}
         )

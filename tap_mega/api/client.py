@@ -27,12 +27,19 @@ from typing_extensions import override
 from tap_mega import __version__
 from tap_mega.api.network import BODY_FAILURES, cause_of, host_of, retry_reason, unreachable
 from tap_mega.api.pages import NextCursorPaginator, Page, read_page_body
-from tap_mega.api.responses import describe_error_response, has_envelope, parse_retry_after
+from tap_mega.api.responses import (
+    describe_error_response,
+    has_envelope,
+    not_mega,
+    not_mega_line,
+    parse_retry_after,
+)
 from tap_mega.budget.pacer import Pacer
 from tap_mega.errors import (
     MegaAuthError,
     MegaError,
     MegaRequestError,
+    NotMegaError,
     RateLimitedError,
     ReserveTooLargeError,
     failure_line,
@@ -50,6 +57,9 @@ USER_AGENT = f"tap-mega/{__version__}"
 RETRY_MAX_TRIES = 8
 #: A connection test (`tap-mega --test`) answers within seconds.
 CONNECTION_TEST_MAX_TRIES = 2
+#: Seconds a connection test waits for each answer, whatever `request_timeout`
+#: says: two tries and the wait between them stay under 30 s on a silent host.
+CONNECTION_TEST_TIMEOUT = 10
 #: Failures of the network, not of MEGA: retried, then told as host and cause.
 NETWORK_FAILURES = (
     ConnectionResetError,
@@ -159,9 +169,17 @@ class MegaStream(RESTStream[str | None]):
         """Seconds per request, from `request_timeout`, rounded up.
 
         The SDK types it as whole seconds; truncating would turn 0.5 into 0,
-        which urllib3 refuses with a traceback.
+        which urllib3 refuses with a traceback. A connection test waits at most
+        `CONNECTION_TEST_TIMEOUT`: `--test` answers within 30 s.
         """
-        return math.ceil(self.settings.request_timeout)
+        seconds = math.ceil(self.settings.request_timeout)
+        return min(seconds, CONNECTION_TEST_TIMEOUT) if self.connection_test else seconds
+
+    def timeout_words(self) -> str:
+        """How long each answer was waited for, in a failure line's words."""
+        if self.timeout < self.settings.request_timeout:
+            return f"{self.timeout}s (a connection test's limit; a sync waits `request_timeout`)"
+        return "`request_timeout`"
 
     def sleep(self, seconds: float) -> None:
         """Every rate-limit wait goes through here, so tests can keep time.
@@ -204,10 +222,12 @@ class MegaStream(RESTStream[str | None]):
             raise RetriableAPIError(describe_error_response(response), response)
         if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
             raise MegaAuthError(self.auth_failure_message(response))
+        if not self.pages_read and (why := not_mega(response)):
+            # Before any page, an answer of the wrong shape means a wrong `api_url`.
+            raise NotMegaError(not_mega_line(self.url_base, response, why))
         if status == HTTPStatus.NOT_FOUND and self.pages_read and not has_envelope(response):
             # A front end's page in the middle of a walk, not MEGA's answer: the
-            # same URL just served a page. On the first request it means a wrong
-            # `api_url`, and one line says so at once.
+            # same URL just served a page.
             msg = f"MEGA's front end answered {describe_error_response(response)}"
             raise RetriableAPIError(msg, response)
         if status >= HTTPStatus.BAD_REQUEST:
@@ -300,7 +320,9 @@ class MegaStream(RESTStream[str | None]):
             try:
                 return func(prepared_request, context)
             except NETWORK_FAILURES as exc:
-                raise unreachable(exc, self.url_base, self.backoff_max_tries()) from exc
+                raise unreachable(
+                    exc, self.url_base, self.backoff_max_tries(), self.timeout_words()
+                ) from exc
 
         return send
 

@@ -103,10 +103,13 @@ def host_of(exc: BaseException, default_url: str) -> str:
     return f"{host}:{parsed.port}" if parsed.port else host
 
 
-def unreachable(exc: BaseException, default_url: str, tries: int) -> MegaUnreachableError:
+def unreachable(
+    exc: BaseException, default_url: str, tries: int, timeout: str = "`request_timeout`"
+) -> MegaUnreachableError:
     """The one line for a request that failed for good: host, cause, and what next.
 
     `tries` is 1 for a caller that sends once (the doctor): no retries to speak of.
+    `timeout`: how long each answer was waited for, in words.
     """
     host = host_of(exc, default_url)
     cause = cause_of(exc)
@@ -115,7 +118,7 @@ def unreachable(exc: BaseException, default_url: str, tries: int) -> MegaUnreach
     gave_up = f", giving up after retries ({tries} tries)" if tries > 1 else ""
     if cause.text == "timed out":
         return MegaUnreachableError(
-            f"MEGA at {host} did not answer within `request_timeout`{gave_up}"
+            f"MEGA at {host} did not answer within {timeout}{gave_up}"
         )
     return MegaUnreachableError(f"could not reach MEGA at {host} ({cause.text}){gave_up}")
 

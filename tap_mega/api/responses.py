@@ -10,6 +10,7 @@ import datetime as dt
 import math
 import typing as t
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from urllib.parse import urlparse
 
 if t.TYPE_CHECKING:
@@ -40,6 +41,52 @@ def has_envelope(response: requests.Response) -> bool:
     except (ValueError, KeyError, TypeError):
         return False
     return isinstance(error, dict) and "type" in error
+
+
+def not_mega(response: requests.Response) -> str | None:
+    """Why `response` cannot be MEGA's answer to a page request; None when it can be.
+
+    MEGA answers a page with a JSON object holding `leads`, and a 404 with its
+    error envelope. A JSON body cut short is not judged here: that is a blip of
+    the network, retried as such.
+    """
+    status = response.status_code
+    if status == HTTPStatus.NOT_FOUND and not has_envelope(response):
+        return f"a 404 with no MEGA error envelope ({body_kind(response)})"
+    if not HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        if "json" in content_type(response):
+            return None
+        return f"a {status} with {body_kind(response)}"
+    if not isinstance(body, dict) or "leads" not in body:
+        return f"a {status} with JSON that has no `leads`"
+    return None
+
+
+def not_mega_line(api_url: str, response: requests.Response, why: str) -> str:
+    """The one line for an answer from something that is not MEGA's API."""
+    path = urlparse(response.url).path
+    return (f"{api_url} is not MEGA's API: GET {path} got {why}; check `api_url` "
+            "(left unset, the tap uses MEGA's own)")
+
+
+def content_type(response: requests.Response) -> str:
+    """The media type alone, lower case: `text/html`, `application/json`."""
+    return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+def body_kind(response: requests.Response) -> str:
+    """What the body is, in a few words: `an HTML page`, `an empty body`, `a text/plain body`."""
+    kind = content_type(response)
+    start = response.content[:64].lstrip().lower()
+    if "html" in kind or start.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page"
+    if not response.content:
+        return "an empty body"
+    return f"a {kind} body" if kind else "a body of no stated type"
 
 
 def parse_retry_after(response: requests.Response) -> float:

@@ -1,8 +1,9 @@
 """One-line progress reports with an ETA that knows the request budget.
 
 A first sync of a large account is bounded by the hourly budget, not by CPU, so
-an ETA from the records-per-second so far would be wrong by hours; the pacer
-replays its own pacing rule over the requests still to make instead.
+an ETA from the records-per-second so far would be wrong by hours; it replays
+the pacer's rule over the requests still to make instead (`answer_times`, which
+`tap-mega-doctor` uses too).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import math
 import time
 import typing as t
 
-from tap_mega.budget.window import format_duration
+from tap_mega.budget.window import Window
+from tap_mega.timestamps import format_duration
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -19,6 +21,54 @@ if t.TYPE_CHECKING:
     from tap_mega.budget.pacer import Pacer
 
 PROGRESS_INTERVAL_SECONDS = 30.0
+#: MEGA's documented windows: while only the minute one is reported, the ETA assumes
+#: the hourly one too, so a large sync's first ETA is hours, not minutes.
+DOCUMENTED_MINUTE = (60, 60.0)
+DOCUMENTED_HOUR = (1000, 3600.0)
+
+
+def assumed_windows(pacer: Pacer) -> list[Window]:
+    """The known windows, plus MEGA's documented hourly one while it is unreported."""
+    windows = list(pacer.windows.values())
+    known = {(w.limit, w.seconds) for w in windows}
+    if DOCUMENTED_MINUTE in known and max(w.seconds for w in windows) <= DOCUMENTED_MINUTE[1]:
+        windows.append(Window(*DOCUMENTED_HOUR))
+    return windows
+
+
+def budget_text(pacer: Pacer) -> str:
+    """`60/1m + 1,000/1h budget`, or `no rate limit reported`."""
+    windows = sorted(assumed_windows(pacer), key=lambda w: w.seconds)
+    if not windows:
+        return "no rate limit reported"
+    return " + ".join(w.describe() for w in windows) + " budget"
+
+
+def seconds_for(pacer: Pacer, requests: int, seconds_per_request: float) -> float:
+    """How long `requests` more take at this pace, sent as early as the budget allows."""
+    done = answer_times(pacer, requests, seconds_per_request)
+    return done[-1] if done else 0.0
+
+
+def answer_times(pacer: Pacer, requests: int, seconds_per_request: float) -> list[float]:
+    """When each of `requests` more is answered, in seconds from now.
+
+    Replays the pacer's rule on a copy of its log: each request goes when the
+    previous one is done and every window has a free slot. The gaps between the
+    times are the waits a run would make (the doctor splits a sync into runs there).
+    """
+    windows = [(w.limit - max(pacer.reserve, 0), w.seconds) for w in assumed_windows(pacer)]
+    windows = [(allowed, seconds) for allowed, seconds in windows if allowed >= 1]
+    times, at = pacer.answered(), 0.0
+    answered: list[float] = []
+    for _ in range(requests):
+        at += seconds_per_request
+        for allowed, seconds in windows:
+            if len(times) >= allowed:
+                at = max(at, times[-allowed] + seconds)
+        answered.append(at)
+        times.append(at)
+    return answered
 
 
 class Progress:
@@ -79,7 +129,7 @@ class Progress:
         parts = [self._leads_text(), f"{self.pages:,} pages", self._requests_text()]
         parts.append(f"{self.leads_this_run / elapsed:,.0f} leads/s")
         parts.append(f"{pacer.requests_sent / elapsed * 3600:,.0f} requests/h")
-        tail = f"{pacer.budget_text()}: "
+        tail = f"{budget_text(pacer)}: "
         if done:
             tail += f"done in {format_duration(elapsed)}"
         else:
@@ -110,7 +160,7 @@ class Progress:
         pages_left = math.ceil(max(self.total - self.leads, 0) / self._page_size)
         busy = max(elapsed - self._pacer.seconds_waited, 0.0)
         per_request = busy / max(self._pacer.requests_sent, 1)
-        return self._pacer.seconds_for(pages_left, per_request)
+        return seconds_for(self._pacer, pages_left, per_request)
 
     def _eta_text(self, elapsed: float) -> str:
         eta = self.eta_seconds(elapsed)

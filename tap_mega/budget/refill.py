@@ -1,26 +1,21 @@
-"""How a server's windows give slots back, learnt from its reports, not assumed.
+"""How a server's windows give slots back: learnt from its reports, not assumed.
 
-Three ways fit MEGA's headers, and each asks for its own pacing:
+Three ways fit MEGA's headers, each paced its own way: one by one, as a sliding
+log frees each request a window length after counting it (`gradual`); all at once
+at a fixed or clock-aligned window's end, when only a reported reset frees
+anything; steadily, as a token bucket refills (`bucket`), whoever spent it.
 
-- one by one, as a sliding log frees each request a window length after it was
-  counted (`gradual`): our requests can be sent again as our oldest ones leave;
-- all at once, at the end of a fixed or clock-aligned window: only a reported
-  reset frees anything, and our requests must wait for it;
-- continuously, as a token bucket refills (`bucket`): a slot comes back every
-  `1 / rate` seconds, whoever spent it.
-
-A server is taken as gradual until its reports show otherwise, because until
-the shortest window first refills that reading and the others pace the same.
-What tells them apart is room the pacer did not expect (the `surplus` of a
-report: more left than MEGA's last count, less our requests since, plus those
-a sliding log could have freed). A window that refills at once shows it in one
-jump, at most once per window length; a bucket in steps of a slot or two,
-several within one window length. Once either is seen the server is paced
-that way for the rest of the run.
+Gradual is assumed until the reports show otherwise (until the shortest window
+first refills, every reading paces the same), by room the pacer did not expect:
+a report's `surplus`, more left than MEGA's last count, less our requests since,
+plus those a sliding log could have freed. A window refilled at once shows one
+jump, at most once a window length; a bucket, steps of a slot or two, several
+within one. Once either is seen, the server is paced that way for the run.
 """
 
 from __future__ import annotations
 
+import itertools
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -28,8 +23,15 @@ if t.TYPE_CHECKING:
 
     from tap_mega.budget.window import Sent, Window
 
-#: Steps of surplus within one window length, each of a slot or two: only a bucket makes them.
+#: Surplus up to this is rounding and latency; more in one report is a window refilled at once.
+JUMP_SLOTS = 2
+#: Steps of surplus within one window length: a refill at once makes one, a bucket several.
 BUCKET_STEPS = 4
+
+
+def sent_after(sent: Sequence[Sent], number: int) -> list[Sent]:
+    """Our requests sent after the one numbered `number`, newest first."""
+    return list(itertools.takewhile(lambda request: request.number > number, reversed(sent)))
 
 
 class Refill:
@@ -42,24 +44,28 @@ class Refill:
 
     def describe(self) -> str:
         """For a DEBUG line: the reading in force."""
-        if self.bucket:
-            return "a token bucket: slots come back at its refill rate"
-        return "one by one, as in a sliding log" if self.gradual else "at reported resets"
+        return ("a token bucket: slots come back at its refill rate" if self.bucket else
+                "one by one, as in a sliding log" if self.gradual else "at reported resets")
 
-    def learn(self, window: Window, remaining: int, now: float, sent: Sequence[Sent]) -> bool:
-        """Compare a report with the last one of the same window; True when the reading changed."""
-        last = window.last
-        if last is None or self.bucket or not self.gradual:
+    def learn(self, window: Window, remaining: int, reset: float, now: float,
+              sent: Sequence[Sent]) -> bool:
+        """Read a report before `window` takes it in; True when the reading changed."""
+        # Were it a bucket, `Remaining` is its whole tokens (one fraction short of
+        # its deficit at most) and `Reset` the deficit's refill time rounded up.
+        if reset > 0 and window.limit - remaining - 1 > 0:
+            window.refill_rate = max(window.refill_rate, (window.limit - remaining - 1) / reset)
+        last = window.reported
+        if last is None or not self.gradual:
             return False
-        counted_since = sum(1 for request in _since(sent, last.number) if not request.refused)
-        freed = remaining - (last.remaining - counted_since)
+        counted = sum(1 for request in sent_after(sent, last.number) if not request.refused)
+        freed = remaining - (window.remaining - counted)
         could_leave = 0
         for request in reversed(sent):  # answers arrive in order: stop at the first too old
             if request.answered + window.seconds <= last.sent:
                 break
             could_leave += request.sent + window.seconds <= now
-        surplus = freed - could_leave - last.foreign
-        if surplus > 2:  # noqa: PLR2004 - beyond a slot or two of rounding and latency
+        surplus = freed - could_leave - window.foreign
+        if surplus > JUMP_SLOTS:
             self.gradual = False
             return True
         if surplus <= 0:
@@ -72,17 +78,17 @@ class Refill:
             return True
         return False
 
-
-def _since(sent: Sequence[Sent], number: int) -> list[Sent]:
-    """Our requests sent after the one numbered `number`, newest first."""
-    found: list[Sent] = []
-    for request in reversed(sent):
-        if request.number <= number:
-            break
-        found.append(request)
-    return found
-
-
-def sent_after(sent: Sequence[Sent], number: int) -> int:
-    """How many of our requests were sent after the one numbered `number`."""
-    return len(_since(sent, number))
+    def free_at(self, window: Window, now: float, allowed: int, sent: Sequence[Sent]) -> float:
+        """When `window` next has room for a request, in the reading in force."""
+        free_at = window.free_at(now, allowed, gradual=self.gradual)
+        last = window.reported
+        if not self.bucket or last is None or window.refill_rate <= 0:
+            return free_at
+        # From the last report on, a bucket refills at `refill_rate` at least, up
+        # to its limit, and loses a token to each request of ours sent since.
+        spent = len(sent_after(sent, last.number))
+        needed = window.limit - allowed + 1 + spent  # one token beyond those kept back
+        if needed > window.limit:
+            return free_at
+        short = max(needed - window.remaining, 0)
+        return min(free_at, max(now, last.answered + short / window.refill_rate))

@@ -7,6 +7,7 @@ line naming the file, never its content (a config file holds the token).
 from __future__ import annotations
 
 import json
+import re
 import typing as t
 from pathlib import Path
 
@@ -30,6 +31,49 @@ def read_json(path: str, what: str) -> t.Any:
     except ValueError as exc:
         msg = f"the {what} file {path} is not valid JSON"
         raise InputError(msg) from exc
+
+
+def read_state_json(path: str, what: str) -> t.Any:
+    """A state file's JSON; an empty, blank or `null` one is refused, never read as no state.
+
+    Meltano hands over --state only when it holds a state, and a first run takes
+    none: an empty file is a write cut short or a wrong path, and read as "no
+    state" it would silently re-read everything.
+    """
+    value = read_json(path, what)
+    if value is None:
+        msg = (
+            f"the {what} file {path} is empty: it holds no state, and reading it as "
+            "none would re-read every lead; to start from scratch run without it"
+        )
+        raise InputError(msg)
+    return value
+
+
+#: The --config file Meltano writes for each command, in its run directory.
+MELTANO_CONFIG_FILE = re.compile(r"tap\.[0-9a-f-]+\.config\.json")
+
+
+def meltano_leftover(state: str, configs: t.Sequence[str]) -> bool:
+    """Whether `state` is the state.json an earlier Meltano command left, not this one's.
+
+    Meltano looks the state up, and rewrites `.meltano/run/tap-mega/state.json`,
+    only for a sync, after writing the command's config file; yet it passes that
+    file to every command, so `meltano invoke tap-mega --test` (or `--discover`)
+    gets whatever run wrote it last, another environment's included. A state file
+    older than the config file Meltano wrote beside it was not looked up for this
+    command.
+    """
+    path = Path(state)
+    if path.name != "state.json":
+        return False
+    for config in map(Path, configs):
+        if config.parent == path.parent and MELTANO_CONFIG_FILE.fullmatch(config.name):
+            try:
+                return config.stat().st_mtime_ns > path.stat().st_mtime_ns
+            except OSError:
+                return False
+    return False
 
 
 def read_json_object(path: str, what: str) -> dict[str, t.Any]:

@@ -17,10 +17,16 @@ from pathlib import Path
 import click
 from singer_sdk import Tap
 from singer_sdk.plugin_base import PluginBase
+from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_mega.cli import checks as settings
-from tap_mega.cli.files import other_input_kind, read_json, read_json_object
+from tap_mega.cli.files import (
+    meltano_leftover,
+    other_input_kind,
+    read_json_object,
+    read_state_json,
+)
 from tap_mega.errors import InputError, SettingsError
 from tap_mega.redaction import register_secret
 from tap_mega.state.inputs import account_problem, ignored_bookmark_problem, singer_state
@@ -29,6 +35,13 @@ from tap_mega.termination import GUARD
 
 if t.TYPE_CHECKING:
     from types import FrameType
+
+#: Where `cb_test` leaves the `--test` value for `invoke` (click's per-run `ctx.meta`).
+TEST_REQUESTED = "tap_mega.test"
+#: Where `cb_discover` notes `--discover` for `invoke`.
+DISCOVER_REQUESTED = "tap_mega.discover"
+#: Where `cb_config` leaves the --config paths for `invoke` (see `meltano_leftover`).
+CONFIG_FILES = "tap_mega.config_files"
 
 
 class NumbersFromEnv:
@@ -73,16 +86,26 @@ class MegaTap(Tap):
     #: Private in the SDK (see sdk_contract.py): no public hook reads the environment.
     _env_var_config = NumbersFromEnv()
 
-    #: True on the class `tap-mega --test` builds (see `cb_test`): its streams are
-    #: told as they are built, as the catalog built then must not cost a sample request.
-    connection_test = False
-
     @override
-    def __init__(self, *, parse_env_config: bool = False, **kwargs: t.Any) -> None:
-        """Remember whether the environment is read, for the missing-setting line."""
+    def __init__(
+        self,
+        *,
+        parse_env_config: bool = False,
+        state: t.Any = None,
+        connection_test: bool = False,
+        **kwargs: t.Any,
+    ) -> None:
+        """Remember whether the environment is read, and the state, for the gate.
+
+        `connection_test`: `tap-mega --test`; set before the SDK builds the streams,
+        as the catalog it builds then must not cost a sample request.
+        """
+        self.connection_test = connection_test
         #: `--config=ENV`: settings come from the environment too.
         self.environment_read = parse_env_config
-        super().__init__(parse_env_config=parse_env_config, **kwargs)
+        #: The state handed over, checked with the settings (`_validate_config`).
+        self.given_state = state if isinstance(state, dict) else {}
+        super().__init__(parse_env_config=parse_env_config, state=state, **kwargs)
 
     @override
     def load_state(self, state: dict[str, t.Any]) -> None:
@@ -94,13 +117,21 @@ class MegaTap(Tap):
         (another stream's name, no `replication_key`).
         """
         plain = singer_state(state, "the state")
+        self.check_state(plain)
+        super().load_state(plain)
+
+    def check_state(self, plain: dict[str, t.Any]) -> None:
+        """Refuse a plain state whose bookmark is another account's, or one the SDK skips."""
+        self.check_account(plain)
         keys = {stream.name: stream.replication_key for stream in self.streams.values()}
         if (ignored := ignored_bookmark_problem(plain.get("bookmarks", {}), keys)) is not None:
             raise InputError(ignored)
+
+    def check_account(self, plain: dict[str, t.Any]) -> None:
+        """Refuse a plain state whose bookmark is another account's."""
         for name, bookmark in plain.get("bookmarks", {}).items():
             if (problem := account_problem(bookmark, self.config, name)) is not None:
                 raise InputError(problem)
-        super().load_state(plain)
 
     @classmethod
     @override
@@ -129,6 +160,7 @@ class MegaTap(Tap):
         which and why.
         """
         files = [path for path in value if path != "ENV"]
+        ctx.meta[CONFIG_FILES] = files
         try:
             result = super().cb_config(ctx, param, value)
         except (OSError, ValueError, TypeError, RuntimeError):
@@ -142,14 +174,52 @@ class MegaTap(Tap):
 
     @classmethod
     @override
-    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
-        """`--test` as the SDK runs it, on a tap class that is a connection test.
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """Note `--discover` for `invoke`, which runs it once `--state` is read.
 
-        The SDK's callback builds the tap itself, so it is handed a subclass
-        saying so. `--test=schema` sends no request: the SDK's own.
+        Overridden because the SDK discovers in this callback, before `--state` is
+        read in some orders, and never checks it: Meltano passes its state to
+        discovery too, and another account's state must stop discovery's sample.
         """
-        tested: type[MegaTap] = type(cls.__name__, (cls,), {"connection_test": value == "all"})
-        super(MegaTap, tested).cb_test(ctx, param, value)
+        if value:
+            ctx.meta[DISCOVER_REQUESTED] = True
+
+    @classmethod
+    def run_discovery_checked(cls, config: t.Any, state: dict[str, t.Any]) -> None:
+        """`--discover` as the SDK runs it, the state checked by the gate before the sample."""
+        tap = cls(config=config.config, parse_env_config=config.parse_env, state=state,
+                  setup_mapper=False)
+        tap.run_discovery()
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """Note `--test` for `invoke`, which runs it once `--state` is read.
+
+        Overridden because the SDK runs the test in this callback, before click has
+        read `--state`: a state that is no state, or another account's, passed
+        unchecked and the test said all was well.
+        """
+        if value != CliTestOptionValue.Disabled.value:
+            ctx.meta[TEST_REQUESTED] = value
+
+    @classmethod
+    def run_test(cls, value: str, config: t.Any, state: dict[str, t.Any]) -> None:
+        """`--test` as the SDK runs it, the state checked first, the streams told it is a test.
+
+        The state is checked, not loaded: a test reads the newest lead, as it
+        always has.
+        """
+        tap = cls(
+            config=config.config,
+            parse_env_config=config.parse_env,
+            connection_test=value == CliTestOptionValue.All.value,
+        )
+        tap.check_state(state)
+        if value == CliTestOptionValue.Schema.value:
+            tap.write_schemas()
+        else:
+            tap.run_connection_test()
 
     @classmethod
     @override
@@ -162,12 +232,32 @@ class MegaTap(Tap):
         state: str | None = None,
         catalog: str | None = None,
     ) -> None:
-        """Read `--state` (any accepted shape) and `--catalog`, naming the file on failure."""
+        """Read `--state` (any accepted shape) and `--catalog`, naming the file on failure.
+
+        Then run `--discover` or `--test` (see `cb_discover`, `cb_test`) or the
+        SDK's sync: every mode starts from inputs already checked.
+        """
         state_text = catalog_text = None
+        plain: dict[str, t.Any] = {}
+        requested = click.get_current_context().meta
+        if state is not None and meltano_leftover(state, requested.get(CONFIG_FILES, [])):
+            cls.logger.warning(
+                "Ignoring --state %s: the state an earlier Meltano command left, not one "
+                "looked up for this command (Meltano does that only for a sync)", state
+            )
+            state = None
         if not about:
             if state is not None:
-                value = singer_state(read_json(state, "--state"), f"the --state file {state}")
-                state_text = io.StringIO(json.dumps(value))
+                source = f"the --state file {state}"
+                plain = singer_state(read_state_json(state, "--state"), source)
+                state_text = io.StringIO(json.dumps(plain))
+            if requested.get(DISCOVER_REQUESTED):
+                cls.run_discovery_checked(config, plain)
+                return
+            test = requested.get(TEST_REQUESTED)
+            if test is not None:
+                cls.run_test(test, config, plain)
+                return
             if catalog is not None:
                 catalog_text = io.StringIO(json.dumps(read_catalog(catalog)))
         super().invoke(
@@ -181,17 +271,28 @@ class MegaTap(Tap):
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Check settings before any request, one line per problem naming the setting."""
+        """The one gate: settings, then the state's account, checked before any request.
+
+        Refuses whatever `validate_config` a caller passed, so no entry point
+        (the SDK's `--discover` without `dynamic_catalog`, a second tap built from
+        checked settings) can reach MEGA with settings the tap would refuse: the
+        token in clear text, say. `raise_errors=False` only skips the warnings,
+        already given by the caller's first tap.
+        """
         register_secret(self.config.get("token"))
         schema = copy.deepcopy(self.config_jsonschema)
         self.append_builtin_config(schema)
         problems = settings.find_problems(
             self.config, schema, environment_read=self.environment_read
         )
-        if problems and raise_errors:
+        if problems:
             raise SettingsError(problems)
-        for name in settings.unknown_settings(self.config, schema):
-            self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
+        # Before the SDK builds the streams (its mapper does, before `load_state`),
+        # which may send discovery's sample: another account's state sends nothing.
+        self.check_account(singer_state(self.given_state, "the state"))
+        if raise_errors:
+            for name in settings.unknown_settings(self.config, schema):
+                self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
         return problems
 
     @override

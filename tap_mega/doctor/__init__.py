@@ -4,8 +4,10 @@ The modules, each importing only those listed before it:
 
 - ``report``: the report's lines and its text and JSON forms;
 - ``probe``: the (at most three) requests, sent by the tap's own stream;
-- ``budget``: the window, others' use of it, the first sync's requests,
-  duration (the pacer's ETA) and schedule;
+- ``caused``: requests sent on the doctor's behalf before it ran (Meltano's
+  discovery);
+- ``budget``: the window, the use of it besides the doctor's, the first sync's
+  requests, duration (the pacer's rule from the window as reported) and schedule;
 - ``checks``: connection, account and lead counts;
 - ``assumptions``: the page, timestamps, cursor, clock and header forms;
 - ``command``: the command line.

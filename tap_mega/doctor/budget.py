@@ -1,11 +1,16 @@
-"""The Budget section: MEGA's window, others' use of it, and the first sync's cost and length.
+"""The Budget section: MEGA's window, the use of it so far, and the first sync's cost and length.
 
-The duration is the pacer's own ETA (`Pacer.seconds_for`, which the progress
-line uses too), replayed over the requests the first sync needs, on the
-windows this run's responses reported. Splitting into runs uses the same
-replay: a run ends at the first wait longer than `max_wait_seconds`, so a
-`max_wait_seconds` above the short waits and below the long ones cuts the sync
-where the budget makes it wait anyway.
+The duration replays the pacer's rule (each request goes when the one before
+it is answered and every window has room) over the requests the first sync
+needs, starting from the window as MEGA last reported it: a window a recent
+run left nearly full makes the first sync wait for it to refill, as the pacer
+will. Splitting into runs uses the same replay: a run ends at the first wait
+longer than `max_wait_seconds`, so a `max_wait_seconds` above the short waits
+and below the long ones cuts the sync where the budget makes it wait anyway.
+
+Who used the window is not in MEGA's headers: only how much. A run of this
+tap is told apart from other integrations only when the state says it ran
+within the window; otherwise the line says it cannot tell.
 """
 
 from __future__ import annotations
@@ -14,10 +19,13 @@ import itertools
 import math
 import statistics
 import typing as t
+from collections import deque
 from dataclasses import dataclass
 
-from tap_mega.budget.window import format_duration
+from tap_mega.budget.pacer import read_headers
+from tap_mega.budget.progress import assumed_windows, budget_text
 from tap_mega.doctor.report import OK, SKIPPED, UNEXPECTED, WARNING
+from tap_mega.timestamps import format_duration
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,6 +52,41 @@ class Runs:
     interval: float
 
 
+@dataclass(frozen=True)
+class Seen:
+    """The window the last response reported, as MEGA counted it."""
+
+    limit: int
+    remaining: int
+    #: Seconds from that response until every request MEGA counted has left.
+    reset: float
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Seen | None:
+        """The `RateLimit-*` values as the pacer reads them; None when one is unusable."""
+        reported = read_headers(headers)
+        if reported is None:
+            return None
+        limit, remaining, reset = reported
+        return cls(limit, min(remaining, limit), reset)
+
+    @property
+    def used(self) -> int:
+        """Requests in the window by MEGA's count: ours, the tap's and others' alike."""
+        return self.limit - self.remaining
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Whose requests fill the window, as far as the doctor can tell."""
+
+    #: Requests this doctor sent or caused (Meltano's discovery before it).
+    own: int
+    #: Seconds since the state's run of this tap was last served a page (MEGA's
+    #: clock), when the state says; None when it does not.
+    tap_run_ago: float | None = None
+
+
 def first_sync_requests(total: int, page_size: int) -> int:
     """Pages of `page_size` for `total` leads; an empty account still costs one request."""
     return max(1, math.ceil(total / max(page_size, 1)))
@@ -53,7 +96,7 @@ def add_budget_lines(  # noqa: PLR0913 - each is one input of the arithmetic
     report: Report,
     pacer: Pacer,
     *,
-    own_requests: int,
+    usage: Usage,
     headers: Mapping[str, str],
     total: int | None,
     page_size: int,
@@ -61,11 +104,21 @@ def add_budget_lines(  # noqa: PLR0913 - each is one input of the arithmetic
     run_minutes: float,
     max_wait_seconds: float,
 ) -> None:
-    """Window, others' use, the first sync's requests, duration and schedule."""
-    if not add_window_lines(report, pacer, own_requests, headers):
+    """Window, its use, the first sync's requests, duration and schedule."""
+    seen = Seen.from_headers(headers)
+    window = pacer.windows.get(seen.limit) if seen is not None else None
+    if seen is None or window is None:
         report.add(SECTION, "window", UNEXPECTED,
                    "MEGA reported no RateLimit-* window: the tap assumed them on every "
                    "response and cannot pace before a 429 without them")
+        seen = None
+    else:
+        report.add(SECTION, "window", OK,
+                   f"{window.describe()} reported: {seen.remaining:,} left, full again in "
+                   f"{format_duration(seen.reset)}",
+                   limit=window.limit, seconds=window.seconds, remaining=seen.remaining,
+                   reset=round(seen.reset))
+        add_use_line(report, seen, usage, window.seconds)
     if total is None:
         report.add(SECTION, "first sync", SKIPPED, "the number of leads is unknown")
         return
@@ -74,55 +127,83 @@ def add_budget_lines(  # noqa: PLR0913 - each is one input of the arithmetic
                f"{needed:,} request{'' if needed == 1 else 's'}: {total:,} leads at "
                f"page_size {page_size}",
                requests=needed, leads=total, page_size=page_size)
-    times = pacer.answer_times(needed, seconds_per_request)
+    times = first_sync_times(pacer, seen, usage.own, needed, seconds_per_request)
     seconds = times[-1]
+    start = (f", from the window as reported ({seen.remaining:,} left)"
+             if seen is not None else "")
     report.add(SECTION, "duration", OK,
-               f"{format_duration(seconds)} by the pacer's ETA on a "
-               f"{pacer.budget_text()}, at {seconds_per_request * 1000:.0f} ms a request",
+               f"{format_duration(seconds)} by the pacer's rule on a "
+               f"{budget_text(pacer)}{start}, at {seconds_per_request * 1000:.0f} ms a request",
                seconds=round(seconds, 3), seconds_per_request=round(seconds_per_request, 6),
-               budget=pacer.budget_text())
+               budget=budget_text(pacer))
     add_schedule_line(report, times, seconds_per_request, run_minutes * 60, max_wait_seconds)
 
 
-def add_window_lines(
-    report: Report, pacer: Pacer, own_requests: int, headers: Mapping[str, str]
-) -> bool:
-    """The window the last response reported, and what others used of it.
-
-    False when no usable window was reported.
-    """
-    limit = _int_header(headers, "RateLimit-Limit")
-    window = pacer.windows.get(limit) if limit is not None else None
-    if window is None:
-        return False
-    remaining = _int_header(headers, "RateLimit-Remaining")
-    reset = _int_header(headers, "RateLimit-Reset")
-    report.add(SECTION, "window", OK,
-               f"{window.describe()} reported: {remaining:,} left, full again in "
-               f"{format_duration(reset or 0)}",
-               limit=window.limit, seconds=window.seconds, remaining=remaining, reset=reset)
-    share = window.foreign / window.limit
-    text = (f"{window.foreign:,} of {window.limit:,} used by other integrations "
-            f"(Limit - Remaining - the doctor's own {own_requests})")
-    if window.foreign >= window.limit:
+def add_use_line(report: Report, seen: Seen, usage: Usage, window_seconds: float) -> None:
+    """What the window held besides the doctor's requests, and whose, when that can be told."""
+    used = max(0, seen.used - usage.own)
+    span = format_duration(window_seconds)
+    counted = f"Limit - Remaining - the doctor's own {usage.own}"
+    ago = usage.tap_run_ago
+    if used and ago is not None and ago < window_seconds:
+        report.add(SECTION, "others", OK,
+                   f"{used:,} of {seen.limit:,} used in the last {span}, most likely by the "
+                   f"run of this tap the state comes from (its last page {format_duration(ago)} "
+                   f"ago); other integrations' share cannot be told apart from it: run the "
+                   f"doctor again in {format_duration(seen.reset)} to see theirs alone",
+                   used=used, tap_run_seconds_ago=round(ago, 1), told_apart=False)
+        return
+    whose = "; MEGA's headers do not say whose" if used else ""
+    text = (f"{used:,} of {seen.limit:,} used by other integrations or a recent run of this "
+            f"tap ({counted}{whose})")
+    if used >= seen.limit:
         report.add(SECTION, "others", WARNING,
-                   f"{text}: all of it, for now; if that is usual, the first sync will crawl",
-                   used=window.foreign)
-    elif share >= BUSY_NEIGHBOUR_SHARE:
+                   f"{text}: all of it, for now; if no run of this tap ended in the last "
+                   f"{span}, the first sync will crawl", used=used, told_apart=False)
+    elif used / seen.limit >= BUSY_NEIGHBOUR_SHARE:
         report.add(SECTION, "others", WARNING,
-                   f"{text}: set rate_limit_reserve to about {window.foreign} so the tap "
-                   "leaves them room", used=window.foreign)
+                   f"{text}: if no run of this tap ended in the last {span}, they are other "
+                   f"integrations': set rate_limit_reserve to about {used} so the tap leaves "
+                   f"them room; if one did, run the doctor again {span} after it",
+                   used=used, told_apart=False)
     else:
-        report.add(SECTION, "others", OK, text, used=window.foreign)
-    return True
+        report.add(SECTION, "others", OK, text, used=used, told_apart=False)
 
 
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    """A `RateLimit-*` value as the pacer reads it (fractions truncated); None if unusable."""
-    try:
-        return int(float(headers[name]))
-    except (KeyError, ValueError, TypeError):
-        return None
+def first_sync_times(
+    pacer: Pacer, seen: Seen | None, own: int, needed: int, seconds_per_request: float
+) -> list[float]:
+    """When each of `needed` requests is answered, in seconds from now, by the pacer's rule.
+
+    Each window of the budget holds `limit - rate_limit_reserve` requests; a
+    request goes when the one before it is answered and every window has room,
+    and stays in a window `seconds` after its answer. The reported window
+    starts as full as MEGA said, every occupant leaving at its reset (the
+    pacer keeps others' requests that long); a window not reported (MEGA's
+    documented hourly one) starts with the doctor's own requests.
+    """
+    slots: list[tuple[int, float, deque[float]]] = []
+    for window in assumed_windows(pacer):
+        allowed = window.limit - max(pacer.reserve, 0)
+        if allowed < 1:
+            continue
+        reported = seen is not None and window.limit == seen.limit
+        occupants = (deque([seen.reset] * seen.used) if reported and seen is not None
+                     else deque([window.seconds] * own))
+        slots.append((allowed, window.seconds, occupants))
+    at = 0.0
+    times: list[float] = []
+    for _ in range(needed):
+        at += seconds_per_request
+        for allowed, _seconds, leaves in slots:
+            while leaves and leaves[0] <= at:
+                leaves.popleft()
+            if len(leaves) >= allowed:
+                at = leaves[len(leaves) - allowed]
+        for _allowed, seconds, leaves in slots:
+            leaves.append(at + seconds)
+        times.append(at)
+    return times
 
 
 def add_schedule_line(

@@ -6,13 +6,20 @@ The words for a refused token or an unreachable MEGA are the tap's own
 
 from __future__ import annotations
 
+import ssl
 import typing as t
 from http import HTTPStatus
 from urllib.parse import urlsplit, urlunsplit
 
+from tap_mega.api.network import causes
 from tap_mega.doctor.probe import ALL, BOOKMARK, FIRST, SECOND
 from tap_mega.doctor.report import ERROR, OK, SKIPPED
-from tap_mega.errors import BudgetExhaustedError, RateLimitedError, failure_line
+from tap_mega.errors import (
+    BudgetExhaustedError,
+    NotMegaError,
+    RateLimitedError,
+    failure_line,
+)
 from tap_mega.timestamps import format_timestamp
 
 if t.TYPE_CHECKING:
@@ -41,13 +48,7 @@ def add_connection_lines(
     section = "Connection"
     report.add(section, "url", OK, without_credentials(url), url=without_credentials(url))
     scheme = urlsplit(url).scheme
-    if scheme == "https":
-        # The tap never turns certificate checks off: only which bundle varies.
-        verify = session.verify
-        where = verify if isinstance(verify, str) else "the default CA bundle (certifi)"
-        report.add(section, "tls", OK, f"https, certificate checked against {where}")
-    else:
-        report.add(section, "tls", OK, "plain http to a loopback address (an emulator)")
+    add_tls_line(report, probe, scheme, session)
     proxy = session.proxies.get(scheme) or session.proxies.get("all")
     report.add(section, "proxy", OK, without_credentials(proxy) if proxy else "none",
                proxy=without_credentials(proxy) if proxy else None)
@@ -58,10 +59,41 @@ def add_connection_lines(
             f"{ms:.0f}" for ms in times) + " ms)"
         report.add(section, "round trip", OK, text, milliseconds=[round(ms, 1) for ms in times])
     stopped = probe.stopped
-    if stopped is not None and stopped.response is None:
+    if stopped is not None and stopped.response is None and not tls_failed(stopped):
         line = failure_line(stopped.error) if stopped.error else None
         report.add(section, "reach", ERROR, line or f"{type(stopped.error).__name__}",
                    error=type(stopped.error).__name__)
+    if stopped is not None and isinstance(stopped.error, NotMegaError):
+        report.add(section, "api", ERROR, str(stopped.error), http_status=stopped.status)
+
+
+def add_tls_line(report: Report, probe: Probe, scheme: str, session: requests.Session) -> None:
+    """TLS is `ok` only once an answer came through it; a failed handshake is its error."""
+    section = "Connection"
+    if scheme != "https":
+        report.add(section, "tls", OK, "plain http to a loopback address (an emulator)")
+        return
+    # The tap never turns certificate checks off: only which bundle varies.
+    verify = session.verify
+    where = verify if isinstance(verify, str) else "the default CA bundle (certifi)"
+    stopped = probe.stopped
+    if stopped is not None and tls_failed(stopped):
+        line = failure_line(t.cast("Exception", stopped.error))
+        report.add(section, "tls", ERROR, f"{line} (checked against {where})",
+                   error=type(stopped.error).__name__)
+    elif any(e.response is not None for e in probe.exchanges):
+        report.add(section, "tls", OK, f"https, certificate checked against {where}")
+    else:
+        report.add(section, "tls", SKIPPED,
+                   f"https, not tried: no connection was made (see reach below); the "
+                   f"certificate would be checked against {where}")
+
+
+def tls_failed(record: Exchange) -> bool:
+    """Whether the exchange failed in the TLS handshake (a certificate, say), before any answer."""
+    error = record.error
+    return (record.response is None and error is not None
+            and any(isinstance(inner, ssl.SSLError) for inner in causes(error)))
 
 
 def add_account_lines(report: Report, probe: Probe, customer_id: str) -> None:
@@ -75,13 +107,18 @@ def add_account_lines(report: Report, probe: Probe, customer_id: str) -> None:
     if first is None or first.response is None:
         report.add(section, "credentials", SKIPPED, "no answer from MEGA")
         return
-    if first.status == HTTPStatus.OK:
+    if isinstance(first.error, NotMegaError):
+        report.add(section, "credentials", SKIPPED,
+                   "not shown: the answer was not MEGA's API (see api above)",
+                   http_status=first.status)
+    elif first.page is not None:
+        # Only a documented page proves the token, the customer and the scope.
         report.add(section, "credentials", OK,
                    f"token and customer {customer_id} accepted, {READ_SCOPE} present",
                    http_status=first.status)
     else:
         report.add(section, "credentials", SKIPPED,
-                   f"not shown: the first page was answered {first.status}",
+                   f"not shown: the first answer ({first.status}) was no page (see Leads)",
                    http_status=first.status)
 
 

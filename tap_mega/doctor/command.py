@@ -15,10 +15,11 @@ import typing as t
 
 from tap_mega.cli.argtypes import above_zero
 from tap_mega.cli.checks import without_sample
-from tap_mega.cli.files import read_json
+from tap_mega.cli.files import read_state_json
 from tap_mega.cli.plugin import settings_file
 from tap_mega.doctor.assumptions import add_assumption_lines
-from tap_mega.doctor.budget import add_budget_lines
+from tap_mega.doctor.budget import Usage, add_budget_lines
+from tap_mega.doctor.caused import Caused, caused_by_meltano
 from tap_mega.doctor.checks import (
     add_account_lines,
     add_connection_lines,
@@ -30,7 +31,9 @@ from tap_mega.doctor.report import WARNING, Report
 from tap_mega.errors import failure_line
 from tap_mega.redaction import redact, redacted_traceback, register_secret
 from tap_mega.state.inputs import singer_state
+from tap_mega.state.resume import STATE_KEY, ResumePoint, served_at
 from tap_mega.tap import TapMega
+from tap_mega.timestamps import InvalidTimestampError, parse_timestamp
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -64,13 +67,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def make_tap(args: argparse.Namespace) -> TapMega:
-    """The tap, configured as `tap-mega` would be by the same arguments, and validated."""
+def file_settings(args: argparse.Namespace) -> dict[str, t.Any]:
+    """The settings files of `--config`, later ones winning, as for `tap-mega`."""
     config: dict[str, t.Any] = {}
     for item in args.config:
         if item != "ENV":
             config.update(settings_file(item))
-    state = (singer_state(read_json(args.state, "--state"), f"the --state file {args.state}")
+    return config
+
+
+def make_tap(args: argparse.Namespace, config: dict[str, t.Any]) -> TapMega:
+    """The tap, configured as `tap-mega` would be by the same arguments, and validated.
+
+    `config`: the settings files (`file_settings`); `ENV` adds the environment's.
+    """
+    state = (singer_state(read_state_json(args.state, "--state"), f"the --state file {args.state}")
              if args.state else None)
     register_secret(config.get("token"))
     # No custom-field sample: it would be a request beyond the doctor's three.
@@ -78,8 +89,15 @@ def make_tap(args: argparse.Namespace) -> TapMega:
                    parse_env_config="ENV" in args.config, validate_config=True)
 
 
-def diagnose(tap: TapMega, *, has_state: bool, run_minutes: float) -> Report:
-    """Probe MEGA with the tap's own stream and turn what came back into the report."""
+def diagnose(
+    tap: TapMega, *, has_state: bool, run_minutes: float, caused: Caused | None = None
+) -> Report:
+    """Probe MEGA with the tap's own stream and turn what came back into the report.
+
+    `caused`: requests sent on the doctor's behalf before it ran (Meltano's
+    discovery), counted as its own.
+    """
+    caused = caused or Caused()
     stream = DoctorStream(tap)
     settings = stream.settings
     bookmark = stream.stream_state_bookmark(None)
@@ -90,7 +108,8 @@ def diagnose(tap: TapMega, *, has_state: bool, run_minutes: float) -> Report:
         has_state=has_state,
     )
     probe = run_probe(stream, plan)
-    report = Report(requests=stream.sent, target=f"{stream.url_base}{stream.path}")
+    report = Report(requests=stream.sent + caused.requests, caused=caused.requests,
+                    caused_note=caused.note, target=f"{stream.url_base}{stream.path}")
     add_connection_lines(report, probe, report.target, stream.requests_session)
     add_account_lines(report, probe, settings.customer_id)
     if probe.stopped is not None:
@@ -101,11 +120,13 @@ def diagnose(tap: TapMega, *, has_state: bool, run_minutes: float) -> Report:
         report.add("Budget", "now", WARNING, exchange_problem(probe.paused))
     first = probe.get(FIRST)
     answered = [e for e in probe.exchanges if e.response is not None]
+    last = _headers(answered[-1].response if answered else None)
     add_budget_lines(
         report,
         stream.pacer,
-        own_requests=stream.sent,
-        headers=_headers(answered[-1].response if answered else None),
+        usage=Usage(own=caused.requests + probe.counted,
+                    tap_run_ago=seconds_since_saved_page(stream, last.get("Date"))),
+        headers=last,
         total=first.page.total if first and first.page else None,
         page_size=settings.page_size,
         seconds_per_request=sum(e.seconds for e in answered) / max(len(answered), 1),
@@ -116,6 +137,22 @@ def diagnose(tap: TapMega, *, has_state: bool, run_minutes: float) -> Report:
     return report
 
 
+def seconds_since_saved_page(stream: DoctorStream, date: str | None) -> float | None:
+    """How long ago, by MEGA's clock, the state's run was served its last page.
+
+    Only a run that stopped mid-walk saves when (`resume_from`); None otherwise.
+    """
+    point = ResumePoint.from_state(stream.get_context_state(None).get(STATE_KEY))
+    now = served_at(date)
+    if point is None or now is None:
+        return None
+    try:
+        ago = parse_timestamp(now) - parse_timestamp(point.served_at)
+    except InvalidTimestampError:
+        return None
+    return max(ago.total_seconds(), 0.0)
+
+
 def _headers(response: requests.Response | None) -> Mapping[str, str]:
     """A response's headers; `is None`, not falsiness: a 4xx Response is falsy."""
     return response.headers if response is not None else {}
@@ -123,10 +160,14 @@ def _headers(response: requests.Response | None) -> Mapping[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the report; exit 0 when all is ok or warnings, 1 on errors or anything unexpected."""
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     try:
-        tap = make_tap(args)
-        report = diagnose(tap, has_state=args.state is not None, run_minutes=args.run_minutes)
+        settings = file_settings(args)
+        tap = make_tap(args, settings)
+        caused = caused_by_meltano(argv, settings, from_env="ENV" in args.config)
+        report = diagnose(tap, has_state=args.state is not None, run_minutes=args.run_minutes,
+                          caused=caused)
     except Exception as exc:  # noqa: BLE001 - each failure: one line, or a redacted traceback
         line = failure_line(exc)
         # A bug of ours: its traceback, with the token redacted like every line.

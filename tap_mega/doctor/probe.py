@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import typing as t
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 import requests
 from singer_sdk.exceptions import RetriableAPIError
@@ -194,6 +195,11 @@ class Probe:
     def sent(self) -> int:
         """Requests that reached the wire (a budget wait sends nothing)."""
         return sum(not isinstance(e.error, BudgetExhaustedError) for e in self.exchanges)
+
+    @property
+    def counted(self) -> int:
+        """Requests MEGA counted in its window: answered, and not by a 429 (full before it)."""
+        return sum(e.status not in {None, HTTPStatus.TOO_MANY_REQUESTS} for e in self.exchanges)
 
 
 FIRST = "first page"

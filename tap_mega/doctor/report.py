@@ -41,9 +41,13 @@ class Report:
     """Every finding of one run, in the order the sections are read."""
 
     lines: list[Line] = field(default_factory=list)
-    #: Requests the doctor sent to MEGA (at most three).
+    #: Requests the doctor sent to MEGA (at most three), and those it caused.
     requests: int = 0
     target: str = ""
+    #: Of `requests`, those sent on its behalf before it ran (Meltano's discovery).
+    caused: int = 0
+    #: Who sent them, or that their number cannot be known (the header says it).
+    caused_note: str = ""
 
     def add(
         self, section: str, check: str, status: str, text: str, **data: t.Any
@@ -83,6 +87,7 @@ class Report:
             "version": __version__,
             "target": self.target,
             "requests": self.requests,
+            "requests_caused": self.caused,
             "summary": self.summary(),
             "exit_code": self.exit_code,
             "sections": sections,
@@ -91,6 +96,8 @@ class Report:
     def render(self) -> str:
         """The report as a person reads it: one line per finding, grouped by section."""
         sent = f"{self.requests} request" + ("" if self.requests == 1 else "s")
+        if self.caused_note:
+            sent += f": {self.requests - self.caused} by the doctor{self.caused_note}"
         out = [f"tap-mega-doctor {__version__}: {self.target} ({sent})"]
         for section in SECTIONS:
             lines = [line for line in self.lines if line.section == section]

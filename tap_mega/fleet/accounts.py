@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from tap_mega.cli.checks import api_url_problem, is_uuid
+
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
@@ -159,6 +161,13 @@ def _account(
     api_url = entry.get("api_url")
     if api_url is not None and (not isinstance(api_url, str) or not api_url.strip()):
         msg = f"{where}: `api_url` must be a URL when given"
+        raise AccountsFileError(msg)
+    # The tap's own checks, so the file fails here, not in one account's run.
+    if not is_uuid(customer_id):
+        msg = f"{where}: `customer_id` must be a UUID, got {customer_id!r}"
+        raise AccountsFileError(msg)
+    if (problem := api_url_problem(api_url)) is not None:
+        msg = f"{where}: {problem.removeprefix('setting ')}"
         raise AccountsFileError(msg)
     return Account(
         name=name, customer_id=customer_id, token_env=token_env,

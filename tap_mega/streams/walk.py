@@ -11,10 +11,9 @@ import contextlib
 import typing as t
 from dataclasses import dataclass
 
-from tap_mega.budget.window import format_duration
 from tap_mega.errors import MegaResponseError
 from tap_mega.state.resume import ResumePoint, served_at
-from tap_mega.timestamps import InvalidTimestampError, normalize_timestamp
+from tap_mega.timestamps import InvalidTimestampError, format_duration, normalize_timestamp
 
 if t.TYPE_CHECKING:
     import datetime as dt
