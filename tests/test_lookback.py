@@ -60,6 +60,9 @@ def test_lookback_never_reaches_before_start_date() -> None:
     assert incremental_start(mark, start, DEFAULT) == start
     assert incremental_start(None, start, DEFAULT) == start
     assert incremental_start(None, None, DEFAULT) is None
+    # A window reaching before year 1 starts at the beginning, not with an OverflowError.
+    earliest = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    assert incremental_start(mark, None, dt.timedelta.max) == earliest
 
 
 def test_bad_lookback_is_one_line_naming_the_setting(

@@ -139,7 +139,7 @@ def test_a_schema_replaced_mid_stream_governs_the_records_after_it(
 
     def replace_after_the_first_page(self: LeadsStream, *args: t.Any) -> None:
         save(self, *args)
-        self.declared_schema = narrower
+        self.schema = narrower
 
     monkeypatch.setattr(LeadsStream, "save_resume_point", replace_after_the_first_page)
     written = records(sync_output(tap))

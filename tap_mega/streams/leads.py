@@ -147,16 +147,11 @@ class LeadsStream(MegaStream):
             "sort_dir": "asc",
             "limit": self.page_limit,
             "include_custom_fields": str(self.settings.include_custom_fields).lower(),
+            **{FILTER_PARAMS[setting]: value for setting, value in self.settings.filters.items()},
         }
-        for setting, value in self.settings.filters.items():
-            params[FILTER_PARAMS[setting]] = value
         if next_page_token:
             params["cursor"] = next_page_token
         return params
-
-    def walk_fingerprint(self, context: Context | None) -> str:
-        """What a saved cursor is only valid under (see `resume.walk_fingerprint`)."""
-        return walk_fingerprint(self.get_url_params(context, None), self.settings.start_date)
 
     @property
     def page_limit(self) -> int:
@@ -202,7 +197,7 @@ class LeadsStream(MegaStream):
             point,
             bookmark=self.stream_state_bookmark(context),
             lookback=self.settings.lookback,
-            walk=self.walk_fingerprint(context),
+            walk=walk_fingerprint(self.get_url_params(context, None), self.settings.start_date),
         )
         if reason:
             self.logger.info(
@@ -225,7 +220,8 @@ class LeadsStream(MegaStream):
         interval = self.progress_interval_seconds
         progress = Progress(self.pacer, self.page_limit, interval=interval, already=start.emitted)
         bookmark = self.stream_state_bookmark(context)
-        walk = Walk(start, params, self.walk_fingerprint(context), progress, bookmark)
+        fingerprint = walk_fingerprint(params, self.settings.start_date)  # not updated_since
+        walk = Walk(start, params, fingerprint, progress, bookmark)
         paginator = self.get_new_paginator(start=start.cursor)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
@@ -294,17 +290,13 @@ class LeadsStream(MegaStream):
         if not self.connection_test:
             super()._write_state_message()
 
-    @property
+    @cached_property
     @override
     def schema(self) -> dict[str, t.Any]:
-        """Built on first use, as custom fields cost a request: `--about` never asks."""
-        return self.declared_schema
+        """Built on first use, as custom fields cost a request: `--about` never asks.
 
-    @cached_property
-    def declared_schema(self) -> dict[str, t.Any]:
-        """The setting's custom fields, else a sample's; none in `--test` (one request).
-
-        A sync given a catalog reads its schema there; `custom_fields` carries every value.
+        The setting's fields, else a sample's; none in `--test` (one request), or when a
+        catalog was given (the sync reads it). `custom_fields` still carries every value.
         """
         explicit = self.settings.custom_fields_schema
         if explicit is not None:
