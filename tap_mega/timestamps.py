@@ -7,10 +7,10 @@ bookmark is normalised first. Durations get one short form too (`format_duration
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 
-CANONICAL_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 MEGA_SPELLING_LENGTH = len("2026-07-01T18:20:00.000Z")
 
 
@@ -22,10 +22,8 @@ def parse_timestamp(value: str) -> dt.datetime:
     """An aware UTC datetime; no offset means UTC, as MEGA documents every timestamp."""
     if isinstance(value, str) and value.endswith("Z"):
         # MEGA's spelling, on every record: the C parser is far faster than pendulum.
-        try:
+        with contextlib.suppress(ValueError):
             return dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.timezone.utc)
-        except ValueError:
-            pass
     import pendulum  # noqa: PLC0415 (only for spellings other than MEGA's: saves start-up)
 
     try:
@@ -41,7 +39,7 @@ def parse_timestamp(value: str) -> dt.datetime:
 
 def format_timestamp(value: dt.datetime) -> str:
     """The canonical UTC form: microseconds and `Z`."""
-    return value.astimezone(dt.timezone.utc).strftime(CANONICAL_FORMAT)
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def normalize_timestamp(value: str) -> str:

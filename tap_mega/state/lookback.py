@@ -1,9 +1,8 @@
 """The `lookback_window` setting: how far before the bookmark an incremental run starts.
 
-MEGA stamps `updated_at` when a change starts, but a lead only becomes visible
-when its transaction commits, possibly after a sync read past its stamp.
-Starting a little before the bookmark catches it, at the price of re-emitting
-the few leads changed in that window (harmless when the target merges on `id`).
+MEGA stamps `updated_at` when a change starts, but the lead shows only once it commits,
+perhaps after a sync read past the stamp. Looking back catches it, re-emitting the
+few leads of that window (harmless when the target merges on `id`).
 """
 
 from __future__ import annotations
@@ -52,9 +51,7 @@ def parse_lookback(value: t.Any) -> dt.timedelta:
 
 
 def incremental_start(
-    bookmark: dt.datetime | None,
-    start_date: dt.datetime | None,
-    lookback: dt.timedelta,
+    bookmark: dt.datetime | None, start_date: dt.datetime | None, lookback: dt.timedelta
 ) -> dt.datetime | None:
     """The bookmark minus the lookback, never before `start_date` (a floor the user chose)."""
     if bookmark is None:

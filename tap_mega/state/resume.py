@@ -79,11 +79,7 @@ def served_at(date_header: str | None) -> str | None:
 
 
 def why_not_resume(
-    point: ResumePoint,
-    *,
-    bookmark: str | None,
-    lookback: dt.timedelta,
-    walk: str,
+    point: ResumePoint, *, bookmark: str | None, lookback: dt.timedelta, walk: str
 ) -> str | None:
     """None when the next walk may start at `point`; else the reason, for the log."""
     if walk != point.walk:

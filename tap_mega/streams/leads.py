@@ -99,9 +99,8 @@ class LeadsStream(MegaStream):
     ) -> None:
         """Follow the last lead emitted, but never below the bookmark this run started from.
 
-        The lookback re-reads leads older than that bookmark, which the SDK's sort
-        check would refuse. A run resumed from any STATE written on the way starts
-        `lookback_window` before it again: at worst it re-emits leads, never skips one.
+        The lookback re-reads older leads, which the SDK's sort check refuses; a run
+        resumed from any STATE looks back again, so it may re-emit leads, never skip one.
         """
         if not self.incremental:
             return  # as the SDK: a FULL_TABLE catalog keeps no bookmark
@@ -219,9 +218,8 @@ class LeadsStream(MegaStream):
             params["updated_since"] = format_timestamp(start.since)
         interval = self.progress_interval_seconds
         progress = Progress(self.pacer, self.page_limit, interval=interval, already=start.emitted)
-        bookmark = self.stream_state_bookmark(context)
         fingerprint = walk_fingerprint(params, self.settings.start_date)  # not updated_since
-        walk = Walk(start, params, fingerprint, progress, bookmark)
+        walk = Walk(start, params, fingerprint, progress, self.stream_state_bookmark(context))
         paginator = self.get_new_paginator(start=start.cursor)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)

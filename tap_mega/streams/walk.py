@@ -44,7 +44,6 @@ class Walk:
     #: What a saved cursor of this walk is only valid under (resume.walk_fingerprint).
     fingerprint: str
     progress: Progress
-    #: The bookmark the walk started from (None: none kept).
     incoming_bookmark: str | None
     last_updated_at: str | None = None
     #: The page size MEGA said it served, when below the one asked for.
