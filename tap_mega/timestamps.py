@@ -39,7 +39,7 @@ def parse_timestamp(value: str) -> dt.datetime:
 
 def format_timestamp(value: dt.datetime) -> str:
     """The canonical UTC form: microseconds and `Z`."""
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def normalize_timestamp(value: str) -> str:
