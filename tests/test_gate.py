@@ -21,8 +21,9 @@ from tap_mega.errors import SettingsError
 from tap_mega.fleet.command import EXIT_BAD_INPUT
 from tap_mega.fleet.command import main as fleet_main
 from tap_mega.tap import TapMega
-from tests.conftest import error_lines, run_cli, tap_config
-from tests.test_airbyte import configured_catalog, source
+from tests.helpers.airbyte import configured_catalog, source
+from tests.helpers.cli import error_lines, run_cli
+from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
