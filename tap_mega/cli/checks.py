@@ -1,7 +1,6 @@
-"""Checks on settings that JSON Schema alone words badly or cannot express.
+"""Checks on settings that JSON Schema words badly or cannot express.
 
-Every problem is one line that names the setting, so a user reading a scheduler's
-log knows what to fix without reading a traceback.
+Each problem is one line naming the setting: a scheduler's log shows what to fix.
 """
 
 from __future__ import annotations
@@ -27,38 +26,31 @@ ENV_HINTS = {"token": "TAP_MEGA_TOKEN", "customer_id": "TAP_MEGA_CUSTOMER_ID"}
 SECRET_SETTINGS = frozenset({"token"})
 #: What can travel in an HTTP header: anything else fails deep inside http.client.
 TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")
+#: The start of MEGA's endpoint paths, which the tap appends to `api_url` itself.
+ENDPOINT_PATH = "/api/agents/"
+#: How alike an unknown name and a setting must be to count as a misspelling of it.
+MISSPELLING_CUTOFF = 0.8
 
 
 def find_problems(
-    config: Mapping[str, t.Any],
-    schema: dict[str, t.Any],
-    *,
-    environment_read: bool = False,
+    config: Mapping[str, t.Any], schema: dict[str, t.Any], *, environment_read: bool = False
 ) -> list[str]:
-    """Every problem with `config`, most basic first (misspelt, missing, type, meaning).
+    """Every problem with `config`, most basic first: a fix there may explain the rest.
 
-    `environment_read`: whether the settings came from the environment too
-    (`--config=ENV`), so a missing one is explained truthfully.
+    `environment_read`: `--config=ENV`, so a missing setting is explained truthfully.
     """
-    problems = list(misspelt_settings(config, schema))
-    if problems:
+    if problems := list(misspelt_settings(config, schema)):
         return problems
-    problems = list(missing_required(config, schema, environment_read=environment_read))
-    if problems:
+    if problems := list(missing_required(config, schema, environment_read)):
         return problems
-    problems = [*null_defaults(config, schema), *schema_violations(config, schema)]
-    if problems:
+    if problems := [*null_defaults(config, schema), *schema_violations(config, schema)]:
         return problems
     return list(meaning_problems(config))
 
 
 def null_defaults(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
-    """Settings with a default given as null.
-
-    The SDK's schema allows null everywhere, but the code would then use None,
-    not the default (an api_url of "None", a timeout of None).
-    """
-    for name, spec in schema.get("properties", {}).items():
+    """Settings with a default given as null: the SDK's schema allows it; we would use None."""
+    for name, spec in schema["properties"].items():
         if name in config and config[name] is None and "default" in spec:
             yield (
                 f"setting `{name}` is null: leave it out to use its default "
@@ -67,34 +59,29 @@ def null_defaults(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iter
 
 
 def missing_required(
-    config: Mapping[str, t.Any],
-    schema: dict[str, t.Any],
-    *,
-    environment_read: bool = False,
+    config: Mapping[str, t.Any], schema: dict[str, t.Any], environment_read: bool  # noqa: FBT001
 ) -> Iterator[str]:
-    """Required settings that are absent or empty."""
-    for name in schema.get("required", []):
-        if is_blank(config.get(name)):
-            yield f"setting `{name}` is required: {where_to_set(name, environment_read)}"
+    """Required settings that are absent or empty, and where to set them.
 
-
-def where_to_set(name: str, environment_read: bool) -> str:  # noqa: FBT001
-    """Where a missing setting goes, true to whether the environment was read.
-
-    An exported variable is only read with `--config=ENV`: telling a user who
-    has exported it to set it would send them in circles.
+    An exported variable is read only with `--config=ENV`: telling a user who
+    exported it to set it would send them in circles.
     """
-    variable = ENV_HINTS.get(name)
-    if variable is None:
-        return "set it in the config"
-    if environment_read:
-        return f"set it in the config or the environment variable {variable}"
-    if os.environ.get(variable):
-        return (
-            f"{variable} is set in the environment, but tap-mega reads the environment "
-            "only with `--config=ENV`: add `--config=ENV`, or set it in the config file"
-        )
-    return f"set it in the config file, or export {variable} and run with `--config=ENV`"
+    for name in schema.get("required", []):
+        if not is_blank(config.get(name)):
+            continue
+        variable = ENV_HINTS.get(name)
+        if variable is None:
+            where = "set it in the config"
+        elif environment_read:
+            where = f"set it in the config or the environment variable {variable}"
+        elif os.environ.get(variable):
+            where = (
+                f"{variable} is set in the environment, but tap-mega reads the environment "
+                "only with `--config=ENV`: add `--config=ENV`, or set it in the config file"
+            )
+        else:
+            where = f"set it in the config file, or export {variable} and run with `--config=ENV`"
+        yield f"setting `{name}` is required: {where}"
 
 
 def schema_violations(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
@@ -108,7 +95,7 @@ def schema_violations(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> 
 
 
 def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
-    """Checks of meaning: a UUID, a timestamp, a URL that may carry the token, a duration."""
+    """What a type cannot say: a UUID, a timestamp, a URL that may carry the token, a duration."""
     token = config.get("token")
     if isinstance(token, str) and not TOKEN_CHARACTERS.fullmatch(token):
         # Never echo it: the value is a secret even when it is malformed.
@@ -140,53 +127,28 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
         )
 
 
-def numbers_from_env(config: dict[str, t.Any], schema: dict[str, t.Any]) -> dict[str, t.Any]:
-    """`config` with number settings given as text (environment variables) parsed.
+def environment_problem(schema: dict[str, t.Any], prefix: str, environ: Mapping[str, str]) -> str:
+    """The `<prefix><NAME>` variable the SDK's `int()` or JSON parse failed on, with its setting.
 
-    The SDK parses integers and booleans from the environment but leaves numbers
-    as text, which its schema then refuses. Text that is not a number is kept as
-    it is, so validation names the setting.
+    The SDK lets that error out: a traceback, or a line blaming "a --config file".
     """
-    parsed = dict(config)
-    for name, value in config.items():
-        types = schema.get("properties", {}).get(name, {}).get("type", [])
-        if isinstance(value, str) and "number" in types:
-            try:
-                parsed[name] = float(value)
-            except ValueError:
-                continue
-    return parsed
-
-
-def environment_problem(
-    schema: dict[str, t.Any], prefix: str, environ: Mapping[str, str]
-) -> str | None:
-    """The `<prefix><NAME>` variable the SDK could not parse, named with its setting.
-
-    The SDK parses integer settings with `int()` and object ones as JSON, and lets
-    the error out: a traceback, or a line blaming "a --config file" for an
-    environment variable. None when every variable parses.
-    """
-    for name, spec in schema.get("properties", {}).items():
+    for name, spec in schema["properties"].items():
         variable = prefix + name.upper().replace("-", "_")
-        if variable not in environ:
-            continue
         types = spec.get("type", [])
-        types = [types] if isinstance(types, str) else types
         try:
-            if "integer" in types:
+            if variable in environ and "integer" in types:
                 int(environ[variable])
-            elif "object" in types or "array" in types:
+            elif variable in environ and ("object" in types or "array" in types):
                 json.loads(environ[variable])
         except ValueError:
             wanted = "a whole number" if "integer" in types else "JSON text"
             return f"setting `{name}` (from {variable}) must be {wanted}"
-    return None
+    return f"a {prefix}* variable does not parse"
 
 
 def is_blank(value: t.Any) -> bool:
-    """Unset or empty; safe for any JSON value (a list is not hashable)."""
-    return value is None or (isinstance(value, str) and value == "")
+    """Unset or empty, for any JSON value."""
+    return value is None or value == ""
 
 
 def is_uuid(value: str) -> bool:
@@ -199,7 +161,7 @@ def is_uuid(value: str) -> bool:
 
 
 def api_url_problem(value: t.Any) -> str | None:
-    """Refuse a URL that would send the token in clear text.
+    """Refuse a URL that would send the token in clear text, or to a wrong path.
 
     Plain http is allowed only to loopback addresses, where the emulator runs.
     """
@@ -222,10 +184,6 @@ def api_url_problem(value: t.Any) -> str | None:
     return None
 
 
-#: The start of MEGA's endpoint paths, which the tap appends to `api_url` itself.
-ENDPOINT_PATH = "/api/agents/"
-
-
 def is_loopback(host: str) -> bool:
     """Whether `host` is this machine: localhost or a loopback address."""
     if host.lower() == "localhost":
@@ -238,23 +196,16 @@ def is_loopback(host: str) -> bool:
 
 def unknown_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
     """Names in `config` that no setting declares: usually a typo worth a warning."""
-    known = set(schema.get("properties", {}))
-    return sorted(name for name in config if name not in known)
-
-
-#: How alike an unknown name and a setting must be to count as a misspelling of it.
-MISSPELLING_CUTOFF = 0.8
+    return sorted(set(config) - set(schema["properties"]))
 
 
 def misspelt_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
     """Unknown names that are a near miss of a setting the config does not give.
 
-    Ignored with a warning, a misspelt `start_date` reads everything and a misspelt
-    `custom_fields_schema` discovers instead: the run spends hours of budget doing
-    what the user did not ask for, with the warning lost in a scheduler's log.
-    A name far from every setting stays a warning (`unknown_settings`).
+    Only warned of, a misspelt `start_date` would read everything, spending hours of
+    budget on what the user did not ask for. A name far from every setting is a warning.
     """
-    known = {name.lower(): name for name in schema.get("properties", {})}
+    known = {name.lower(): name for name in schema["properties"]}
     for name in unknown_settings(config, schema):
         close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=MISSPELLING_CUTOFF)
         if close and known[close[0]] not in config:
@@ -265,10 +216,9 @@ def misspelt_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> 
 
 
 def without_sample(config: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """`config` for a tap that needs no custom-field declarations: it asks MEGA nothing.
+    """`config` declaring its custom fields (none, or the user's), so discovery asks MEGA nothing.
 
-    For commands that never read custom fields' types (source-mega's `check` and
-    `read`, the doctor): declaring none, or the user's own `custom_fields_schema`,
-    skips discovery's sample request.
+    For commands that never read custom fields' types: source-mega's `check` and `read`,
+    the doctor.
     """
     return {**config, "custom_fields_schema": config.get("custom_fields_schema") or {}}
