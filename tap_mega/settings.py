@@ -1,7 +1,6 @@
-"""The tap's settings, parsed once: typed, frozen, and the one source of their defaults.
+"""The tap's settings, parsed once from the checked config: typed, frozen, their defaults here.
 
-The SDK fills in no defaults and hands every part the raw `config`. Built from a config
-the gate has checked (cli/checks.py), so parsing here cannot fail.
+The SDK fills in no defaults and hands every part the raw `config`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""Checks on settings that JSON Schema words badly or cannot express.
-
-Each problem is one line naming the setting: a scheduler's log shows what to fix.
-"""
+"""Checks on settings that JSON Schema words badly or cannot express, each one line naming it."""
 
 from __future__ import annotations
 
@@ -22,7 +19,6 @@ from tap_mega.timestamps import InvalidTimestampError, parse_timestamp
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-ENV_HINTS = {"token": "TAP_MEGA_TOKEN", "customer_id": "TAP_MEGA_CUSTOMER_ID"}
 SECRET_SETTINGS = frozenset({"token"})
 #: What can travel in an HTTP header: anything else fails deep inside http.client.
 TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")
@@ -33,15 +29,12 @@ MISSPELLING_CUTOFF = 0.8
 
 
 def find_problems(
-    config: Mapping[str, t.Any], schema: dict[str, t.Any], *, environment_read: bool = False
+    config: Mapping[str, t.Any], schema: dict[str, t.Any], *, environment_read: bool
 ) -> list[str]:
-    """Every problem with `config`, most basic first: a fix there may explain the rest.
-
-    `environment_read`: `--config=ENV`, so a missing setting is explained truthfully.
-    """
+    """Every problem with `config`, most basic first: a fix there may explain the rest."""
     if problems := list(misspelt_settings(config, schema)):
         return problems
-    if problems := list(missing_required(config, schema, environment_read)):
+    if problems := list(missing_required(config, schema, environment_read=environment_read)):
         return problems
     if problems := [*null_defaults(config, schema), *schema_violations(config, schema)]:
         return problems
@@ -52,14 +45,11 @@ def null_defaults(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iter
     """Settings with a default given as null: the SDK's schema allows it; we would use None."""
     for name, spec in schema["properties"].items():
         if name in config and config[name] is None and "default" in spec:
-            yield (
-                f"setting `{name}` is null: leave it out to use its default "
-                f"({spec['default']!r})"
-            )
+            yield f"setting `{name}` is null: leave it out to use its default ({spec['default']!r})"
 
 
 def missing_required(
-    config: Mapping[str, t.Any], schema: dict[str, t.Any], environment_read: bool  # noqa: FBT001
+    config: Mapping[str, t.Any], schema: dict[str, t.Any], *, environment_read: bool
 ) -> Iterator[str]:
     """Required settings that are absent or empty, and where to set them.
 
@@ -69,10 +59,8 @@ def missing_required(
     for name in schema.get("required", []):
         if not is_blank(config.get(name)):
             continue
-        variable = ENV_HINTS.get(name)
-        if variable is None:
-            where = "set it in the config"
-        elif environment_read:
+        variable = f"TAP_MEGA_{name.upper()}"
+        if environment_read:
             where = f"set it in the config or the environment variable {variable}"
         elif os.environ.get(variable):
             where = (
@@ -128,10 +116,7 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
 
 
 def environment_problem(schema: dict[str, t.Any], prefix: str, environ: Mapping[str, str]) -> str:
-    """The `<prefix><NAME>` variable the SDK's `int()` or JSON parse failed on, with its setting.
-
-    The SDK lets that error out: a traceback, or a line blaming "a --config file".
-    """
+    """The `<prefix><NAME>` variable the SDK's `int()` or JSON parse failed on, with its setting."""
     for name, spec in schema["properties"].items():
         variable = prefix + name.upper().replace("-", "_")
         types = spec.get("type", [])
@@ -161,10 +146,7 @@ def is_uuid(value: str) -> bool:
 
 
 def api_url_problem(value: t.Any) -> str | None:
-    """Refuse a URL that would send the token in clear text, or to a wrong path.
-
-    Plain http is allowed only to loopback addresses, where the emulator runs.
-    """
+    """Refuse a URL that sends the token in clear text (http off loopback), or to a wrong path."""
     if is_blank(value):
         return None
     parsed = urlparse(str(value))
@@ -202,8 +184,7 @@ def unknown_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> l
 def misspelt_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
     """Unknown names that are a near miss of a setting the config does not give.
 
-    Only warned of, a misspelt `start_date` would read everything, spending hours of
-    budget on what the user did not ask for. A name far from every setting is a warning.
+    Only warned of, a misspelt `start_date` would spend hours of budget reading everything.
     """
     known = {name.lower(): name for name in schema["properties"]}
     for name in unknown_settings(config, schema):
@@ -216,9 +197,8 @@ def misspelt_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> 
 
 
 def without_sample(config: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """`config` declaring its custom fields (none, or the user's), so discovery asks MEGA nothing.
+    """`config` declaring its custom fields (none, or the user's): discovery asks MEGA nothing.
 
-    For commands that never read custom fields' types: source-mega's `check` and `read`,
-    the doctor.
+    For commands that never read custom fields' types: source-mega's `check` and `read`, the doctor.
     """
     return {**config, "custom_fields_schema": config.get("custom_fields_schema") or {}}

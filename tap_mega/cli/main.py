@@ -26,9 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = TapMega.cli.main(args=argv, standalone_mode=False)
     except click.UsageError as exc:
-        sys.stderr.write(
-            f"tap-mega: error: {redact(exc.format_message())} (see tap-mega --help)\n"
-        )
+        sys.stderr.write(f"tap-mega: error: {redact(exc.format_message())} (see tap-mega --help)\n")
         sys.exit(EXIT_USAGE)
     except TargetStoppedError as exc:
         silence_stdout()

@@ -1,7 +1,4 @@
-"""What tap-mega changes in the SDK's Tap: its command line, state, settings gate and signals.
-
-Each override says why the SDK's behaviour is wrong for this tap; `TapMega` (tap.py) inherits it.
-"""
+"""What tap-mega changes in the SDK's Tap (command line, state, settings gate, signals), and why."""
 
 from __future__ import annotations
 
@@ -33,13 +30,10 @@ CONFIG_FILES = "tap_mega.config_files"
 
 
 class NumbersFromEnv:
-    """The SDK's `_env_var_config`, with number settings parsed too: it leaves them as text.
-
-    Our own descriptor, as the SDK's `classproperty` lives in a private module.
-    """
+    """The SDK's `_env_var_config` with number settings parsed (it leaves them as text)."""
 
     def __get__(self, instance: object, owner: type[Tap]) -> dict[str, t.Any]:
-        """Read on the class (the CLI) or an instance (the tap), it sees the class."""
+        """Our own descriptor: the SDK's `classproperty` lives in a private module."""
         try:
             config: dict[str, t.Any] = vars(PluginBase)["_env_var_config"].__get__(None, owner)
         except ValueError as exc:  # the SDK's int() or JSON parse: a traceback otherwise
@@ -81,10 +75,9 @@ class MegaTap(Tap):
 
     @override
     def load_state(self, state: dict[str, t.Any]) -> None:
-        """Take any state shape users hold (state/inputs.py), and no bookmark the SDK skips.
+        """Overridden: the SDK reads a plain state's `bookmarks` only, and skips some in silence.
 
-        Overridden because the SDK reads only `bookmarks` of a plain state: any
-        other shape, or a bookmark it skips, silently re-reads everything.
+        Any other shape (state/inputs.py), or a skipped bookmark, would re-read everything.
         """
         plain = singer_state(state, "the state")
         self.check_state(plain)
@@ -106,11 +99,9 @@ class MegaTap(Tap):
     @classmethod
     @override
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command, with every input handed to `invoke` as given.
+        """Overridden: click opens --state and --catalog (a missing one is a traceback).
 
-        Overridden because click opens --state and --catalog itself (a missing file
-        is a traceback, never a line naming it), and the SDK runs --test and
-        --discover in callbacks, some before --state is read, which went unchecked.
+        And the SDK runs --test and --discover in callbacks, some before --state is read.
         """
         command = super().get_singer_command()
         for param in command.params:
@@ -123,14 +114,10 @@ class MegaTap(Tap):
 
     @classmethod
     @override
-    def cb_config(
-        cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
-    ) -> t.Any:
-        """Read `--config` as the SDK does; an unusable file is one line naming it.
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:
+        """Overridden: the SDK merges a list in silence, and fails on a bad file with a traceback.
 
-        Only regular files are read again (a pipe cannot be), to check each holds
-        settings: the SDK merges a list in silence. Any file is read again when
-        the SDK fails on it, to say which and why.
+        Regular files are read again to check them (a pipe cannot be); any file, to name it.
         """
         files = [path for path in value if path != "ENV"]
         ctx.meta[CONFIG_FILES] = files
@@ -158,10 +145,9 @@ class MegaTap(Tap):
         discover: bool = False,
         test: str = CliTestOptionValue.Disabled.value,
     ) -> None:
-        """Read --state (any accepted shape) and --catalog, naming the file on failure, then run.
+        """Every mode (--discover, --test, a sync) starts from --state and --catalog checked.
 
-        Every mode (--discover, --test, a sync) starts from inputs already checked. A
-        test checks the state but does not load it: it reads the newest lead.
+        A test checks the state but does not load it: it reads the newest lead.
         """
         if about:
             super().invoke(about=about, about_format=about_format)
@@ -169,7 +155,8 @@ class MegaTap(Tap):
         if state is not None and meltano_leftover(state, config_files):
             cls.logger.warning(
                 "Ignoring --state %s: the state an earlier Meltano command left, not one "
-                "looked up for this command (Meltano does that only for a sync)", state
+                "looked up for this command (Meltano does that only for a sync)",
+                state,
             )
             state = None
         plain: dict[str, t.Any] = {}
@@ -200,11 +187,9 @@ class MegaTap(Tap):
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The one gate: settings, then the state's account, checked before any request.
+        """The one gate, whatever `validate_config` says: no tap reaches MEGA with bad settings.
 
-        Refuses whatever `validate_config` a caller passed, so no entry point (a
-        second tap built from checked settings, say) reaches MEGA with settings the
-        tap refuses. `raise_errors=False` only skips the warnings.
+        `raise_errors=False` only skips the warnings.
         """
         register_secret(self.config.get("token"))
         schema = copy.deepcopy(self.config_jsonschema)
@@ -220,7 +205,7 @@ class MegaTap(Tap):
         if raise_errors:
             for name in settings.unknown_settings(self.config, schema):
                 self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
-        return problems
+        return []
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
