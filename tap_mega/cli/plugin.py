@@ -78,23 +78,14 @@ class MegaTap(Tap):
         """Overridden: the SDK reads a plain state's `bookmarks` only, and skips some in silence.
 
         Any other shape (state/inputs.py), or a skipped bookmark, would re-read everything.
+        A connection test checks the state but does not load it: it reads the newest lead.
         """
         plain = singer_state(state, "the state")
-        self.check_state(plain)
-        super().load_state(plain)
-
-    def check_state(self, plain: dict[str, t.Any]) -> None:
-        """Refuse a plain state whose bookmark is another account's, or one the SDK skips."""
-        self.check_account(plain)
         keys = {stream.name: stream.replication_key for stream in self.streams.values()}
         if (ignored := ignored_bookmark_problem(plain.get("bookmarks", {}), keys)) is not None:
             raise InputError(ignored)
-
-    def check_account(self, plain: dict[str, t.Any]) -> None:
-        """Refuse a plain state whose bookmark is another account's."""
-        for name, bookmark in plain.get("bookmarks", {}).items():
-            if (problem := account_problem(bookmark, self.config, name)) is not None:
-                raise InputError(problem)
+        if not self.connection_test:
+            super().load_state(plain)
 
     @classmethod
     @override
@@ -145,10 +136,7 @@ class MegaTap(Tap):
         discover: bool = False,
         test: str = CliTestOptionValue.Disabled.value,
     ) -> None:
-        """Every mode (--discover, --test, a sync) starts from --state and --catalog checked.
-
-        A test checks the state but does not load it: it reads the newest lead.
-        """
+        """Every mode (--discover, --test, a sync) starts from --state and --catalog checked."""
         if about:
             super().invoke(about=about, about_format=about_format)
         config_files = click.get_current_context().meta.get(CONFIG_FILES, [])
@@ -169,19 +157,17 @@ class MegaTap(Tap):
         tap = cls(
             config=config.config,
             parse_env_config=config.parse_env,
-            state=None if testing else plain,
+            state=plain,
             catalog=read_catalog(catalog) if syncing and catalog is not None else None,
             setup_mapper=not discover,
             connection_test=test == CliTestOptionValue.All.value,
         )
         if discover:
             tap.run_discovery()
+        elif test == CliTestOptionValue.Schema.value:
+            tap.write_schemas()
         elif testing:
-            tap.check_state(plain)
-            if test == CliTestOptionValue.Schema.value:
-                tap.write_schemas()
-            else:
-                tap.run_connection_test()
+            tap.run_connection_test()
         else:
             tap.sync_all()
 
@@ -201,7 +187,10 @@ class MegaTap(Tap):
             raise SettingsError(problems)
         # Before the SDK builds the streams (its mapper does, before `load_state`),
         # which may send discovery's sample: another account's state sends nothing.
-        self.check_account(singer_state(self.given_state, "the state"))
+        bookmarks = singer_state(self.given_state, "the state").get("bookmarks", {})
+        for name, bookmark in bookmarks.items():
+            if (problem := account_problem(bookmark, self.config, name)) is not None:
+                raise InputError(problem)
         if raise_errors:
             for name in settings.unknown_settings(self.config, schema):
                 self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
