@@ -22,10 +22,6 @@ if t.TYPE_CHECKING:
 SECRET_SETTINGS = frozenset({"token"})
 #: What can travel in an HTTP header: anything else fails deep inside http.client.
 TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")
-#: The start of MEGA's endpoint paths, which the tap appends to `api_url` itself.
-ENDPOINT_PATH = "/api/agents/"
-#: How alike an unknown name and a setting must be to count as a misspelling of it.
-MISSPELLING_CUTOFF = 0.8
 
 
 def find_problems(
@@ -57,7 +53,7 @@ def missing_required(
     exported it to set it would send them in circles.
     """
     for name in schema.get("required", []):
-        if not is_blank(config.get(name)):
+        if config.get(name) not in (None, ""):
             continue
         variable = f"TAP_MEGA_{name.upper()}"
         if environment_read:
@@ -93,10 +89,10 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
         )
     for name in ("customer_id", "stage_id"):
         value = config.get(name)
-        if not is_blank(value) and not is_uuid(str(value)):
+        if value not in (None, "") and not is_uuid(str(value)):
             yield f"setting `{name}` must be a UUID, got {value!r}"
     start_date = config.get("start_date")
-    if not is_blank(start_date):
+    if start_date not in (None, ""):
         try:
             parse_timestamp(str(start_date))
         except InvalidTimestampError:
@@ -131,11 +127,6 @@ def environment_problem(schema: dict[str, t.Any], prefix: str, environ: Mapping[
     return f"a {prefix}* variable does not parse"
 
 
-def is_blank(value: t.Any) -> bool:
-    """Unset or empty, for any JSON value."""
-    return value is None or value == ""
-
-
 def is_uuid(value: str) -> bool:
     """Whether `value` is a UUID in any of its usual spellings."""
     try:
@@ -147,7 +138,7 @@ def is_uuid(value: str) -> bool:
 
 def api_url_problem(value: t.Any) -> str | None:
     """Refuse a URL that sends the token in clear text (http off loopback), or to a wrong path."""
-    if is_blank(value):
+    if value in (None, ""):
         return None
     parsed = urlparse(str(value))
     if parsed.scheme not in {"http", "https"} or not parsed.hostname:
@@ -157,8 +148,8 @@ def api_url_problem(value: t.Any) -> str | None:
             f"setting `api_url` must use https (the token would travel in clear "
             f"text); plain http is only allowed to loopback addresses, got {value!r}"
         )
-    if ENDPOINT_PATH in parsed.path.rstrip("/") + "/":
-        # Pasted from MEGA's docs: every request would go to .../leads/api/agents/crm/leads.
+    if "/api/agents/" in parsed.path.rstrip("/") + "/":
+        # Pasted from MEGA's docs: the tap appends the endpoint's path itself.
         return (
             f"setting `api_url` is the base URL, without the endpoint's path "
             f"(such as https://app.gomega.ai), got {value!r}"
@@ -188,7 +179,7 @@ def misspelt_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> 
     """
     known = {name.lower(): name for name in schema["properties"]}
     for name in unknown_settings(config, schema):
-        close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=MISSPELLING_CUTOFF)
+        close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.8)
         if close and known[close[0]] not in config:
             yield (
                 f"setting `{name}` is unknown: did you mean `{known[close[0]]}`? "

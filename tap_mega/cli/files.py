@@ -1,7 +1,4 @@
-"""The JSON files a user hands either command (--config, --state, --catalog).
-
-Any failure is one line naming the file, never its content (a config holds the token).
-"""
+"""The JSON files a user hands either command: a failure names the file, never its content."""
 
 from __future__ import annotations
 
@@ -33,10 +30,7 @@ def read_json(path: str, what: str) -> t.Any:
 
 
 def read_state_json(path: str, what: str) -> t.Any:
-    """A state file's JSON; an empty one is a write cut short or a wrong path, never no state.
-
-    Meltano hands over --state only when it holds a state, and a first run takes none.
-    """
+    """A state file's JSON; an empty one is a write cut short or a wrong path, never no state."""
     value = read_json(path, what)
     if value is None:
         msg = (
@@ -77,20 +71,6 @@ def read_json_object(path: str, what: str) -> dict[str, t.Any]:
         msg = f"the {what} file {path} must hold a JSON object, not {json_kind(value)}"
         raise InputError(msg)
     return value
-
-
-def other_input_kind(value: dict[str, t.Any]) -> str | None:
-    """Which other input file an object is (a catalog, a state), and where it goes; or None.
-
-    Otherwise a state passed as --config is told as "setting `token` is required".
-    """
-    if isinstance(value.get("streams"), list):
-        return "a Singer catalog (an object with `streams`): pass it as --catalog"
-    if {"bookmarks", "singer_state"} & set(value) or value.get("type") == "STATE":
-        return "a state: pass it as --state"
-    if isinstance(value.get("type"), str):
-        return f"a {value['type']} message, not settings"
-    return None
 
 
 def json_kind(value: t.Any) -> str:

@@ -15,7 +15,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_mega.cli import checks as settings
-from tap_mega.cli.files import meltano_leftover, other_input_kind, read_json_object, read_state_json
+from tap_mega.cli.files import meltano_leftover, read_json_object, read_state_json
 from tap_mega.errors import InputError, SettingsError
 from tap_mega.redaction import register_secret
 from tap_mega.state.inputs import account_problem, ignored_bookmark_problem, singer_state
@@ -212,10 +212,20 @@ def read_catalog(path: str) -> dict[str, t.Any]:
 
 
 def settings_file(path: str) -> dict[str, t.Any]:
-    """A --config file's object; a catalog or a state in its place is named as such."""
+    """A --config file's object; a catalog or a state in its place is named as such.
+
+    Otherwise a state passed as --config is told as "setting `token` is required".
+    """
     value = read_json_object(path, "--config")
-    kind = other_input_kind(value)
-    if kind is not None and "token" not in value and "customer_id" not in value:
-        msg = f"the --config file {path} is {kind}"
-        raise InputError(msg)
-    return value
+    if "token" in value or "customer_id" in value:
+        return value
+    if isinstance(value.get("streams"), list):
+        kind = "a Singer catalog (an object with `streams`): pass it as --catalog"
+    elif {"bookmarks", "singer_state"} & set(value) or value.get("type") == "STATE":
+        kind = "a state: pass it as --state"
+    elif isinstance(value.get("type"), str):
+        kind = f"a {value['type']} message, not settings"
+    else:
+        return value
+    msg = f"the --config file {path} is {kind}"
+    raise InputError(msg)

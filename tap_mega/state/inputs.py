@@ -1,9 +1,7 @@
 """The state a run starts from: the shapes people hold, and whose account it is.
 
-A state is read as the tap's own, a STATE line (`tail -1 out.singer`) or what
-`meltano state get` prints; anything else is refused, as "no bookmark" would re-read
-everything. The bookmark names its account (`ACCOUNT_KEY`), where the SDK, Meltano and
-source-mega all keep it: another account's bookmark would skip that account's leads.
+Users hold three (`SHAPES`); any other is refused, as "no bookmark" would re-read all.
+The bookmark names its account (`ACCOUNT_KEY`): another account's would skip its leads.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from tap_mega.settings import DEFAULT_API_URL
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-#: The key in the leads bookmark that names the account the bookmark belongs to.
+#: Beside `replication_key_value`, where the SDK, Meltano and source-mega all keep it.
 ACCOUNT_KEY = "account"
 SHAPES = (
     'a Singer state {"bookmarks": ...}, a STATE message {"type": "STATE", "value": ...} '
@@ -94,10 +92,7 @@ def ignored_bookmark_problem(
 
 
 def account_of(config: Mapping[str, t.Any]) -> dict[str, str]:
-    """The account a run reads: the customer and the API host.
-
-    Not the port: the emulator takes a new one at every start, and MEGA's does not matter.
-    """
+    """The account a run reads: the customer and the API host (the emulator's port changes)."""
     host = urlparse(str(config.get("api_url") or DEFAULT_API_URL)).hostname or ""
     return {"customer_id": str(config.get("customer_id", "")).lower(), "api_host": host.lower()}
 
