@@ -111,20 +111,20 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
         )
 
 
-def environment_problem(schema: dict[str, t.Any], prefix: str, environ: Mapping[str, str]) -> str:
-    """The `<prefix><NAME>` variable the SDK's `int()` or JSON parse failed on, with its setting."""
+def environment_problem(schema: dict[str, t.Any]) -> str:
+    """The TAP_MEGA_* variable the SDK's `int()` or JSON parse failed on, with its setting."""
     for name, spec in schema["properties"].items():
-        variable = prefix + name.upper().replace("-", "_")
+        variable = f"TAP_MEGA_{name.upper()}"
         types = spec.get("type", [])
         try:
-            if variable in environ and "integer" in types:
-                int(environ[variable])
-            elif variable in environ and ("object" in types or "array" in types):
-                json.loads(environ[variable])
+            if variable in os.environ and "integer" in types:
+                int(os.environ[variable])
+            elif variable in os.environ and ("object" in types or "array" in types):
+                json.loads(os.environ[variable])
         except ValueError:
             wanted = "a whole number" if "integer" in types else "JSON text"
             return f"setting `{name}` (from {variable}) must be {wanted}"
-    return f"a {prefix}* variable does not parse"
+    return "a TAP_MEGA_* variable does not parse"
 
 
 def is_uuid(value: str) -> bool:
@@ -159,10 +159,8 @@ def api_url_problem(value: t.Any) -> str | None:
 
 def is_loopback(host: str) -> bool:
     """Whether `host` is this machine: localhost or a loopback address."""
-    if host.lower() == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return host.lower() == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import typing as t
 from pathlib import Path
 
@@ -37,9 +36,7 @@ class NumbersFromEnv:
         try:
             config: dict[str, t.Any] = vars(PluginBase)["_env_var_config"].__get__(None, owner)
         except ValueError as exc:  # the SDK's int() or JSON parse: a traceback otherwise
-            prefix = f"{owner.name.upper().replace('-', '_')}_"
-            problem = settings.environment_problem(owner.config_jsonschema, prefix, os.environ)
-            raise SettingsError([problem]) from exc
+            raise SettingsError([settings.environment_problem(owner.config_jsonschema)]) from exc
         properties = owner.config_jsonschema["properties"]
         for name, value in config.items():
             if isinstance(value, str) and "number" in properties[name].get("type", []):
