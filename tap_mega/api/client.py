@@ -1,7 +1,6 @@
-"""HTTP concerns shared by MEGA streams: auth, headers, paging, retries, rate limits.
+"""HTTP to MEGA: auth, headers, paging, pacing and retries.
 
-`fetch_page` is the one way a page is fetched, by a sync's walk and by
-`source-mega check` alike.
+`fetch_page` is the one way a page is fetched, by a sync's walk and by `check` alike.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
 from tap_mega import __version__
-from tap_mega.api.network import BODY_FAILURES, cause_of, host_of, retry_reason, unreachable
+from tap_mega.api.network import cause_of, host_of, retry_reason, unreachable
 from tap_mega.api.pages import NextCursorPaginator, Page, read_page_body
 from tap_mega.api.responses import (
     describe_error_response,
@@ -54,11 +53,11 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, RequestFunc
 
 USER_AGENT = f"tap-mega/{__version__}"
+#: About two minutes of waiting before a sync gives up.
 RETRY_MAX_TRIES = 8
-#: A connection test (`tap-mega --test`) answers within seconds.
+RETRY_MAX_WAIT_SECONDS = 60.0
+#: A connection test (`tap-mega --test`): two tries of at most 10 s stay under 30 s.
 CONNECTION_TEST_MAX_TRIES = 2
-#: Seconds a connection test waits for each answer, whatever `request_timeout`
-#: says: two tries and the wait between them stay under 30 s on a silent host.
 CONNECTION_TEST_TIMEOUT = 10
 #: Failures of the network, not of MEGA: retried, then told as host and cause.
 NETWORK_FAILURES = (
@@ -68,9 +67,6 @@ NETWORK_FAILURES = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-RETRY_MAX_WAIT_SECONDS = 60.0
-
-
 #: How the SDK's `Stream.sync` starts the ERROR it logs for any exception.
 SDK_UNHANDLED_ERROR = "An unhandled error occurred while syncing"
 
@@ -83,11 +79,9 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
-        """The SDK's log, without its "unhandled error" line for a failure the tap explains.
+        """Drop the SDK's "unhandled error" ERROR for a failure the tap explains in one line.
 
-        The SDK logs that ERROR for every exception leaving a sync. For a known
-        failure (no network, a 401, a broken page) the tap's own one line follows,
-        and an ERROR calling it "unhandled" reads like a bug. A real bug keeps it.
+        Next to that line it reads like a bug; a real bug keeps it.
         """
         failure = sys.exc_info()[1]
         if (message.startswith(SDK_UNHANDLED_ERROR) and failure is not None
@@ -97,12 +91,10 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def __init__(self, tap: Tap, *, connection_test: bool = False) -> None:
-        """Parse the settings once; `connection_test`: `tap-mega --test`, not a sync."""
+        """`connection_test`: `tap-mega --test`, not a sync."""
         super().__init__(tap)
         self.connection_test = connection_test
-        #: Built once, from the config the tap has checked.
         self.settings = Settings.from_config(self.config)
-        #: The last response read and its page: pages are read one at a time.
         self._last_page: tuple[requests.Response, Page] | None = None
         #: Good pages this stream has read: after one, a 404 page is a front end's blip.
         self.pages_read = 0
@@ -116,17 +108,15 @@ class MegaStream(RESTStream[str | None]):
     @property
     @override
     def url_base(self) -> str:
-        """The API root; the emulator's URL in tests."""
+        """The API root; the emulator's in tests."""
         return self.settings.api_url
 
     @property
     @override
     def requests_session(self) -> requests.Session:
-        """A session that reads the proxy and CA-bundle variables once, at its start.
+        """Read the proxy and CA-bundle variables once, not three times per request.
 
-        Overridden because `requests` re-reads every proxy variable three times per
-        request (every request here goes to `api_url`, so the answer cannot change),
-        and the SDK's `send` never applies `REQUESTS_CA_BUNDLE` or `CURL_CA_BUNDLE`.
+        Also because the SDK's `send` never applies `REQUESTS_CA_BUNDLE` or `CURL_CA_BUNDLE`.
         """
         session = super().requests_session
         if session.trust_env:
@@ -144,7 +134,7 @@ class MegaStream(RESTStream[str | None]):
     @property
     @override
     def authenticator(self) -> BearerTokenAuthenticator:
-        """Bearer token: the token travels only in this header."""
+        """The token travels only in this header."""
         return BearerTokenAuthenticator(token=self.settings.token)
 
     @property
@@ -152,48 +142,26 @@ class MegaStream(RESTStream[str | None]):
     def http_headers(self) -> dict[str, str]:
         """Every request names the customer it acts on."""
         return {
-            "User-Agent": self.user_agent,
+            "User-Agent": USER_AGENT,
             "Accept": "application/json",
             "x-customer-id": self.settings.customer_id,
         }
 
     @property
     @override
-    def user_agent(self) -> str:
-        """Identify the tap to MEGA, so its support can tell our traffic apart."""
-        return USER_AGENT
-
-    @property
-    @override
     def timeout(self) -> int:
-        """Seconds per request, from `request_timeout`, rounded up.
-
-        The SDK types it as whole seconds; truncating would turn 0.5 into 0,
-        which urllib3 refuses with a traceback. A connection test waits at most
-        `CONNECTION_TEST_TIMEOUT`: `--test` answers within 30 s.
-        """
+        """`request_timeout` rounded up: the SDK's whole seconds would make 0.5 a 0."""
         seconds = math.ceil(self.settings.request_timeout)
         return min(seconds, CONNECTION_TEST_TIMEOUT) if self.connection_test else seconds
 
-    def timeout_words(self) -> str:
-        """How long each answer was waited for, in a failure line's words."""
-        if self.timeout < self.settings.request_timeout:
-            return f"{self.timeout}s (a connection test's limit; a sync waits `request_timeout`)"
-        return "`request_timeout`"
-
     def sleep(self, seconds: float) -> None:
-        """Every rate-limit wait goes through here, so tests can keep time.
-
-        Retry waits do not: the `backoff` library sleeps on its own.
-        """
+        """Every rate-limit wait (not a retry's) goes through here, so tests can keep time."""
         time.sleep(seconds)
 
     def read_page(self, response: requests.Response) -> Page:
-        """Parse and validate a body once, however many callers ask for it.
+        """Parse and check a body once, however many callers ask.
 
-        A strong reference to the last response, not a weak-keyed cache: the
-        cache's clean-up callback ran during requests, where a SIGTERM stopping the
-        run was swallowed by the callback and printed as a traceback.
+        Not a weak-keyed cache: its clean-up callback swallowed a SIGTERM mid-request.
         """
         if self._last_page is not None and self._last_page[0] is response:
             return self._last_page[1]
@@ -203,18 +171,13 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def get_new_paginator(self, start: str | None = None) -> NextCursorPaginator:
-        """Keyset paging on `next_cursor`, MEGA's preferred method; `start`: a saved cursor."""
+        """`start`: a saved cursor."""
         return NextCursorPaginator(self.read_page, start=start)
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        """Map MEGA's statuses to what the tap should do about them.
-
-        Overridden because the SDK treats 429 as fatal and puts every header and
-        the raw body into its error text.
-        """
+        """The SDK treats 429 as fatal and puts every header and the body in its error text."""
         status = response.status_code
-        # Every response, error or not, tells the pacer where the budget stands.
         self.pacer.observe(status, response.headers)
         if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise RateLimitedError(parse_retry_after(response))
@@ -226,8 +189,7 @@ class MegaStream(RESTStream[str | None]):
             # Before any page, an answer of the wrong shape means a wrong `api_url`.
             raise NotMegaError(not_mega_line(self.url_base, response, why))
         if status == HTTPStatus.NOT_FOUND and self.pages_read and not has_envelope(response):
-            # A front end's page in the middle of a walk, not MEGA's answer: the
-            # same URL just served a page.
+            # A front end's page mid-walk: the same URL just served a page.
             msg = f"MEGA's front end answered {describe_error_response(response)}"
             raise RetriableAPIError(msg, response)
         if status >= HTTPStatus.BAD_REQUEST:
@@ -237,7 +199,7 @@ class MegaStream(RESTStream[str | None]):
         self.pages_read += 1
 
     def auth_failure_message(self, response: requests.Response) -> str:
-        """Say which setting to check; the token itself is never shown."""
+        """Name the setting to check, never the token."""
         detail = describe_error_response(response)
         if response.status_code == HTTPStatus.UNAUTHORIZED:
             return (
@@ -255,49 +217,35 @@ class MegaStream(RESTStream[str | None]):
         cursor: str | None,
         params: dict[str, t.Any] | None = None,
     ) -> requests.Response:
-        """Fetch one page: paced, retried, its status mapped and its body checked.
+        """One page, paced and retried, its body checked (`read_page(response)`).
 
-        The one way a page is fetched: a sync's walk and `source-mega check` both
-        come here, so a check that succeeds means a sync's first page would too.
-        The checked body is `read_page(response)`. `params`: the query to send
-        instead of `get_url_params`'s (a walk's fixed one, discovery's sample).
-        """
-        return self.send_request(self.prepared_request(context, cursor, params), context)
-
-    def prepared_request(
-        self, context: Context | None, cursor: str | None, params: dict[str, t.Any] | None
-    ) -> requests.PreparedRequest:
-        """The request for the page at `cursor` (None: the first), from public hooks only.
-
-        `get_http_request` says what to send, `build_prepared_request` adds the
-        session's auth, as the SDK's own loop does.
+        A sync and `check` both come here, so a good check means a sync's first page
+        would be too. `params`: the query instead of `get_url_params`'s.
         """
         request = self.get_http_request(
             page=PageContext(stream_context=context, next_page_token=cursor)
         )
         if params is not None:
             request.params = params
-        return self.build_prepared_request(
+        prepared = self.build_prepared_request(
             method=request.method,
             url=request.url,
             params=request.encode_params(),
             headers=request.headers,
             data=request.data,
         )
+        return self.send_request(prepared, context)
 
     @cached_property
     def send_request(self) -> RequestFunc:
-        """The SDK's send, wrapped once in our pacing and retries (see `request_decorator`)."""
+        """The SDK's send, wrapped once in our pacing and retries."""
         return self.request_decorator(self._request)
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """Retry transient failures, logging each retry once, in our words; pace every try.
+        """Pace every try, and log each retry once: the SDK's `backoff` logger logs it twice.
 
-        Overridden because the SDK also hands `backoff` its logger, which logs every
-        retry a second time with the raw exception, and because each try must wait
-        for the request budget first. `paced` sits inside the retries, so a 429 is
-        waited out and sent again without spending one of them.
+        `paced` sits inside the retries, so a 429 is waited out without spending a try.
         """
         retried: RequestFunc = backoff.on_exception(
             self.backoff_wait_generator,
@@ -320,9 +268,10 @@ class MegaStream(RESTStream[str | None]):
             try:
                 return func(prepared_request, context)
             except NETWORK_FAILURES as exc:
-                raise unreachable(
-                    exc, self.url_base, self.backoff_max_tries(), self.timeout_words()
-                ) from exc
+                waited = "`request_timeout`"
+                if self.timeout < self.settings.request_timeout:
+                    waited = f"{self.timeout}s (a connection test's limit; a sync waits {waited})"
+                raise unreachable(exc, self.url_base, self.backoff_max_tries(), waited) from exc
 
         return send
 
@@ -346,11 +295,7 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def backoff_wait_generator(self) -> Generator[float, None, None]:
-        """Exponential waits from `retry_wait_base`, capped at a minute.
-
-        The SDK's default gives up after about 30 seconds, shorter than a typical
-        MEGA deploy or gateway blip.
-        """
+        """Capped at a minute: the SDK's gives up within 30 s, shorter than a MEGA deploy."""
         return backoff.expo(
             base=2, factor=self.retry_wait_base, max_value=RETRY_MAX_WAIT_SECONDS
         )
@@ -362,30 +307,18 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def backoff_max_tries(self) -> int:
-        """Eight tries: about two minutes of waiting before the run gives up.
-
-        Two in a connection test, so a wrong `api_url` answers within seconds.
-        """
+        """Two in a connection test, so a wrong `api_url` answers within seconds."""
         return CONNECTION_TEST_MAX_TRIES if self.connection_test else RETRY_MAX_TRIES
 
     @override
     def backoff_handler(self, details: Details) -> None:
         """One WARNING line per retry: the host, the cause and the next wait, never the request."""
-        exc = details.get("exception")
-        # Typed `object` by the original `backoff`, which Dagster's stack installs beside
-        # python-backoff (same module name, same API).
-        if not isinstance(exc, BaseException):
-            exc = None
-        if exc is None or isinstance(exc, (RetriableAPIError, *BODY_FAILURES)):
-            reason = retry_reason(exc)  # MEGA or a front end answered, badly
-        else:
-            reason = cause_of(exc).text  # no answer: refused, timed out, reset, DNS, TLS
-        host = host_of(exc, self.url_base) if exc is not None else self.url_base
+        exc = t.cast("BaseException", details.get("exception"))  # `on_exception` sets it
         self.logger.warning(
             "Retrying in %.1fs (try %d of %d) after %s (MEGA at %s)",
-            details.get("wait", 0.0),
-            details.get("tries", 0),
+            details["wait"],
+            details["tries"],
             self.backoff_max_tries(),
-            reason,
-            host,
+            retry_reason(exc),
+            host_of(exc, self.url_base),
         )
