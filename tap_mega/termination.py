@@ -15,6 +15,7 @@ import typing as t
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+
 class Terminated(BaseException):
     """The run was asked to stop: a BaseException, so no `except Exception` swallows it."""
 

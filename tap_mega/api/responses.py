@@ -61,8 +61,10 @@ def not_mega(response: requests.Response) -> str | None:
 def not_mega_line(api_url: str, response: requests.Response, why: str) -> str:
     """The one line for an answer from something that is not MEGA's API."""
     path = urlparse(response.url).path
-    return (f"{api_url} is not MEGA's API: GET {path} got {why}; check `api_url` "
-            "(left unset, the tap uses MEGA's own)")
+    return (
+        f"{api_url} is not MEGA's API: GET {path} got {why}; check `api_url` "
+        "(left unset, the tap uses MEGA's own)"
+    )
 
 
 def content_type(response: requests.Response) -> str:
