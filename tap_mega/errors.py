@@ -41,9 +41,8 @@ class SettingsError(MegaError):
     """Invalid settings, the first problem as the line: the SDK's CLI swallows its own error."""
 
     def __init__(self, problems: list[str]) -> None:
-        """Keep every problem, lead with the first."""
+        """Every problem, of which the user is shown the first."""
         super().__init__(f"invalid settings: {problems[0]}")
-        self.problems = problems
 
 
 class InputError(Exception):
@@ -69,7 +68,7 @@ class BudgetExhaustedError(Exception):
         self.reason = reason
 
 
-class ReserveTooLargeError(Exception):
+class ReserveTooLargeError(MegaError):
     """`rate_limit_reserve` leaves nothing of a reported window: the tap could never send."""
 
 
@@ -86,7 +85,6 @@ class TargetStoppedError(BaseException):
             "nothing after them was delivered, and the next run resumes from the last "
             "STATE the target saved (its own log says why it stopped)"
         )
-        self.records = records
 
 
 #: Failures the user fixes in the settings, not by retrying (Airbyte's `config_error`).

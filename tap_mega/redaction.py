@@ -8,7 +8,6 @@ logger, whatever handlers the SDK or a user sets up after we start.
 from __future__ import annotations
 
 import logging
-import threading
 import traceback
 import typing as t
 
@@ -17,7 +16,6 @@ REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 8
 
 _secrets: set[str] = set()
-_lock = threading.Lock()
 # Attributes every LogRecord has; anything else came in through `extra=`.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -26,10 +24,9 @@ def register_secret(value: t.Any) -> None:
     """Redact `value` from now on, in every log record and error line."""
     if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_LENGTH:
         return
-    with _lock:
-        if not _secrets:  # the first: wrap the record factory, once per process
-            _install_record_factory()
-        _secrets.update({value, value.strip()})
+    if not _secrets:  # the first: wrap the record factory, once per process
+        _install_record_factory()
+    _secrets.update({value, value.strip()})
 
 
 def redact(text: str, *also: str) -> str:

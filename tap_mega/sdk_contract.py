@@ -38,61 +38,56 @@ CONTRACT: tuple[PrivateName, ...] = (
         "_increment_stream_state",
         "method",
         "(self, latest_record, *, context)",
-        "LeadsStream keeps the bookmark from moving back during the lookback re-read; "
-        "without it the SDK's sort check fails every incremental run with a lookback.",
+        "LeadsStream keeps the bookmark from moving back in the lookback re-read; else "
+        "the SDK's sort check fails every incremental run with a lookback.",
     ),
     PrivateName(
         Stream,
         "_write_state_message",
         "method",
         "(self)",
-        "The walk writes STATE after every page and on the way out (leads.py); without "
-        "it a crash loses a whole sync, not one page. LeadsStream overrides it so a "
-        "dry run (`--test`) writes no STATE.",
+        "The walk writes STATE after every page (leads.py), so a crash loses one page, "
+        "not a sync; LeadsStream overrides it so `--test` writes none.",
     ),
     PrivateName(
         Tap,
         "_validate_config",
         "method",
         "(self, *, raise_errors)",
-        "TapMega checks settings with one line per problem naming the setting, and "
-        "PluginBase.__init__ calls it whatever `validate_config` says (the one gate); "
-        "without it bad settings surface as the SDK's log lines or a traceback.",
+        "TapMega's one settings gate (one line naming the setting): PluginBase.__init__ "
+        "calls it whatever `validate_config` says.",
     ),
     PrivateName(
         Tap,
         "_handle_termination",
         "method",
         "(self, signum, frame)",
-        "SIGTERM/SIGINT stop at a safe point and exit 143/130 (termination.py); without "
-        "it the SDK writes STATE mid-RECORD and exits 0.",
+        "SIGTERM/SIGINT stop at a safe point, exit 143/130 (termination.py); the SDK's "
+        "writes STATE mid-RECORD and exits 0.",
     ),
     PrivateName(
         PluginBase,
         "_env_var_config",
         "classproperty",
         "",
-        "TapMega parses number settings given as environment variables (plugin.py, "
-        "NumbersFromEnv); without it TAP_MEGA_REQUEST_TIMEOUT=2.5 is refused.",
+        "NumbersFromEnv (plugin.py) parses number settings from the environment; "
+        "else TAP_MEGA_REQUEST_TIMEOUT=2.5 is refused.",
     ),
     PrivateName(
         Stream,
         "_stream_version",
         "attribute",
         "",
-        "The one way the SDK's record path (`_generate_record_messages`) gives each "
-        "RECORD a `version`: set it, and every RECORD after carries it (the mirror's "
-        "full pass before ACTIVATE_VERSION; tests/test_record_path.py). Without it "
-        "RECORDs would need a writer of our own again.",
+        "The SDK's one way to give every RECORD a `version`, as the mirror's full pass "
+        "before ACTIVATE_VERSION needs (tests/test_record_path.py).",
     ),
     PrivateName(
         Stream,
         "state_manager.is_flushed",
         "attribute",
         "",
-        "Set False after naming the account or moving the resume point or the "
-        "bookmark back, so the next STATE is written (leads.py); else a STATE "
-        "can be skipped.",
+        "Set False after naming the account or moving the resume point or the bookmark "
+        "back, so the next STATE is written (leads.py).",
     ),
     PrivateName(
         Stream,
@@ -100,7 +95,6 @@ CONTRACT: tuple[PrivateName, ...] = (
         "log text",
         SDK_UNHANDLED_ERROR,
         "MegaStream.log drops that ERROR for a failure the tap explains in one line "
-        "(client.py); if the text changes, the ERROR is back beside that line, reading "
-        "like a bug.",
+        "(client.py); else it is back beside that line, reading like a bug.",
     ),
 )

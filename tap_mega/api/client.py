@@ -16,7 +16,6 @@ from http import HTTPStatus
 from pathlib import Path
 
 import backoff
-import requests
 from singer_sdk import RESTStream, metrics
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
@@ -24,7 +23,7 @@ from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
 from tap_mega import __version__
-from tap_mega.api.network import cause_of, host_of, retry_reason, unreachable
+from tap_mega.api.network import NETWORK_FAILURES, cause_of, host_of, retry_reason, unreachable
 from tap_mega.api.pages import NextCursorPaginator, Page, read_page_body
 from tap_mega.api.responses import (
     describe_error_response,
@@ -40,7 +39,6 @@ from tap_mega.errors import (
     MegaRequestError,
     NotMegaError,
     RateLimitedError,
-    ReserveTooLargeError,
     failure_line,
 )
 from tap_mega.sdk_contract import SDK_UNHANDLED_ERROR
@@ -49,6 +47,7 @@ from tap_mega.settings import Settings
 if t.TYPE_CHECKING:
     from collections.abc import Generator
 
+    import requests
     from backoff.types import Details
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, RequestFunc
@@ -60,14 +59,6 @@ RETRY_MAX_WAIT_SECONDS = 60.0
 #: A connection test (`tap-mega --test`): two tries of at most 10 s stay under 30 s.
 CONNECTION_TEST_MAX_TRIES = 2
 CONNECTION_TEST_TIMEOUT = 10
-#: Failures of the network, not of MEGA: retried, then told as host and cause.
-NETWORK_FAILURES = (
-    ConnectionResetError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
 
 
 class MegaStream(RESTStream[str | None]):
@@ -179,35 +170,34 @@ class MegaStream(RESTStream[str | None]):
         self.pacer.observe(status, response.headers)
         if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise RateLimitedError(parse_retry_after(response))
-        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            raise RetriableAPIError(describe_error_response(response), response)
-        if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
-            raise MegaAuthError(self.auth_failure_message(response))
         if not self.pages_read and (why := not_mega(response)):
             # Before any page, an answer of the wrong shape means a wrong `api_url`.
             raise NotMegaError(not_mega_line(self.url_base, response, why))
-        if status == HTTPStatus.NOT_FOUND and self.pages_read and not has_envelope(response):
-            # A front end's page mid-walk: the same URL just served a page.
-            msg = f"MEGA's front end answered {describe_error_response(response)}"
-            raise RetriableAPIError(msg, response)
-        if status >= HTTPStatus.BAD_REQUEST:
-            msg = f"MEGA rejected the request: {describe_error_response(response)}"
-            raise MegaRequestError(msg)
-        self.read_page(response)
-        self.pages_read += 1
-
-    def auth_failure_message(self, response: requests.Response) -> str:
-        """Name the setting to check, never the token."""
+        if status < HTTPStatus.BAD_REQUEST:
+            self.read_page(response)
+            self.pages_read += 1
+            return
         detail = describe_error_response(response)
-        if response.status_code == HTTPStatus.UNAUTHORIZED:
-            return (
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(detail, response)
+        if status == HTTPStatus.UNAUTHORIZED:
+            msg = (
                 f"MEGA did not accept the credentials ({detail}): check that `token` "
                 "is a current MEGA personal access token and that `customer_id` is set"
             )
-        return (
-            f"MEGA refused access ({detail}): check that `customer_id` is the "
-            "token's customer and that the token has the public_api:leads:read scope"
-        )
+            raise MegaAuthError(msg)
+        if status == HTTPStatus.FORBIDDEN:
+            msg = (
+                f"MEGA refused access ({detail}): check that `customer_id` is the "
+                "token's customer and that the token has the public_api:leads:read scope"
+            )
+            raise MegaAuthError(msg)
+        if status == HTTPStatus.NOT_FOUND and not has_envelope(response):
+            # A front end's page mid-walk: the same URL just served a page.
+            msg = f"MEGA's front end answered {detail}"
+            raise RetriableAPIError(msg, response)
+        msg = f"MEGA rejected the request: {detail}"
+        raise MegaRequestError(msg)
 
     def fetch_page(
         self,
@@ -248,14 +238,12 @@ class MegaStream(RESTStream[str | None]):
             timeout=self.timeout,
             allow_redirects=self.allow_redirects,
         )
-        status = response.status_code
+        ok = response.status_code < HTTPStatus.BAD_REQUEST
         tags: dict[str, t.Any] = {
             metrics.Tag.STREAM: self.name,
             metrics.Tag.ENDPOINT: self.path,
-            metrics.Tag.HTTP_STATUS_CODE: status,
-            metrics.Tag.STATUS: metrics.Status.SUCCEEDED
-            if status < HTTPStatus.BAD_REQUEST
-            else metrics.Status.FAILED,
+            metrics.Tag.HTTP_STATUS_CODE: response.status_code,
+            metrics.Tag.STATUS: metrics.Status.SUCCEEDED if ok else metrics.Status.FAILED,
         }
         if context:
             tags[metrics.Tag.CONTEXT] = context
@@ -306,10 +294,7 @@ class MegaStream(RESTStream[str | None]):
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:
             while True:
-                try:
-                    self.pacer.wait_for_turn()
-                except ReserveTooLargeError as exc:
-                    raise MegaError(str(exc)) from exc
+                self.pacer.wait_for_turn()
                 try:
                     return func(prepared_request, context)
                 except RateLimitedError as exc:

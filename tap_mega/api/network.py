@@ -1,9 +1,7 @@
 """What went wrong on the way to MEGA, in a user's words: the host, the cause, the advice.
 
-`requests` names only its own class (`ConnectionError`); a user needs the host and
-whether the name did not resolve, the port was closed or a certificate did not verify.
-A name that does not resolve or a certificate that does not verify stays so for the
-whole run: that fails at once, with advice.
+`requests` names only its own class. A name that does not resolve or a certificate that
+does not verify stays so for the whole run: that fails at once, with advice.
 """
 
 from __future__ import annotations
@@ -37,10 +35,17 @@ PASSING_CAUSES: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
     ((IncompleteRead, requests.exceptions.ChunkedEncodingError), "the response was cut short"),
 )
 #: An answer came, but its body was unusable: what a retry's WARNING calls it.
-BODY_FAILURES: dict[type[BaseException], str] = {
+BODY_FAILURES: dict[type[Exception], str] = {
     requests.exceptions.ChunkedEncodingError: "a body cut short",
     requests.exceptions.ContentDecodingError: "a body that would not decompress",
 }
+#: Failures of the network, not of MEGA: retried, then told as host and cause.
+NETWORK_FAILURES: tuple[type[Exception], ...] = (
+    ConnectionResetError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    *BODY_FAILURES,
+)
 
 
 @dataclass(frozen=True)
