@@ -11,7 +11,7 @@ import random
 import sys
 import time
 import typing as t
-from functools import cached_property, wraps
+from functools import cached_property
 from http import HTTPStatus
 from pathlib import Path
 
@@ -19,7 +19,6 @@ import backoff
 from singer_sdk import RESTStream, metrics
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
 from tap_mega import __version__
@@ -210,17 +209,11 @@ class MegaStream(RESTStream[str | None]):
         A sync and `check` both come here, so a good check means a sync's first page
         would be too. `params`: the query instead of `get_url_params`'s.
         """
-        request = self.get_http_request(
-            page=PageContext(stream_context=context, next_page_token=cursor)
-        )
-        if params is not None:
-            request.params = params
         prepared = self.build_prepared_request(
-            method=request.method,
-            url=request.url,
-            params=request.encode_params(),
-            headers=request.headers,
-            data=request.data,
+            method=self.http_method,
+            url=self.get_url(context),
+            params=self.get_url_params(context, cursor) if params is None else params,
+            headers=self.http_headers,
         )
         return self.send_request(prepared, context)
 
@@ -232,11 +225,12 @@ class MegaStream(RESTStream[str | None]):
     def send_try(
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> requests.Response:
-        """One try, as the SDK's private `_request` sends it: auth, send, METRIC, checks."""
+        """One try, as the SDK's private `_request` sends it: send, METRIC, checks.
+
+        The session's `auth` (our authenticator) was applied when the request was prepared.
+        """
         response = self.requests_session.send(
-            self.authenticator(prepared_request),
-            timeout=self.timeout,
-            allow_redirects=self.allow_redirects,
+            prepared_request, timeout=self.timeout, allow_redirects=self.allow_redirects
         )
         ok = response.status_code < HTTPStatus.BAD_REQUEST
         tags: dict[str, t.Any] = {
@@ -273,7 +267,6 @@ class MegaStream(RESTStream[str | None]):
     def told_unreachable(self, func: RequestFunc) -> RequestFunc:
         """`func`, its final network failure told as one line: the host and the cause."""
 
-        @wraps(func)
         def send(
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:

@@ -76,13 +76,8 @@ class NextCursorPaginator(BaseAPIPaginator[str | None]):
         self._seen: set[str] = {start} if start else set()
 
     @override
-    def has_more(self, response: requests.Response) -> bool:
-        """Stop when MEGA says so, with no extra request."""
-        return self._read_page(response).next_cursor is not None
-
-    @override
     def get_next(self, response: requests.Response) -> str | None:
-        """Hand back the next cursor, once only."""
+        """The next cursor, None (done) after the last page: never one seen before."""
         cursor = self._read_page(response).next_cursor
         if cursor is not None:
             if cursor in self._seen:
