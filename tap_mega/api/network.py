@@ -84,7 +84,7 @@ def cause_of(exc: BaseException) -> Cause:
         if isinstance(inner, ssl.SSLCertVerificationError):
             detail = inner.verify_message or "certificate verify failed"
             return Cause(f"TLS: the certificate did not verify ({detail})", True, TLS_ADVICE)
-        if isinstance(inner, socket.gaierror) or type(inner).__name__ == "NameResolutionError":
+        if isinstance(inner, socket.gaierror):
             advice = "check the host in `api_url` (and the machine's DNS)"
             return Cause("DNS: the host name does not resolve", True, advice)
     for bases, text in PASSING_CAUSES:
