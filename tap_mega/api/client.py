@@ -54,7 +54,6 @@ if t.TYPE_CHECKING:
 USER_AGENT = f"tap-mega/{__version__}"
 #: About two minutes of waiting before a sync gives up.
 RETRY_MAX_TRIES = 8
-RETRY_MAX_WAIT_SECONDS = 60.0
 #: A connection test (`tap-mega --test`): two tries of at most 10 s stay under 30 s.
 CONNECTION_TEST_MAX_TRIES = 2
 CONNECTION_TEST_TIMEOUT = 10
@@ -298,7 +297,7 @@ class MegaStream(RESTStream[str | None]):
     @override
     def backoff_wait_generator(self) -> Generator[float, None, None]:
         """Capped at a minute: the SDK's gives up within 30 s, shorter than a MEGA deploy."""
-        return backoff.expo(base=2, factor=self.retry_wait_base, max_value=RETRY_MAX_WAIT_SECONDS)
+        return backoff.expo(base=2, factor=self.retry_wait_base, max_value=60)
 
     @override
     def backoff_jitter(self, value: float) -> float:

@@ -102,7 +102,7 @@ def host_of(exc: BaseException, default_url: str) -> str:
 
 
 def unreachable(
-    exc: BaseException, default_url: str, tries: int, timeout: str = "`request_timeout`"
+    exc: BaseException, default_url: str, tries: int, timeout: str
 ) -> MegaUnreachableError:
     """The one line for a request that failed for good: host, cause, and what next.
 
