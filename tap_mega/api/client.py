@@ -26,7 +26,7 @@ from tap_mega.api.network import NETWORK_FAILURES, cause_of, host_of, retry_reas
 from tap_mega.api.pages import NextCursorPaginator, Page, read_page_body
 from tap_mega.api.responses import (
     describe_error_response,
-    has_envelope,
+    envelope,
     not_mega,
     not_mega_line,
     parse_retry_after,
@@ -67,10 +67,7 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
-        """Drop the SDK's "unhandled error" ERROR for a failure the tap explains in one line.
-
-        Next to that line it reads like a bug; a real bug keeps it.
-        """
+        """Drop the SDK's "unhandled error" ERROR beside an explained failure: reads like a bug."""
         failure = sys.exc_info()[1]
         explained = failure is not None and failure_line(failure) is not None
         if not (explained and message.startswith(SDK_UNHANDLED_ERROR)):
@@ -101,10 +98,7 @@ class MegaStream(RESTStream[str | None]):
     @property
     @override
     def requests_session(self) -> requests.Session:
-        """Read the proxy and CA-bundle variables once, not three times per request.
-
-        Also because the SDK's `send` never applies `REQUESTS_CA_BUNDLE` or `CURL_CA_BUNDLE`.
-        """
+        """Proxy and CA variables read once (not 3 times a request), and the CA ones applied."""
         session = super().requests_session
         if session.trust_env:
             settings = session.merge_environment_settings(self.url_base, {}, None, None, None)
@@ -146,10 +140,7 @@ class MegaStream(RESTStream[str | None]):
         time.sleep(seconds)
 
     def read_page(self, response: requests.Response) -> Page:
-        """Parse and check a body once, however many callers ask.
-
-        Not a weak-keyed cache: its clean-up callback swallowed a SIGTERM mid-request.
-        """
+        """Parse a body once for all callers (a weak-keyed cache's callback ate a SIGTERM)."""
         if self._last_page is not None and self._last_page[0] is response:
             return self._last_page[1]
         page = read_page_body(response)
@@ -190,7 +181,7 @@ class MegaStream(RESTStream[str | None]):
                 "token's customer and that the token has the public_api:leads:read scope"
             )
             raise MegaAuthError(msg)
-        if status == HTTPStatus.NOT_FOUND and not has_envelope(response):
+        if status == HTTPStatus.NOT_FOUND and not envelope(response):
             # A front end's page mid-walk: the same URL just served a page.
             msg = f"MEGA's front end answered {detail}"
             raise RetriableAPIError(msg, response)
@@ -224,10 +215,7 @@ class MegaStream(RESTStream[str | None]):
     def send_try(
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> requests.Response:
-        """One try, as the SDK's private `_request` sends it: send, METRIC, checks.
-
-        The session's `auth` (our authenticator) was applied when the request was prepared.
-        """
+        """One try, as the SDK's private `_request` sends it; `auth` came with the prepare."""
         response = self.requests_session.send(
             prepared_request, timeout=self.timeout, allow_redirects=self.allow_redirects
         )

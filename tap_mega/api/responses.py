@@ -19,22 +19,19 @@ if t.TYPE_CHECKING:
 def describe_error_response(response: requests.Response) -> str:
     """Status, envelope and path: not the SDK's every header and raw body."""
     summary = f"{response.status_code} {response.reason or ''}".strip()
-    try:
-        error = response.json()["error"]
+    detail = "no MEGA error envelope in the body"
+    if error := envelope(response):
         detail = f"{error['type']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        detail = "no MEGA error envelope in the body"
-    path = urlparse(response.url).path
-    return f"{summary} ({detail}) for GET {path}"
+    return f"{summary} ({detail}) for GET {urlparse(response.url).path}"
 
 
-def has_envelope(response: requests.Response) -> bool:
-    """The body is MEGA's error envelope, not a gateway's page."""
+def envelope(response: requests.Response) -> dict[str, t.Any] | None:
+    """MEGA's `{"error": {"type", "message", ...}}`; None for a body without it (a gateway's)."""
     try:
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):
-        return False
-    return isinstance(error, dict) and "type" in error
+        return None
+    return error if isinstance(error, dict) and {"type", "message"} <= error.keys() else None
 
 
 def not_mega(response: requests.Response) -> str | None:
@@ -43,7 +40,7 @@ def not_mega(response: requests.Response) -> str | None:
     A JSON body cut short is not judged here: that is the network's blip, retried.
     """
     status = response.status_code
-    if status == HTTPStatus.NOT_FOUND and not has_envelope(response):
+    if status == HTTPStatus.NOT_FOUND and not envelope(response):
         return f"a 404 with no MEGA error envelope ({body_kind(response)})"
     if not HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES:
         return None
