@@ -1,7 +1,4 @@
-"""Every failure the tap knows, and the one line a user is shown for each.
-
-Below every other module, so none imports an entry point or the HTTP module to name one.
-"""
+"""Every failure the tap knows and its one line: below every module, so any can name one."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""HTTP to MEGA: auth, headers, paging, pacing and retries.
-
-`fetch_page` is the one way a page is fetched, by a sync's walk and by `check` alike.
-"""
+"""HTTP to MEGA: auth, headers, pacing, retries, and `fetch_page`, the one way to get a page."""
 
 from __future__ import annotations
 

@@ -104,10 +104,7 @@ def host_of(exc: BaseException, default_url: str) -> str:
 def unreachable(
     exc: BaseException, default_url: str, tries: int, timeout: str
 ) -> MegaUnreachableError:
-    """The one line for a request that failed for good: host, cause, and what next.
-
-    `tries`: 1 for the doctor, which sends once. `timeout`: each answer's wait, in words.
-    """
+    """The one line for a request that failed for good; `tries` is 1 in the doctor."""
     host = host_of(exc, default_url)
     cause = cause_of(exc)
     if cause.final:

@@ -1,7 +1,4 @@
-"""What MEGA's answers say beyond the page: the error envelope and `Retry-After`.
-
-Shared by the sync and the doctor, so both say it in the same words.
-"""
+"""What MEGA's answers say beyond the page, in words the sync and the doctor share."""
 
 from __future__ import annotations
 
