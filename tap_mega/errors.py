@@ -1,9 +1,4 @@
-"""Every failure the tap knows, and the one line a user is shown for each.
-
-Both entry points (`tap-mega` and `source-mega`) and every engine module raise
-these; keeping them here, below everything else, is what lets no module import
-an entry point or the HTTP module just to name an error.
-"""
+"""Every failure the tap knows and its one line: below every module, so any can name one."""
 
 from __future__ import annotations
 
@@ -28,19 +23,11 @@ class MegaResponseError(MegaError):
 
 
 class NotMegaError(MegaError):
-    """The first answer is not MEGA's documented shape: `api_url` points elsewhere.
-
-    Not retried: a web server's page or 404 stays what it is, and retrying it
-    for two minutes only hides the wrong setting.
-    """
+    """The first answer is not MEGA's: `api_url` is wrong, and retrying only hides it."""
 
 
 class UnreadableBodyError(RetriableAPIError):
-    """A 200 whose body is not JSON, or is cut short: a proxy's page, a truncated gzip.
-
-    Retried like a 5xx (a gateway's hiccup, which the next try almost always
-    cures); after the last try its text is the user's one line, as before.
-    """
+    """A 200 whose body is not JSON: a gateway's hiccup, retried like a 5xx."""
 
 
 class SavedCursorRefusedError(MegaError):
@@ -48,16 +35,11 @@ class SavedCursorRefusedError(MegaError):
 
 
 class SettingsError(MegaError):
-    """Invalid settings; the first problem is the one-line message.
-
-    Not the SDK's ConfigValidationError: the SDK's CLI swallows that into log lines,
-    where ours reaches `tap-mega: error:` like every other failure.
-    """
+    """Invalid settings, the first problem as the line: the SDK's CLI swallows its own error."""
 
     def __init__(self, problems: list[str]) -> None:
-        """Keep every problem, lead with the first."""
+        """Every problem, of which the user is shown the first."""
         super().__init__(f"invalid settings: {problems[0]}")
-        self.problems = problems
 
 
 class InputError(Exception):
@@ -68,7 +50,7 @@ class RateLimitedError(Exception):
     """A 429: waited out and retried, never counted as a failed try."""
 
     def __init__(self, retry_after: float) -> None:
-        """Keep how long the API asked us to wait."""
+        """`retry_after`: seconds MEGA asked us to wait."""
         super().__init__(f"rate limited, retry after {retry_after:g}s")
         self.retry_after = retry_after
 
@@ -77,70 +59,48 @@ class BudgetExhaustedError(Exception):
     """The next request would wait longer than `max_wait_seconds`: end the run cleanly."""
 
     def __init__(self, wait: float, reason: str) -> None:
-        """Keep the wait and its cause for the user's WARNING line."""
+        """The wait and its cause, for the user's WARNING line."""
         super().__init__(f"next request would wait {wait:.0f}s ({reason})")
         self.wait = wait
         self.reason = reason
 
 
-class ReserveTooLargeError(Exception):
+class ReserveTooLargeError(MegaError):
     """`rate_limit_reserve` leaves nothing of a reported window: the tap could never send."""
 
 
 class TargetStoppedError(BaseException):
     """stdout was closed: the target (a loader, `head`) stopped reading.
 
-    A BaseException, like `Terminated`: nothing can be written any more, so no
-    handler may try to write a STATE on the way out, and the SDK must not log
-    it as an unhandled error of the stream.
+    A BaseException, so no handler tries to write STATE and the SDK logs no "unhandled error".
     """
 
     def __init__(self, records: int) -> None:
-        """Keep how many records reached the target's pipe before it closed."""
+        """`records`: how many reached the target's pipe before it closed."""
         super().__init__(
             f"the target stopped reading after {records:,} records (stdout was closed); "
             "nothing after them was delivered, and the next run resumes from the last "
             "STATE the target saved (its own log says why it stopped)"
         )
-        self.records = records
 
 
 #: Failures the user fixes in the settings, not by retrying (Airbyte's `config_error`).
 CONFIG_FAILURES = (MegaAuthError, SettingsError, ConfigValidationError, InputError, NotMegaError)
 
 
-def failure_line(exc: BaseException) -> str | None:
+def failure_line(exc: BaseException) -> str | None:  # noqa: PLR0911 - one return per failure
     """The one line that explains a known failure, or None for a real bug."""
-    return input_failure_line(exc) or network_failure_line(exc)
-
-
-def input_failure_line(exc: BaseException) -> str | None:
-    """Settings, files or responses we cannot use: the user or MEGA must change something."""
     if isinstance(exc, ConfigValidationError):
         return f"invalid settings: {exc.errors[0] if exc.errors else exc}"
     if isinstance(exc, (MegaError, InputError, UnreadableBodyError)):
         return str(exc)
-    if is_json_decode_error(exc):
+    # A file the user gave: the SDK parses with simplejson; bodies are MegaResponseError.
+    if isinstance(exc, ValueError) and type(exc).__name__ == "JSONDecodeError":
         return f"a --config, --state or --catalog file is not valid JSON: {exc}"
-    return None
-
-
-def network_failure_line(exc: BaseException) -> str | None:
-    """MEGA stayed unreachable or failing through every retry."""
     if isinstance(exc, BudgetExhaustedError):
         return f"MEGA's rate limit: the {exc}, longer than `max_wait_seconds`"
     if isinstance(exc, RetriableAPIError):
         return f"MEGA kept failing, giving up after retries: {exc}"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "MEGA did not answer within `request_timeout`, giving up after retries"
     if isinstance(exc, requests.exceptions.RequestException):
         return f"could not reach MEGA, giving up after retries: {type(exc).__name__}"
     return None
-
-
-def is_json_decode_error(exc: BaseException) -> bool:
-    """A JSON file the user gave us is broken (the SDK parses with simplejson, not json).
-
-    Response bodies never get here: the client turns those into MegaResponseError.
-    """
-    return isinstance(exc, ValueError) and type(exc).__name__ == "JSONDecodeError"

@@ -1,19 +1,13 @@
 """Keep the token out of every log line, error line and traceback.
 
-The token only travels in the Authorization header, and no code of ours logs
-it; this is the net under that rule, for what we do not control: an exception
-from a library that quotes a header, a value pasted into the wrong setting, the
-SDK's excepthook logging an unexpected bug with its traceback.
-
-It works at log-record creation (`logging.setLogRecordFactory`) rather than as a
-handler filter because the SDK and users configure handlers after we start and
-a record factory sees every record of every logger, whatever the handlers.
+The net under "no code of ours logs it", for a library quoting a header or the SDK's
+excepthook. A log-record factory, not a handler filter: it sees every record of every
+logger, whatever handlers the SDK or a user sets up after we start.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import traceback
 import typing as t
 
@@ -22,8 +16,6 @@ REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 8
 
 _secrets: set[str] = set()
-_lock = threading.Lock()
-_installed = False
 # Attributes every LogRecord has; anything else came in through `extra=`.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -32,17 +24,13 @@ def register_secret(value: t.Any) -> None:
     """Redact `value` from now on, in every log record and error line."""
     if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_LENGTH:
         return
-    with _lock:
-        _secrets.add(value)
-        _secrets.add(value.strip())
+    if not _secrets:  # the first: wrap the record factory, once per process
         _install_record_factory()
+    _secrets.update({value, value.strip()})
 
 
 def redact(text: str, *also: str) -> str:
-    """`text` with every registered secret, and each of `also`, replaced by a marker.
-
-    `also`: secrets of another process, such as the fleet's accounts' tokens.
-    """
+    """`text` without any registered secret; `also`: another process's (the fleet's tokens)."""
     for secret in sorted({*_secrets, *filter(None, also)}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text
@@ -54,33 +42,25 @@ def contains_secret(text: str) -> bool:
 
 
 def redacted_traceback(exc: BaseException) -> str:
-    """A traceback as Python would print it, with secrets redacted."""
+    """A traceback as Python prints it, redacted."""
     return redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
 
 def _install_record_factory() -> None:
-    """Wrap the current record factory once per process."""
-    global _installed  # noqa: PLW0603 - one factory per process, like logging's own
-    if _installed:
-        return
     previous = logging.getLogRecordFactory()
 
     def factory(*args: t.Any, **kwargs: t.Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        if _secrets:
-            redact_record(record)
+        redact_record(record)
         return record
 
     logging.setLogRecordFactory(factory)
-    _installed = True
 
 
 def redact_record(record: logging.LogRecord) -> None:
     """Rewrite a record in place so that no formatter can show a secret.
 
-    A traceback that quotes a secret is pre-rendered, redacted, into `exc_text`
-    and `exc_info` dropped: the SDK's structured formatter would otherwise
-    render the exception itself from `exc_info`.
+    `exc_info` goes: the SDK's structured formatter would render it past `exc_text`.
     """
     message = record.getMessage()
     if contains_secret(message):

@@ -51,8 +51,7 @@ class TapMega(MegaTap):
             "start_date",
             th.DateTimeType,
             title="Start date",
-            description="Earliest `updated_at` to extract (ISO-8601). "
-            "Default: everything.",
+            description="Earliest `updated_at` to extract (ISO-8601). Default: everything.",
         ),
         th.Property(
             "page_size",
@@ -85,15 +84,13 @@ class TapMega(MegaTap):
             # Refused before any request when not documented: see README, "Filters".
             allowed_values=["active", "won", "lost", "nurture", "archived"],
             title="Status filter",
-            description="Only leads with this status (active, won, lost, nurture, "
-            "archived).",
+            description="Only leads with this status (active, won, lost, nurture, archived).",
         ),
         th.Property(
             "stage_id",
             th.StringType,
             title="Stage filter",
-            description="Only leads in this pipeline stage (UUID; `stageId` on the "
-            "wire).",
+            description="Only leads in this pipeline stage (UUID; `stageId` on the wire).",
         ),
         th.Property(
             "lead_line",

@@ -1,15 +1,9 @@
 """SIGTERM and SIGINT: stop between messages, keep the last STATE, exit non-zero.
 
-The SDK's handler writes STATE from inside the signal handler (possibly in the
-middle of a RECORD line already half written to stdout) and then exits 0, so a
-scheduler records an interrupted sync as a success. Here a signal only raises
-`Terminated` while the tap is waiting on MEGA (the only long waits); anywhere
-else (writing a RECORD or STATE, parsing a page) it is held until that step is
-done, so stdout always ends on a whole line and the last STATE is consistent.
-A second signal while one is held stops at once: a user who insists wins.
-A signal held until the work is done (the last STATE written, or a `check` or
-`discover` answered) does not turn a complete run into a failure: PyAirbyte, for
-one, sends SIGTERM as soon as it has read the answer it asked for.
+The SDK's handler writes STATE mid-RECORD and exits 0. Here a signal stops the run at
+once only while waiting on MEGA, or when it is the second; otherwise it is held until
+the step is done, so stdout ends on a whole line. A signal held until the work is done
+does not fail a complete run: PyAirbyte sends SIGTERM once it has its answer.
 """
 
 from __future__ import annotations
@@ -21,33 +15,19 @@ import typing as t
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-#: What the shell reports for a process killed by the signal: 128 + its number.
-SIGNAL_EXIT_BASE = 128
-
 
 class Terminated(BaseException):
-    """The run was asked to stop.
-
-    A BaseException so that no retry loop or generic `except Exception` swallows it.
-    """
+    """The run was asked to stop: a BaseException, so no `except Exception` swallows it."""
 
     def __init__(self, signum: int) -> None:
-        """Remember which signal, for the message and the exit code."""
+        """`signum`: for the message and the exit code."""
         self.signum = signum
-        super().__init__(f"interrupted by {self.signal_name}")
-
-    @property
-    def signal_name(self) -> str:
-        """SIGTERM, SIGINT, ..."""
-        try:
-            return signal.Signals(self.signum).name
-        except ValueError:
-            return f"signal {self.signum}"
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
 
     @property
     def exit_code(self) -> int:
-        """143 for SIGTERM, 130 for SIGINT: what shells and schedulers expect."""
-        return SIGNAL_EXIT_BASE + self.signum
+        """128 + the signal, as shells report it: 143 for SIGTERM, 130 for SIGINT."""
+        return 128 + self.signum
 
 
 class TerminationGuard:
@@ -66,7 +46,7 @@ class TerminationGuard:
         self.pending = signum
 
     def raise_if_pending(self) -> None:
-        """Stop here if a signal is held: called at points where stopping is safe."""
+        """Called where stopping is safe."""
         if self.pending is not None:
             raise Terminated(self.pending)
 

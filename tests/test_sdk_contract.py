@@ -50,6 +50,9 @@ def missing(entry: PrivateName) -> str | None:
             return f"{where} no longer exists"
         now = shape(function)
         return None if now == entry.shape else f"{where} is now {now}, not {entry.shape}"
+    if entry.kind == "log text":
+        found = entry.shape in inspect.getsource(getattr(entry.owner, entry.name))
+        return None if found else f"{where} no longer logs {entry.shape!r}"
     if entry.kind == "classproperty":
         descriptor = next(
             (vars(k)[entry.name] for k in entry.owner.__mro__ if entry.name in vars(k)), None

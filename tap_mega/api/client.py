@@ -1,8 +1,4 @@
-"""HTTP concerns shared by MEGA streams: auth, headers, paging, retries, rate limits.
-
-`fetch_page` is the one way a page is fetched, by a sync's walk and by
-`source-mega check` alike.
-"""
+"""HTTP to MEGA: auth, headers, pacing, retries, and `fetch_page`, the one way to get a page."""
 
 from __future__ import annotations
 
@@ -12,24 +8,22 @@ import random
 import sys
 import time
 import typing as t
-from functools import cached_property, wraps
+from functools import cached_property
 from http import HTTPStatus
 from pathlib import Path
 
 import backoff
-import requests
-from singer_sdk import RESTStream
+from singer_sdk import RESTStream, metrics
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
 from tap_mega import __version__
-from tap_mega.api.network import BODY_FAILURES, cause_of, host_of, retry_reason, unreachable
+from tap_mega.api.network import NETWORK_FAILURES, cause_of, host_of, retry_reason, unreachable
 from tap_mega.api.pages import NextCursorPaginator, Page, read_page_body
 from tap_mega.api.responses import (
     describe_error_response,
-    has_envelope,
+    envelope,
     not_mega,
     not_mega_line,
     parse_retry_after,
@@ -41,38 +35,25 @@ from tap_mega.errors import (
     MegaRequestError,
     NotMegaError,
     RateLimitedError,
-    ReserveTooLargeError,
     failure_line,
 )
+from tap_mega.sdk_contract import SDK_UNHANDLED_ERROR
 from tap_mega.settings import Settings
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
 
+    import requests
     from backoff.types import Details
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, RequestFunc
 
 USER_AGENT = f"tap-mega/{__version__}"
+#: About two minutes of waiting before a sync gives up.
 RETRY_MAX_TRIES = 8
-#: A connection test (`tap-mega --test`) answers within seconds.
+#: A connection test (`tap-mega --test`): two tries of at most 10 s stay under 30 s.
 CONNECTION_TEST_MAX_TRIES = 2
-#: Seconds a connection test waits for each answer, whatever `request_timeout`
-#: says: two tries and the wait between them stay under 30 s on a silent host.
 CONNECTION_TEST_TIMEOUT = 10
-#: Failures of the network, not of MEGA: retried, then told as host and cause.
-NETWORK_FAILURES = (
-    ConnectionResetError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
-RETRY_MAX_WAIT_SECONDS = 60.0
-
-
-#: How the SDK's `Stream.sync` starts the ERROR it logs for any exception.
-SDK_UNHANDLED_ERROR = "An unhandled error occurred while syncing"
 
 
 class MegaStream(RESTStream[str | None]):
@@ -83,26 +64,18 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
-        """The SDK's log, without its "unhandled error" line for a failure the tap explains.
-
-        The SDK logs that ERROR for every exception leaving a sync. For a known
-        failure (no network, a 401, a broken page) the tap's own one line follows,
-        and an ERROR calling it "unhandled" reads like a bug. A real bug keeps it.
-        """
+        """Drop the SDK's "unhandled error" ERROR beside an explained failure: reads like a bug."""
         failure = sys.exc_info()[1]
-        if (message.startswith(SDK_UNHANDLED_ERROR) and failure is not None
-                and failure_line(failure) is not None):
-            return
-        super().log(message, *args, level=level, **kwargs)
+        explained = failure is not None and failure_line(failure) is not None
+        if not (explained and message.startswith(SDK_UNHANDLED_ERROR)):
+            super().log(message, *args, level=level, **kwargs)
 
     @override
     def __init__(self, tap: Tap, *, connection_test: bool = False) -> None:
-        """Parse the settings once; `connection_test`: `tap-mega --test`, not a sync."""
+        """`connection_test`: `tap-mega --test`, not a sync."""
         super().__init__(tap)
         self.connection_test = connection_test
-        #: Built once, from the config the tap has checked.
         self.settings = Settings.from_config(self.config)
-        #: The last response read and its page: pages are read one at a time.
         self._last_page: tuple[requests.Response, Page] | None = None
         #: Good pages this stream has read: after one, a 404 page is a front end's blip.
         self.pages_read = 0
@@ -116,18 +89,13 @@ class MegaStream(RESTStream[str | None]):
     @property
     @override
     def url_base(self) -> str:
-        """The API root; the emulator's URL in tests."""
+        """The API root; the emulator's in tests."""
         return self.settings.api_url
 
     @property
     @override
     def requests_session(self) -> requests.Session:
-        """A session that reads the proxy and CA-bundle variables once, at its start.
-
-        Overridden because `requests` re-reads every proxy variable three times per
-        request (every request here goes to `api_url`, so the answer cannot change),
-        and the SDK's `send` never applies `REQUESTS_CA_BUNDLE` or `CURL_CA_BUNDLE`.
-        """
+        """Proxy and CA variables read once (not 3 times a request), and the CA ones applied."""
         session = super().requests_session
         if session.trust_env:
             settings = session.merge_environment_settings(self.url_base, {}, None, None, None)
@@ -144,7 +112,7 @@ class MegaStream(RESTStream[str | None]):
     @property
     @override
     def authenticator(self) -> BearerTokenAuthenticator:
-        """Bearer token: the token travels only in this header."""
+        """The token travels only in this header."""
         return BearerTokenAuthenticator(token=self.settings.token)
 
     @property
@@ -152,49 +120,24 @@ class MegaStream(RESTStream[str | None]):
     def http_headers(self) -> dict[str, str]:
         """Every request names the customer it acts on."""
         return {
-            "User-Agent": self.user_agent,
+            "User-Agent": USER_AGENT,
             "Accept": "application/json",
             "x-customer-id": self.settings.customer_id,
         }
 
     @property
     @override
-    def user_agent(self) -> str:
-        """Identify the tap to MEGA, so its support can tell our traffic apart."""
-        return USER_AGENT
-
-    @property
-    @override
     def timeout(self) -> int:
-        """Seconds per request, from `request_timeout`, rounded up.
-
-        The SDK types it as whole seconds; truncating would turn 0.5 into 0,
-        which urllib3 refuses with a traceback. A connection test waits at most
-        `CONNECTION_TEST_TIMEOUT`: `--test` answers within 30 s.
-        """
+        """`request_timeout` rounded up: the SDK's whole seconds would make 0.5 a 0."""
         seconds = math.ceil(self.settings.request_timeout)
         return min(seconds, CONNECTION_TEST_TIMEOUT) if self.connection_test else seconds
 
-    def timeout_words(self) -> str:
-        """How long each answer was waited for, in a failure line's words."""
-        if self.timeout < self.settings.request_timeout:
-            return f"{self.timeout}s (a connection test's limit; a sync waits `request_timeout`)"
-        return "`request_timeout`"
-
     def sleep(self, seconds: float) -> None:
-        """Every rate-limit wait goes through here, so tests can keep time.
-
-        Retry waits do not: the `backoff` library sleeps on its own.
-        """
+        """Every rate-limit wait (not a retry's) goes through here, so tests can keep time."""
         time.sleep(seconds)
 
     def read_page(self, response: requests.Response) -> Page:
-        """Parse and validate a body once, however many callers ask for it.
-
-        A strong reference to the last response, not a weak-keyed cache: the
-        cache's clean-up callback ran during requests, where a SIGTERM stopping the
-        run was swallowed by the callback and printed as a traceback.
-        """
+        """Parse a body once for all callers (a weak-keyed cache's callback ate a SIGTERM)."""
         if self._last_page is not None and self._last_page[0] is response:
             return self._last_page[1]
         page = read_page_body(response)
@@ -203,51 +146,44 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def get_new_paginator(self, start: str | None = None) -> NextCursorPaginator:
-        """Keyset paging on `next_cursor`, MEGA's preferred method; `start`: a saved cursor."""
+        """`start`: a saved cursor."""
         return NextCursorPaginator(self.read_page, start=start)
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        """Map MEGA's statuses to what the tap should do about them.
-
-        Overridden because the SDK treats 429 as fatal and puts every header and
-        the raw body into its error text.
-        """
+        """The SDK treats 429 as fatal and puts every header and the body in its error text."""
         status = response.status_code
-        # Every response, error or not, tells the pacer where the budget stands.
         self.pacer.observe(status, response.headers)
         if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise RateLimitedError(parse_retry_after(response))
-        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            raise RetriableAPIError(describe_error_response(response), response)
-        if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
-            raise MegaAuthError(self.auth_failure_message(response))
         if not self.pages_read and (why := not_mega(response)):
             # Before any page, an answer of the wrong shape means a wrong `api_url`.
             raise NotMegaError(not_mega_line(self.url_base, response, why))
-        if status == HTTPStatus.NOT_FOUND and self.pages_read and not has_envelope(response):
-            # A front end's page in the middle of a walk, not MEGA's answer: the
-            # same URL just served a page.
-            msg = f"MEGA's front end answered {describe_error_response(response)}"
-            raise RetriableAPIError(msg, response)
-        if status >= HTTPStatus.BAD_REQUEST:
-            msg = f"MEGA rejected the request: {describe_error_response(response)}"
-            raise MegaRequestError(msg)
-        self.read_page(response)
-        self.pages_read += 1
-
-    def auth_failure_message(self, response: requests.Response) -> str:
-        """Say which setting to check; the token itself is never shown."""
+        if status < HTTPStatus.BAD_REQUEST:
+            self.read_page(response)
+            self.pages_read += 1
+            return
         detail = describe_error_response(response)
-        if response.status_code == HTTPStatus.UNAUTHORIZED:
-            return (
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(detail, response)
+        if status == HTTPStatus.UNAUTHORIZED:
+            msg = (
                 f"MEGA did not accept the credentials ({detail}): check that `token` "
                 "is a current MEGA personal access token and that `customer_id` is set"
             )
-        return (
-            f"MEGA refused access ({detail}): check that `customer_id` is the "
-            "token's customer and that the token has the public_api:leads:read scope"
-        )
+            raise MegaAuthError(msg)
+        if status == HTTPStatus.FORBIDDEN:
+            msg = (
+                f"MEGA refused access ({detail}): check that `customer_id` is the "
+                "token's customer and that the token has the public_api:leads:read scope"
+            )
+            raise MegaAuthError(msg)
+        if status == HTTPStatus.NOT_FOUND and not envelope(response):
+            # A front end's page mid-walk: the same URL just served a page.
+            msg = f"MEGA's front end answered {detail}"
+            raise RetriableAPIError(msg, response)
+        msg = f"MEGA rejected the request: {detail}"
+        raise MegaRequestError(msg)
 
     def fetch_page(
         self,
@@ -255,49 +191,51 @@ class MegaStream(RESTStream[str | None]):
         cursor: str | None,
         params: dict[str, t.Any] | None = None,
     ) -> requests.Response:
-        """Fetch one page: paced, retried, its status mapped and its body checked.
+        """One page, paced and retried, its body checked (`read_page(response)`).
 
-        The one way a page is fetched: a sync's walk and `source-mega check` both
-        come here, so a check that succeeds means a sync's first page would too.
-        The checked body is `read_page(response)`. `params`: the query to send
-        instead of `get_url_params`'s (a walk's fixed one, discovery's sample).
+        A sync and `check` both come here, so a good check means a sync's first page
+        would be too. `params`: the query instead of `get_url_params`'s.
         """
-        return self.send_request(self.prepared_request(context, cursor, params), context)
-
-    def prepared_request(
-        self, context: Context | None, cursor: str | None, params: dict[str, t.Any] | None
-    ) -> requests.PreparedRequest:
-        """The request for the page at `cursor` (None: the first), from public hooks only.
-
-        `get_http_request` says what to send, `build_prepared_request` adds the
-        session's auth, as the SDK's own loop does.
-        """
-        request = self.get_http_request(
-            page=PageContext(stream_context=context, next_page_token=cursor)
+        prepared = self.build_prepared_request(
+            method=self.http_method,
+            url=self.get_url(context),
+            params=self.get_url_params(context, cursor) if params is None else params,
+            headers=self.http_headers,
         )
-        if params is not None:
-            request.params = params
-        return self.build_prepared_request(
-            method=request.method,
-            url=request.url,
-            params=request.encode_params(),
-            headers=request.headers,
-            data=request.data,
-        )
+        return self.send_request(prepared, context)
 
     @cached_property
     def send_request(self) -> RequestFunc:
-        """The SDK's send, wrapped once in our pacing and retries (see `request_decorator`)."""
-        return self.request_decorator(self._request)
+        """`send_try`, wrapped once in our pacing and retries."""
+        return self.request_decorator(self.send_try)
+
+    def send_try(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """One try, as the SDK's private `_request` sends it; `auth` came with the prepare."""
+        response = self.requests_session.send(
+            prepared_request, timeout=self.timeout, allow_redirects=self.allow_redirects
+        )
+        ok = response.status_code < HTTPStatus.BAD_REQUEST
+        tags: dict[str, t.Any] = {
+            metrics.Tag.STREAM: self.name,
+            metrics.Tag.ENDPOINT: self.path,
+            metrics.Tag.HTTP_STATUS_CODE: response.status_code,
+            metrics.Tag.STATUS: metrics.Status.SUCCEEDED if ok else metrics.Status.FAILED,
+        }
+        if context:
+            tags[metrics.Tag.CONTEXT] = context
+        elapsed = response.elapsed.total_seconds()
+        point = metrics.Point("timer", metrics.Metric.HTTP_REQUEST_DURATION, elapsed, tags)
+        metrics.log(self.metrics_logger, point)
+        self.validate_response(response)
+        return response
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """Retry transient failures, logging each retry once, in our words; pace every try.
+        """Pace every try, and log each retry once: the SDK's `backoff` logger logs it twice.
 
-        Overridden because the SDK also hands `backoff` its logger, which logs every
-        retry a second time with the raw exception, and because each try must wait
-        for the request budget first. `paced` sits inside the retries, so a 429 is
-        waited out and sent again without spending one of them.
+        `paced` sits inside the retries, so a 429 is waited out without spending a try.
         """
         retried: RequestFunc = backoff.on_exception(
             self.backoff_wait_generator,
@@ -313,16 +251,16 @@ class MegaStream(RESTStream[str | None]):
     def told_unreachable(self, func: RequestFunc) -> RequestFunc:
         """`func`, its final network failure told as one line: the host and the cause."""
 
-        @wraps(func)
         def send(
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:
             try:
                 return func(prepared_request, context)
             except NETWORK_FAILURES as exc:
-                raise unreachable(
-                    exc, self.url_base, self.backoff_max_tries(), self.timeout_words()
-                ) from exc
+                waited = "`request_timeout`"
+                if self.timeout < self.settings.request_timeout:
+                    waited = f"{self.timeout}s (a connection test's limit; a sync waits {waited})"
+                raise unreachable(exc, self.url_base, self.backoff_max_tries(), waited) from exc
 
         return send
 
@@ -333,10 +271,7 @@ class MegaStream(RESTStream[str | None]):
             prepared_request: requests.PreparedRequest, context: Context | None
         ) -> requests.Response:
             while True:
-                try:
-                    self.pacer.wait_for_turn()
-                except ReserveTooLargeError as exc:
-                    raise MegaError(str(exc)) from exc
+                self.pacer.wait_for_turn()
                 try:
                     return func(prepared_request, context)
                 except RateLimitedError as exc:
@@ -346,14 +281,8 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def backoff_wait_generator(self) -> Generator[float, None, None]:
-        """Exponential waits from `retry_wait_base`, capped at a minute.
-
-        The SDK's default gives up after about 30 seconds, shorter than a typical
-        MEGA deploy or gateway blip.
-        """
-        return backoff.expo(
-            base=2, factor=self.retry_wait_base, max_value=RETRY_MAX_WAIT_SECONDS
-        )
+        """Capped at a minute: the SDK's gives up within 30 s, shorter than a MEGA deploy."""
+        return backoff.expo(base=2, factor=self.retry_wait_base, max_value=60)
 
     @override
     def backoff_jitter(self, value: float) -> float:
@@ -362,30 +291,18 @@ class MegaStream(RESTStream[str | None]):
 
     @override
     def backoff_max_tries(self) -> int:
-        """Eight tries: about two minutes of waiting before the run gives up.
-
-        Two in a connection test, so a wrong `api_url` answers within seconds.
-        """
+        """Two in a connection test, so a wrong `api_url` answers within seconds."""
         return CONNECTION_TEST_MAX_TRIES if self.connection_test else RETRY_MAX_TRIES
 
     @override
     def backoff_handler(self, details: Details) -> None:
         """One WARNING line per retry: the host, the cause and the next wait, never the request."""
-        exc = details.get("exception")
-        # Typed `object` by the original `backoff`, which Dagster's stack installs beside
-        # python-backoff (same module name, same API).
-        if not isinstance(exc, BaseException):
-            exc = None
-        if exc is None or isinstance(exc, (RetriableAPIError, *BODY_FAILURES)):
-            reason = retry_reason(exc)  # MEGA or a front end answered, badly
-        else:
-            reason = cause_of(exc).text  # no answer: refused, timed out, reset, DNS, TLS
-        host = host_of(exc, self.url_base) if exc is not None else self.url_base
+        exc = t.cast("BaseException", details.get("exception"))  # `on_exception` sets it
         self.logger.warning(
             "Retrying in %.1fs (try %d of %d) after %s (MEGA at %s)",
-            details.get("wait", 0.0),
-            details.get("tries", 0),
+            details["wait"],
+            details["tries"],
             self.backoff_max_tries(),
-            reason,
-            host,
+            retry_reason(exc),
+            host_of(exc, self.url_base),
         )

@@ -1,8 +1,7 @@
-"""One page of `GET /leads`: its documented shape, checked, and the cursor paginator.
+"""One page of `GET /leads`, checked against its documented shape, and the cursor paginator.
 
-An empty or half-formed body must never pass for "no more leads", and a cursor
-must never lead back to a page already read: both would end or loop a sync
-silently. Knowing nothing of HTTP beyond a response, this sits below the client.
+A half-formed body must never pass for "no more leads", nor a cursor lead back to a
+page already read: either would end or loop a sync silently.
 """
 
 from __future__ import annotations
@@ -26,22 +25,17 @@ PAGE_KEYS = ("leads", "total", "limit", "offset", "next_cursor")
 
 @dataclass(frozen=True)
 class Page:
-    """One validated page of `GET /leads`."""
+    """One checked page of `GET /leads`."""
 
     leads: list[dict[str, t.Any]]
     total: int
     next_cursor: str | None
-    #: The page size MEGA served, which may be less than asked (a capped `limit`).
+    #: The page size MEGA served: less than asked when it caps `limit`.
     limit: int | None = None
 
 
 def read_page_body(response: requests.Response) -> Page:
-    """Check a 200 body against the documented shape and return it as a Page.
-
-    An empty or half-formed body must never pass for "no more leads": that would
-    end a sync early and silently. A body that is not JSON at all is retried
-    (`UnreadableBodyError`); JSON of the wrong shape is MEGA's contract broken.
-    """
+    """A 200's body as a Page: not JSON is retried, JSON of the wrong shape is final."""
     try:
         body = response.json()
     except ValueError as exc:
@@ -70,29 +64,20 @@ def read_page_body(response: requests.Response) -> Page:
 
 
 class NextCursorPaginator(BaseAPIPaginator[str | None]):
-    """Follows `next_cursor` until it is null, refusing any cursor seen before.
-
-    The SDK only catches a cursor equal to the one before it; a cycle such as
-    A, B, A would otherwise page forever and burn the hourly budget.
-    """
+    """Refuses any cursor seen before: the SDK's catches only A, A, not A, B, A."""
 
     @override
     def __init__(
         self, read_page: Callable[[requests.Response], Page], start: str | None = None
     ) -> None:
-        """Start on the first page (no cursor), or on `start`, a cursor saved earlier."""
+        """`start`: a cursor saved earlier; None for the first page."""
         super().__init__(start)
         self._read_page = read_page
         self._seen: set[str] = {start} if start else set()
 
     @override
-    def has_more(self, response: requests.Response) -> bool:
-        """Stop exactly when the API says so, with no extra request."""
-        return self._read_page(response).next_cursor is not None
-
-    @override
     def get_next(self, response: requests.Response) -> str | None:
-        """Hand back the next cursor, once only."""
+        """The next cursor, None (done) after the last page: never one seen before."""
         cursor = self._read_page(response).next_cursor
         if cursor is not None:
             if cursor in self._seen:

@@ -1,8 +1,4 @@
-"""What MEGA's answers say beyond the page: the error envelope and `Retry-After`.
-
-Read the same way by the sync and the doctor, so each states the error and the
-wait in the same words.
-"""
+"""What MEGA's answers say beyond the page, in words the sync and the doctor share."""
 
 from __future__ import annotations
 
@@ -18,40 +14,30 @@ if t.TYPE_CHECKING:
 
 
 def describe_error_response(response: requests.Response) -> str:
-    """Summarise an error response from MEGA's envelope, without headers or secrets.
-
-    The SDK's default message appends every header and the raw body; ours keeps the
-    status, the envelope's type and message, and the path (the query never carries
-    the token, which only travels in the Authorization header).
-    """
+    """Status, envelope and path: not the SDK's every header and raw body."""
     summary = f"{response.status_code} {response.reason or ''}".strip()
-    try:
-        error = response.json()["error"]
+    detail = "no MEGA error envelope in the body"
+    if error := envelope(response):
         detail = f"{error['type']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        detail = "no MEGA error envelope in the body"
-    path = urlparse(response.url).path
-    return f"{summary} ({detail}) for GET {path}"
+    return f"{summary} ({detail}) for GET {urlparse(response.url).path}"
 
 
-def has_envelope(response: requests.Response) -> bool:
-    """The body is MEGA's error envelope, not a gateway's page."""
+def envelope(response: requests.Response) -> dict[str, t.Any] | None:
+    """MEGA's `{"error": {"type", "message", ...}}`; None for a body without it (a gateway's)."""
     try:
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):
-        return False
-    return isinstance(error, dict) and "type" in error
+        return None
+    return error if isinstance(error, dict) and {"type", "message"} <= error.keys() else None
 
 
 def not_mega(response: requests.Response) -> str | None:
     """Why `response` cannot be MEGA's answer to a page request; None when it can be.
 
-    MEGA answers a page with a JSON object holding `leads`, and a 404 with its
-    error envelope. A JSON body cut short is not judged here: that is a blip of
-    the network, retried as such.
+    A JSON body cut short is not judged here: that is the network's blip, retried.
     """
     status = response.status_code
-    if status == HTTPStatus.NOT_FOUND and not has_envelope(response):
+    if status == HTTPStatus.NOT_FOUND and not envelope(response):
         return f"a 404 with no MEGA error envelope ({body_kind(response)})"
     if not HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES:
         return None
@@ -69,17 +55,19 @@ def not_mega(response: requests.Response) -> str | None:
 def not_mega_line(api_url: str, response: requests.Response, why: str) -> str:
     """The one line for an answer from something that is not MEGA's API."""
     path = urlparse(response.url).path
-    return (f"{api_url} is not MEGA's API: GET {path} got {why}; check `api_url` "
-            "(left unset, the tap uses MEGA's own)")
+    return (
+        f"{api_url} is not MEGA's API: GET {path} got {why}; check `api_url` "
+        "(left unset, the tap uses MEGA's own)"
+    )
 
 
 def content_type(response: requests.Response) -> str:
-    """The media type alone, lower case: `text/html`, `application/json`."""
+    """The media type alone, lower case."""
     return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
 
 
 def body_kind(response: requests.Response) -> str:
-    """What the body is, in a few words: `an HTML page`, `an empty body`, `a text/plain body`."""
+    """`an HTML page`, `an empty body`, `a text/plain body`."""
     kind = content_type(response)
     start = response.content[:64].lstrip().lower()
     if "html" in kind or start.startswith((b"<!doctype html", b"<html")):
@@ -90,12 +78,7 @@ def body_kind(response: requests.Response) -> str:
 
 
 def parse_retry_after(response: requests.Response) -> float:
-    """Read `Retry-After` in seconds; a missing or odd value falls back to 1 second.
-
-    The docs show whole seconds; HTTP also allows a date, and fractions occur in
-    the wild. A date is read against the response's own `Date` when it has one,
-    so a skew between MEGA's clock and ours does not stretch or cut the wait.
-    """
+    """`Retry-After` in seconds (a number or an HTTP date); 1 when missing or odd."""
     raw = response.headers.get("Retry-After", "").strip()
     seconds: float | None
     try:
@@ -106,7 +89,7 @@ def parse_retry_after(response: requests.Response) -> float:
 
 
 def seconds_until_http_date(value: str, served: str | None) -> float | None:
-    """Seconds from `served` (the response's Date; else our clock) to the HTTP date `value`."""
+    """Seconds from `served` (the response's Date, so clock skew does not count) to `value`."""
     try:
         until = parsedate_to_datetime(value)
     except (TypeError, ValueError):

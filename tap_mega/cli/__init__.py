@@ -1,5 +1,1 @@
-"""The command line and its gate.
-
-`tap-mega` itself, the input files it reads, and the settings checks that
-every entry point passes.
-"""
+"""The command line and its gate: `tap-mega`, its input files, the settings checks."""

@@ -1,8 +1,4 @@
-"""Number arguments for the command lines (emulator, doctor, fleet), each refused in one line.
-
-argparse's own `type=int` lets a 0 or a 70000 through to fail later as a
-traceback; these check the range at parse time and name what was expected.
-"""
+"""Number arguments for the command lines: argparse's `type=int` lets a 0 through to fail later."""
 
 from __future__ import annotations
 
@@ -21,8 +17,8 @@ def whole_number(what: str, low: int, high: int | None = None) -> Callable[[str]
         try:
             value = int(text)
         except ValueError:
-            value = None
-        if value is None or value < low or (high is not None and value > high):
+            value = low - 1
+        if value < low or (high is not None and value > high):
             msg = f"expected {what}, not {text!r}"
             raise argparse.ArgumentTypeError(msg)
         return value

@@ -1,8 +1,4 @@
-"""The JSON files a user hands either command (--config, --state, --catalog), read in one line.
-
-A missing file, a directory, text that is not UTF-8 or not JSON: each is one
-line naming the file, never its content (a config file holds the token).
-"""
+"""The JSON files a user hands either command: a failure names the file, never its content."""
 
 from __future__ import annotations
 
@@ -34,12 +30,7 @@ def read_json(path: str, what: str) -> t.Any:
 
 
 def read_state_json(path: str, what: str) -> t.Any:
-    """A state file's JSON; an empty, blank or `null` one is refused, never read as no state.
-
-    Meltano hands over --state only when it holds a state, and a first run takes
-    none: an empty file is a write cut short or a wrong path, and read as "no
-    state" it would silently re-read everything.
-    """
+    """A state file's JSON; an empty one is a write cut short or a wrong path, never no state."""
     value = read_json(path, what)
     if value is None:
         msg = (
@@ -57,12 +48,9 @@ MELTANO_CONFIG_FILE = re.compile(r"tap\.[0-9a-f-]+\.config\.json")
 def meltano_leftover(state: str, configs: t.Sequence[str]) -> bool:
     """Whether `state` is the state.json an earlier Meltano command left, not this one's.
 
-    Meltano looks the state up, and rewrites `.meltano/run/tap-mega/state.json`,
-    only for a sync, after writing the command's config file; yet it passes that
-    file to every command, so `meltano invoke tap-mega --test` (or `--discover`)
-    gets whatever run wrote it last, another environment's included. A state file
-    older than the config file Meltano wrote beside it was not looked up for this
-    command.
+    Meltano rewrites `.meltano/run/tap-mega/state.json` only for a sync, after the
+    command's config file, yet passes it to `--test` and `--discover` too: older
+    than that config file, it was not looked up for this command.
     """
     path = Path(state)
     if path.name != "state.json":
@@ -85,32 +73,9 @@ def read_json_object(path: str, what: str) -> dict[str, t.Any]:
     return value
 
 
-def other_input_kind(value: dict[str, t.Any]) -> str | None:
-    """Which other input file an object is (a catalog, a state), and where it goes; or None.
-
-    For a --config file that holds none of the settings: a catalog or a state passed
-    there is otherwise told as "setting `token` is required", which says nothing of
-    the real mistake.
-    """
-    if isinstance(value.get("streams"), list):
-        return "a Singer catalog (an object with `streams`): pass it as --catalog"
-    if {"bookmarks", "singer_state"} & set(value) or value.get("type") == "STATE":
-        return "a state: pass it as --state"
-    if isinstance(value.get("type"), str):
-        return f"a {value['type']} message, not settings"
-    return None
-
-
 def json_kind(value: t.Any) -> str:
     """What a JSON value is, in words, without quoting it."""
     if value is None:
         return "nothing (the file is empty or null)"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    return "a number"
+    kinds = {dict: "an object", list: "a list", bool: "a boolean", str: "a string"}
+    return kinds.get(type(value), "a number")

@@ -1,8 +1,4 @@
-"""The `tap-mega` command: the SDK's CLI, with failures told in one line.
-
-The SDK lets exceptions escape as tracebacks, which bury the one fact a user
-needs (which setting, which response) under fifty lines a scheduler truncates.
-"""
+"""The `tap-mega` command: the SDK's CLI, with failures told in one line, not a traceback."""
 
 from __future__ import annotations
 
@@ -24,17 +20,13 @@ EXIT_USAGE = 2
 def main(argv: list[str] | None = None) -> None:
     """Run the tap; a failure becomes one line on stderr and a non-zero exit.
 
-    A command line that cannot be parsed exits 2 (as click would); known
-    failures exit 1; SIGTERM/SIGINT exit 128 + the signal number (143, 130)
-    after the last STATE, as shells report a killed process; an unexpected
-    bug exits 1 with its traceback, the token redacted from it.
+    Exits 2 for a bad command line (as click would), 128 + the signal number after
+    SIGTERM/SIGINT (as shells report it), 1 otherwise; a bug's traceback is redacted.
     """
     try:
         code = TapMega.cli.main(args=argv, standalone_mode=False)
     except click.UsageError as exc:
-        sys.stderr.write(
-            f"tap-mega: error: {redact(exc.format_message())} (see tap-mega --help)\n"
-        )
+        sys.stderr.write(f"tap-mega: error: {redact(exc.format_message())} (see tap-mega --help)\n")
         sys.exit(EXIT_USAGE)
     except TargetStoppedError as exc:
         silence_stdout()
@@ -59,11 +51,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def silence_stdout() -> None:
-    """Point stdout at /dev/null: the reader is gone, and Python flushes it at exit.
-
-    Without this, the bytes still buffered for the closed pipe make the
-    interpreter print "Exception ignored ... BrokenPipeError" after our line.
-    """
+    """Point stdout at /dev/null: else flushing it at exit prints a BrokenPipeError."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())

@@ -1,17 +1,7 @@
 """The state a run starts from: the shapes people hold, and whose account it is.
 
-Users pass state in three shapes: the tap's own (`{"bookmarks": ...}`), the last
-STATE line of a run's output (`tail -1 out.singer`), and what `meltano state get`
-prints (`{"singer_state": ...}`). All three are read; anything else is refused
-in one line, because reading it as "no bookmark" would silently re-read
-everything and spend the request budget.
-
-A bookmark is only meaningful for the account it was read from: one from
-another customer (or another MEGA host) would skip that account's older leads.
-So the leads bookmark carries the account it belongs to (`ACCOUNT_KEY`), next
-to `replication_key_value`, where it survives the SDK's state handling (which
-keeps only `bookmarks`), Meltano's state merge and source-mega's per-stream
-state. A state without it (written before it existed) is honoured as it is.
+Users hold three (`SHAPES`); any other is refused, as "no bookmark" would re-read all.
+The bookmark names its account (`ACCOUNT_KEY`): another account's would skip its leads.
 """
 
 from __future__ import annotations
@@ -29,7 +19,7 @@ from tap_mega.settings import DEFAULT_API_URL
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-#: The key in the leads bookmark that names the account the bookmark belongs to.
+#: Beside `replication_key_value`, where the SDK, Meltano and source-mega all keep it.
 ACCOUNT_KEY = "account"
 SHAPES = (
     'a Singer state {"bookmarks": ...}, a STATE message {"type": "STATE", "value": ...} '
@@ -40,11 +30,7 @@ SINGER_STATE_KEYS = frozenset({"bookmarks", "currently_syncing"})
 
 
 def singer_state(value: t.Any, source: str) -> dict[str, t.Any]:
-    """The plain Singer state in `value`, whichever accepted shape it came in.
-
-    `source` names where it came from ("the --state file state.json"), for the
-    line that refuses any other shape.
-    """
+    """The plain Singer state in `value`; `source` ("the --state file x") names it if refused."""
     if value is None or value == {}:
         return {}
     if isinstance(value, dict):
@@ -80,12 +66,10 @@ def singer_state_problem(value: dict[str, t.Any]) -> str | None:
 def ignored_bookmark_problem(
     bookmarks: Mapping[str, Mapping[str, t.Any]], replication_keys: Mapping[str, str | None]
 ) -> str | None:
-    """Why the SDK would ignore a bookmark, and so silently read everything again; None if not.
+    """Why the SDK would skip a bookmark in silence, and read everything again; None if not.
 
-    The SDK skips, without a word, a bookmark for a stream it does not have (a
-    typo, another tap's state) and a `replication_key_value` whose
-    `replication_key` is missing or another one (a hand-written bookmark).
-    `replication_keys` is each stream's name and replication key.
+    It skips one for a stream it does not have, and a `replication_key_value` without
+    its stream's `replication_key` (`replication_keys`, by stream name).
     """
     unknown = sorted(set(bookmarks) - set(replication_keys))
     if unknown:
@@ -108,11 +92,7 @@ def ignored_bookmark_problem(
 
 
 def account_of(config: Mapping[str, t.Any]) -> dict[str, str]:
-    """The account a run reads: the customer and the API host (no port, no path).
-
-    The port is left out: the emulator listens on a new one at every start, and
-    MEGA serves one account on one host whatever the port.
-    """
+    """The account a run reads: the customer and the API host (the emulator's port changes)."""
     host = urlparse(str(config.get("api_url") or DEFAULT_API_URL)).hostname or ""
     return {"customer_id": str(config.get("customer_id", "")).lower(), "api_host": host.lower()}
 
@@ -120,10 +100,7 @@ def account_of(config: Mapping[str, t.Any]) -> dict[str, str]:
 def account_problem(
     bookmark: Mapping[str, t.Any], config: Mapping[str, t.Any], stream: str
 ) -> str | None:
-    """Why `bookmark` may not be used with `config`; None when it may.
-
-    A bookmark without an account record (an older tap's) may be used.
-    """
+    """Why `bookmark` may not be used with `config`; None when it may (an older tap's has none)."""
     if ACCOUNT_KEY not in bookmark:
         return None
     recorded = bookmark[ACCOUNT_KEY]
