@@ -119,13 +119,27 @@ def ensure_meltano(sys_dir: Path | None = None) -> Path:
     meltano_fingerprint = hashlib.sha256(
         MELTANO_REQUIREMENT.encode() + MELTANO_LOCK.read_bytes(),
     ).hexdigest()
-    if not (MELTANO.exists() and MELTANO_STAMP.exists()
-            and MELTANO_STAMP.read_text() == meltano_fingerprint):
+    if not (
+        MELTANO.exists()
+        and MELTANO_STAMP.exists()
+        and MELTANO_STAMP.read_text() == meltano_fingerprint
+    ):
         print(f"Installing {MELTANO_REQUIREMENT} into .venv-meltano ...", flush=True)
         venv.create(MELTANO_VENV, with_pip=True)
         quiet = ["--quiet", "--disable-pip-version-check"]
-        if run(MELTANO_BIN / "python", "-m", "pip", "install", *quiet,
-               "-c", MELTANO_LOCK, MELTANO_REQUIREMENT) != 0:
+        if (
+            run(
+                MELTANO_BIN / "python",
+                "-m",
+                "pip",
+                "install",
+                *quiet,
+                "-c",
+                MELTANO_LOCK,
+                MELTANO_REQUIREMENT,
+            )
+            != 0
+        ):
             sys.exit("could not install Meltano into .venv-meltano")
         MELTANO_STAMP.write_text(meltano_fingerprint)
     target = sys_dir or ROOT / ".meltano"
@@ -164,8 +178,10 @@ def ensure_venv(extras: tuple[str, ...] = ("test", "fleet")) -> None:
     quiet = ["--quiet", "--disable-pip-version-check"]
     if run(PYTHON, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0:
         sys.exit("could not upgrade pip in .venv")
-    if run(PYTHON, "-m", "pip", "install", *quiet, "-c", DEV_LOCK, "-e",
-           f".[{','.join(wanted)}]") != 0:
+    if (
+        run(PYTHON, "-m", "pip", "install", *quiet, "-c", DEV_LOCK, "-e", f".[{','.join(wanted)}]")
+        != 0
+    ):
         sys.exit("could not install tap-mega into .venv")
     STAMP.write_text(f"{fingerprint}\n{','.join(wanted)}")
 
@@ -195,8 +211,20 @@ def ensure_airbyte_venv() -> str | None:
         if run(interpreter, "-m", "venv", AIRBYTE_VENV) != 0:
             return f"could not create .venv-airbyte with {interpreter}"
     print("Installing tap-mega and the Airbyte clients into .venv-airbyte ...", flush=True)
-    if run(AIRBYTE_PYTHON, "-m", "pip", "install", *quiet,
-           "-c", AIRBYTE_LOCK, "-e", ".[airbyte-test]") != 0:
+    if (
+        run(
+            AIRBYTE_PYTHON,
+            "-m",
+            "pip",
+            "install",
+            *quiet,
+            "-c",
+            AIRBYTE_LOCK,
+            "-e",
+            ".[airbyte-test]",
+        )
+        != 0
+    ):
         return "could not install the `airbyte-test` extra into .venv-airbyte"
     AIRBYTE_STAMP.write_text(fingerprint)
     return None
@@ -235,7 +263,9 @@ def start_demo_emulator() -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start the bundled emulator on a free port; return it and the tap's settings."""
     emulator = subprocess.Popen(
         [str(PYTHON), "-m", "tap_mega.testing.emulator", "--leads", str(DEMO_LEADS), "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     banner = ""
     while emulator.stdout is not None and "export " not in banner:
@@ -252,7 +282,12 @@ def start_demo_emulator() -> tuple[subprocess.Popen[str], dict[str, str]]:
 def meltano_output(*args: str, env: dict[str, str]) -> str:
     """What a Meltano command prints on stdout (its logs go to stderr)."""
     return subprocess.run(
-        [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        [str(MELTANO), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout
 
 
@@ -274,7 +309,9 @@ def print_summary(environment: str, env: dict[str, str]) -> None:
     loader_python = ROOT / ".meltano" / "loaders" / EMBEDDED_LOADER / "venv" / "bin" / "python"
     completed = subprocess.run(
         [str(loader_python), "-c", SUMMARY_SCRIPT, str(warehouse)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if completed.returncode != 0:
         print(f"could not read {warehouse}: {completed.stderr.strip()}", file=sys.stderr)
@@ -344,8 +381,10 @@ def sync(args: list[str]) -> int:
     if source == "mega":
         print("TAP_MEGA_TOKEN and TAP_MEGA_CUSTOMER_ID are set: syncing your MEGA account")
     elif source == "emulator":
-        print(f"TAP_MEGA_API_URL ({env['TAP_MEGA_API_URL']}) is on this machine, an "
-              "emulator: a demo, loaded into the `demo` environment, never `dev`")
+        print(
+            f"TAP_MEGA_API_URL ({env['TAP_MEGA_API_URL']}) is on this machine, an "
+            "emulator: a demo, loaded into the `demo` environment, never `dev`"
+        )
     else:
         print("No TAP_MEGA_TOKEN/TAP_MEGA_CUSTOMER_ID: syncing the bundled emulator instead")
         emulator, settings = start_demo_emulator()
@@ -356,8 +395,16 @@ def sync(args: list[str]) -> int:
         args = ["--full-refresh", *args]
     (ROOT / "output").mkdir(exist_ok=True)
     try:
-        code = run(meltano, "--environment", environment, "run", *args,
-                   "tap-mega", EMBEDDED_LOADER, env=env)
+        code = run(
+            meltano,
+            "--environment",
+            environment,
+            "run",
+            *args,
+            "tap-mega",
+            EMBEDDED_LOADER,
+            env=env,
+        )
     finally:
         if emulator is not None:
             emulator.terminate()
@@ -400,8 +447,11 @@ def fleet(args: list[str]) -> int:
         code = group.wait()
     if group.signalled is not None:
         name = signal.Signals(group.signalled).name
-        print(f"dev.py: fleet stopped by {name}; every process it started has stopped",
-              file=sys.stderr, flush=True)
+        print(
+            f"dev.py: fleet stopped by {name}; every process it started has stopped",
+            file=sys.stderr,
+            flush=True,
+        )
     return code
 
 
@@ -409,7 +459,9 @@ def about_settings_table() -> str:
     """The settings table of `tap-mega --about --format=markdown`."""
     about = subprocess.run(
         [str(BIN / "tap-mega"), "--about", "--format=markdown"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rows = [line for line in about.splitlines() if line.startswith("|")]
     return "\n".join(rows)
@@ -427,7 +479,11 @@ def docs(_args: list[str]) -> int:
 
 
 def compile_lock(
-    uv: Path, lock: Path, inputs: list[str], args: list[str], stdin: str | None = None,
+    uv: Path,
+    lock: Path,
+    inputs: list[str],
+    args: list[str],
+    stdin: str | None = None,
 ) -> None:
     """Resolve one lock in a scratch copy, check it, then put it in place.
 
@@ -438,16 +494,32 @@ def compile_lock(
     if lock.exists():
         shutil.copyfile(lock, scratch)
     command = [
-        str(uv), "pip", "compile", "--quiet", "--no-config", "--universal",
-        "--python-version", LOWEST_PYTHON, "--custom-compile-command", "python3 dev.py lock",
-        "--index-url", "https://pypi.org/simple", *inputs, "--output-file", str(scratch), *args,
+        str(uv),
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-config",
+        "--universal",
+        "--python-version",
+        LOWEST_PYTHON,
+        "--custom-compile-command",
+        "python3 dev.py lock",
+        "--index-url",
+        "https://pypi.org/simple",
+        *inputs,
+        "--output-file",
+        str(scratch),
+        *args,
     ]
     completed = subprocess.run(command, cwd=ROOT, input=stdin, text=True, check=False)
     if completed.returncode != 0:
         sys.exit(f"could not resolve {lock.relative_to(ROOT)}")
     text = scratch.read_text()
-    local = [line for line in text.splitlines() if "file:" in line or str(scratch.parent) in line
-             or str(ROOT) in line]
+    local = [
+        line
+        for line in text.splitlines()
+        if "file:" in line or str(scratch.parent) in line or str(ROOT) in line
+    ]
     if local:
         sys.exit(f"{lock.relative_to(ROOT)} would name a local path: {local[0]}")
     lock.write_text(text)

@@ -48,11 +48,16 @@ class Reading:
     latency_ms: tuple[float, float] | None = None
 
     def describe(self) -> str:
-        latency = f", {self.latency_ms[0]:g}-{self.latency_ms[1]:g} ms latency" if (
-            self.latency_ms) else ""
+        latency = (
+            f", {self.latency_ms[0]:g}-{self.latency_ms[1]:g} ms latency"
+            if (self.latency_ms)
+            else ""
+        )
         return {
-            "sliding": "sliding log", "fixed": "fixed windows from the first hit",
-            "aligned": "clock-aligned windows", "bucket": "token bucket",
+            "sliding": "sliding log",
+            "fixed": "fixed windows from the first hit",
+            "aligned": "clock-aligned windows",
+            "bucket": "token bucket",
         }[self.model] + latency
 
 
@@ -77,21 +82,30 @@ def emulator_for(reading: Reading, leads: int) -> tuple[MegaEmulator, float]:
     """A fresh budget in `reading`, and the aligned grid's phase on the emulator's clock."""
     phase = (time.monotonic() + ALIGNED_PHASE) % WINDOWS[-1].seconds
     emu = MegaEmulator(
-        n_leads=leads, seed=11, rate_windows=WINDOWS, limiter=reading.model,
-        limiter_phase=phase, latency_ms=reading.latency_ms, report_tie="minute",
+        n_leads=leads,
+        seed=11,
+        rate_windows=WINDOWS,
+        limiter=reading.model,
+        limiter_phase=phase,
+        latency_ms=reading.latency_ms,
+        report_tie="minute",
     )
     return emu.start(), phase
 
 
-def measure(reading: Reading, name: str, command: list[str], marker: bytes | None,
-            leads: int) -> Row:
+def measure(
+    reading: Reading, name: str, command: list[str], marker: bytes | None, leads: int
+) -> Row:
     """Run one contender against a fresh emulator; time its first to last request."""
     emu, phase = emulator_for(reading, leads)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config_path = harness.write_config(harness.tap_config(emu), Path(tmp))
             run = harness.run_contender(
-                name, command(config_path), emu, record_marker=marker,
+                name,
+                command(config_path),
+                emu,
+                record_marker=marker,
                 keep_output=marker is not None,
             )
         served = [r.at for r in emu.requests if r.status == 200]
@@ -107,8 +121,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--leads", type=int, default=150_000)
     parser.add_argument("--no-dlt", action="store_true")
-    parser.add_argument("--only", default=",".join(r.name for r in READINGS),
-                        help="comma-separated rows to run (default: all)")
+    parser.add_argument(
+        "--only",
+        default=",".join(r.name for r in READINGS),
+        help="comma-separated rows to run (default: all)",
+    )
     args = parser.parse_args()
     wanted = set(args.only.split(","))
 
@@ -127,15 +144,18 @@ def main() -> None:
             print(
                 f"{reading.name} / {name}: {row.span:.1f}s of {row.floor:.1f}s floor "
                 f"(wall {run.seconds:.1f}s) rc={run.returncode} requests={run.requests} "
-                f"429s={run.rate_limited} records={run.records}", flush=True,
+                f"429s={run.rate_limited} records={run.records}",
+                flush=True,
             )
             if run.returncode != 0:
                 print(run.stderr_tail)
             rows.append(row)
 
     table = [
-        ("| limiter | contender | first to last request | / floor | wall time | 429s "
-        "| requests (2xx + 429) | records | exit |"),
+        (
+            "| limiter | contender | first to last request | / floor | wall time | 429s "
+            "| requests (2xx + 429) | records | exit |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
@@ -147,21 +167,27 @@ def main() -> None:
             f"{ok_requests} + {run.rate_limited} | {run.records:,} | {run.returncode} |"
         )
     pages = math.ceil(args.leads / 100)
-    section = "\n".join([
-        (f"## Budget efficiency: {args.leads:,} leads, 60/1s + 1,000/60s windows, "
-        "every limiter reading"),
-        "",
-        harness.machine(),
-        f"({(time.monotonic() - started) / 60:.0f} minutes for the whole run.)",
-        "",
-        *table,
-        "",
-        (f"Floor: a zero-latency client sending each of the {pages:,} list requests the "
-        "instant the row's model admits it (`limiter_floor`), from the first admission. "
-        "The headers break ties toward the minute window. Target for tap-mega: at most "
-        "1.05 times the floor and zero 429s in every row (the issue aims at 1.5 under "
-        "a token bucket). Wall time includes process start-up."),
-    ])
+    section = "\n".join(
+        [
+            (
+                f"## Budget efficiency: {args.leads:,} leads, 60/1s + 1,000/60s windows, "
+                "every limiter reading"
+            ),
+            "",
+            harness.machine(),
+            f"({(time.monotonic() - started) / 60:.0f} minutes for the whole run.)",
+            "",
+            *table,
+            "",
+            (
+                f"Floor: a zero-latency client sending each of the {pages:,} list requests the "
+                "instant the row's model admits it (`limiter_floor`), from the first admission. "
+                "The headers break ties toward the minute window. Target for tap-mega: at most "
+                "1.05 times the floor and zero 429s in every row (the issue aims at 1.5 under "
+                "a token bucket). Wall time includes process start-up."
+            ),
+        ]
+    )
     print(section)
     harness.append_results(section)
 

@@ -31,8 +31,11 @@ from tap_mega.testing.emulator import Fault, MegaEmulator
 
 ROOT = harness.HERE.parent
 PG_DEFAULTS = {
-    "PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "tap_mega",
-    "PGPASSWORD": "tap_mega", "PGDATABASE": "tap_mega",
+    "PGHOST": "127.0.0.1",
+    "PGPORT": "5432",
+    "PGUSER": "tap_mega",
+    "PGPASSWORD": "tap_mega",
+    "PGDATABASE": "tap_mega",
 }
 
 
@@ -41,8 +44,10 @@ def pg_env() -> dict[str, str]:
     for name, default in PG_DEFAULTS.items():
         env.setdefault(name, default)
     env.update(
-        TARGET_POSTGRES_HOST=env["PGHOST"], TARGET_POSTGRES_PORT=env["PGPORT"],
-        TARGET_POSTGRES_USER=env["PGUSER"], TARGET_POSTGRES_PASSWORD=env["PGPASSWORD"],
+        TARGET_POSTGRES_HOST=env["PGHOST"],
+        TARGET_POSTGRES_PORT=env["PGPORT"],
+        TARGET_POSTGRES_USER=env["PGUSER"],
+        TARGET_POSTGRES_PASSWORD=env["PGPASSWORD"],
         TARGET_POSTGRES_DATABASE=env["PGDATABASE"],
     )
     return env
@@ -58,8 +63,12 @@ def write_accounts(path: Path, names: list[str], emulators: list[MegaEmulator]) 
     for name, emulator in zip(names, emulators, strict=True):
         variable = f"MEGA_TOKEN_{name.upper()}"
         tokens[variable] = emulator.token
-        lines += [f"  - name: {name}", f"    customer_id: {emulator.customer_id}",
-                  f"    token_env: {variable}", f"    api_url: {emulator.url}"]
+        lines += [
+            f"  - name: {name}",
+            f"    customer_id: {emulator.customer_id}",
+            f"    token_env: {variable}",
+            f"    api_url: {emulator.url}",
+        ]
     path.write_text("\n".join(lines) + "\n")
     return tokens
 
@@ -67,11 +76,24 @@ def write_accounts(path: Path, names: list[str], emulators: list[MegaEmulator]) 
 def run_fleet(
     accounts: Path, env: dict[str, str], home: Path, concurrent: int
 ) -> tuple[float, str, int]:
-    command = ["python3", "dev.py", "fleet",
-               "--accounts", str(accounts), "--max-concurrent", str(concurrent)]
+    command = [
+        "python3",
+        "dev.py",
+        "fleet",
+        "--accounts",
+        str(accounts),
+        "--max-concurrent",
+        str(concurrent),
+    ]
     started = time.monotonic()
-    completed = subprocess.run(command, cwd=ROOT, env={**env, "TAP_MEGA_FLEET_HOME": str(home)},
-                               capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**env, "TAP_MEGA_FLEET_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     seconds = time.monotonic() - started
     summary = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else ""
     if completed.returncode != 0:
@@ -88,8 +110,13 @@ def main() -> None:
     suffix = uuid.uuid4().hex[:6]
     names = [f"bench{index:02d}_{suffix}" for index in range(args.accounts)]
     emulators = [
-        MegaEmulator(n_leads=args.leads, seed=index, token=f"mega_bench_{uuid.uuid4().hex}",
-                     customer_id=str(uuid.uuid4()), rate_windows=[]).start()
+        MegaEmulator(
+            n_leads=args.leads,
+            seed=index,
+            token=f"mega_bench_{uuid.uuid4().hex}",
+            customer_id=str(uuid.uuid4()),
+            rate_windows=[],
+        ).start()
         for index in range(args.accounts)
     ]
     if args.latency > 0:

@@ -29,13 +29,17 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 config_path = harness.write_config(harness.tap_config(emu), Path(tmp))
                 run = harness.run_contender(
-                    f"tap-mega, {size:,} leads", harness.tap_mega_command(config_path), emu,
+                    f"tap-mega, {size:,} leads",
+                    harness.tap_mega_command(config_path),
+                    emu,
                     keep_output=False,
                 )
         finally:
             emu.stop()
-        print(f"{run.name}: peak RSS {run.peak_rss_mb:.1f} MB, {run.seconds:.1f}s, "
-              f"rc={run.returncode}, requests={run.requests}")
+        print(
+            f"{run.name}: peak RSS {run.peak_rss_mb:.1f} MB, {run.seconds:.1f}s, "
+            f"rc={run.returncode}, requests={run.requests}"
+        )
         runs.append((size, run))
 
     rows = ["| leads | peak RSS | wall time | requests | exit |", "| --- | --- | --- | --- | --- |"]

@@ -39,9 +39,7 @@ def main() -> None:
             config_path = harness.write_config(harness.tap_config(emu), Path(tmp))
             for _ in range(args.repeat):
                 for name, command in contenders:
-                    run = harness.run_contender(
-                        name, command(config_path), emu, keep_output=False
-                    )
+                    run = harness.run_contender(name, command(config_path), emu, keep_output=False)
                     print(
                         f"{name}: {run.seconds:.2f}s wall, {run.cpu_seconds:.2f}s CPU, "
                         f"rc={run.returncode} records={run.records}"

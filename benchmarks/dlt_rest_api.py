@@ -45,9 +45,7 @@ def main() -> None:
         }
     )
     with tempfile.TemporaryDirectory() as tmp:
-        pipeline = dlt.pipeline(
-            pipeline_name="mega_bench", pipelines_dir=tmp, destination="duckdb"
-        )
+        pipeline = dlt.pipeline(pipeline_name="mega_bench", pipelines_dir=tmp, destination="duckdb")
         info = pipeline.extract(source)
         counts = info.metrics[info.loads_ids[0]][0]["table_metrics"]
         records = sum(m.items_count for name, m in counts.items() if name == "leads")

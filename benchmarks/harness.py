@@ -99,9 +99,7 @@ def run_contender(  # noqa: PLR0913
             seconds = time.monotonic() - started
             peak.stop()
         child.returncode = os.waitstatus_to_exitcode(status)
-        records = (
-            count_records(out_path, record_marker) if keep_output and record_marker else -1
-        )
+        records = count_records(out_path, record_marker) if keep_output and record_marker else -1
         stderr = err_path.read_text(errors="replace")
         if records == -1:
             records = parse_reported_records(stderr)

@@ -29,23 +29,34 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
 #: Real Meltano, PostgreSQL, the Airbyte venv.
-E2E_FILES = frozenset({
-    "test_meltano.py", "test_fleet.py", "test_fleet_api_url.py", "test_fleet_processes.py",
-    "test_airbyte_venv.py",
-})
+E2E_FILES = frozenset(
+    {
+        "test_meltano.py",
+        "test_fleet.py",
+        "test_fleet_api_url.py",
+        "test_fleet_processes.py",
+        "test_airbyte_venv.py",
+    }
+)
 #: Files whose tests are slow for another reason: a process per test (the doctor,
 #: source-mega, the tap under signals or with its own environment), or waits on
 #: the emulator's real-time rate windows.
-SLOW_FILES = frozenset({
-    "test_airbyte.py",  # source-mega in its own process, as Airbyte runs it
-    "test_crash_resume.py",  # SIGKILL at random points of a 20,000-lead sync
-    "test_doctor.py", "test_doctor_assumptions.py", "test_doctor_readme.py",  # the doctor's process
-    "test_gate.py",  # every entry point in its own process
-    "test_rate_limit_readings.py", "test_rate_limits.py",  # real-time rate windows
-    "test_secrets.py",  # DEBUG-level processes through every fault
-    "test_target_stops.py", "test_termination.py",  # signals and closed pipes
-    "test_wrong_server.py",  # the tap, the doctor and source-mega against web servers
-})
+SLOW_FILES = frozenset(
+    {
+        "test_airbyte.py",  # source-mega in its own process, as Airbyte runs it
+        "test_crash_resume.py",  # SIGKILL at random points of a 20,000-lead sync
+        "test_doctor.py",
+        "test_doctor_assumptions.py",
+        "test_doctor_readme.py",  # the doctor's process
+        "test_gate.py",  # every entry point in its own process
+        "test_rate_limit_readings.py",
+        "test_rate_limits.py",  # real-time rate windows
+        "test_secrets.py",  # DEBUG-level processes through every fault
+        "test_target_stops.py",
+        "test_termination.py",  # signals and closed pipes
+        "test_wrong_server.py",  # the tap, the doctor and source-mega against web servers
+    }
+)
 
 
 def pytest_ignore_collect(collection_path: Path) -> bool | None:

@@ -40,8 +40,9 @@ def test_spec_is_the_settings_schema_with_the_token_secret(tmp_path: Path) -> No
     assert not any(p.get("airbyte_secret") for n, p in spec["properties"].items() if n != "token")
 
 
-def test_check_succeeds_with_one_request_for_one_lead(emulator: MegaEmulator,
-                                                      tmp_path: Path) -> None:
+def test_check_succeeds_with_one_request_for_one_lead(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
     run = source(tmp_path, "check", tap_config(emulator))
 
     assert run.returncode == 0
@@ -61,8 +62,9 @@ def test_check_succeeds_with_one_request_for_one_lead(emulator: MegaEmulator,
         ({"api_url": "http://example.com"}, ("invalid settings", "`api_url`")),
     ],
 )
-def test_check_fails_in_one_line(emulator: MegaEmulator, tmp_path: Path,
-                                 overrides: dict[str, t.Any], fragments: tuple[str, ...]) -> None:
+def test_check_fails_in_one_line(
+    emulator: MegaEmulator, tmp_path: Path, overrides: dict[str, t.Any], fragments: tuple[str, ...]
+) -> None:
     config = tap_config(emulator, **overrides)
 
     run = source(tmp_path, "check", config)
@@ -104,7 +106,10 @@ def test_discover_declares_the_custom_fields_tap_mega_discovers(
     (tmp_path / "tap.json").write_text(json.dumps(config))
     singer = subprocess.run(
         [sys.executable, "-m", "tap_mega", "--config", str(tmp_path / "tap.json"), "--discover"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     requests_before = emulator.request_count
 
@@ -121,9 +126,7 @@ def test_discover_declares_the_custom_fields_tap_mega_discovers(
 
 
 @pytest.mark.parametrize("command", ["check", "read"])
-def test_check_and_read_never_sample(
-    emulator: MegaEmulator, tmp_path: Path, command: str
-) -> None:
+def test_check_and_read_never_sample(emulator: MegaEmulator, tmp_path: Path, command: str) -> None:
     config = tap_config(emulator)
     del config["custom_fields_schema"]
     catalog = configured_catalog() if command == "read" else None
@@ -149,8 +152,10 @@ def test_read_emits_every_lead_and_the_bookmark(emulator: MegaEmulator, tmp_path
     assert final["stream"]["stream_state"]["replication_key_value"] == newest
     assert len(run.states) >= 3, "a checkpoint per page (250 leads, 100 a page)"
     assert run.of_type("LOG"), "progress is told as LOG messages"
-    assert all(set(m) == {"type", m["type"].lower()} or m["type"] == "CONNECTION_STATUS"
-               for m in run.messages)
+    assert all(
+        set(m) == {"type", m["type"].lower()} or m["type"] == "CONNECTION_STATUS"
+        for m in run.messages
+    )
 
 
 def test_incremental_read_resumes_at_the_bookmark(emulator: MegaEmulator, tmp_path: Path) -> None:
@@ -159,8 +164,7 @@ def test_incremental_read_resumes_at_the_bookmark(emulator: MegaEmulator, tmp_pa
     bookmark = first.states[-1]["stream"]["stream_state"]["replication_key_value"]
     changed = emulator.update_leads(count=3, seed=1)
 
-    second = source(tmp_path, "read", config, configured_catalog(),
-                    state=per_stream_state(first))
+    second = source(tmp_path, "read", config, configured_catalog(), state=per_stream_state(first))
 
     assert second.returncode == 0
     assert emulator.requests[-1].params["updated_since"] == bookmark
@@ -174,8 +178,9 @@ def test_a_read_from_a_mid_sync_state_goes_on_from_its_cursor(
 ) -> None:
     first = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
     assert first.states[-1]["stream"]["stream_state"]["resume_from"] is None, "walk done"
-    middle = next(state for state in reversed(first.states)
-                  if state["stream"]["stream_state"]["resume_from"])
+    middle = next(
+        state for state in reversed(first.states) if state["stream"]["stream_state"]["resume_from"]
+    )
     saved = middle["stream"]["stream_state"]["resume_from"]
     before = emulator.request_count
 
@@ -189,8 +194,13 @@ def test_a_read_from_a_mid_sync_state_goes_on_from_its_cursor(
 def test_full_refresh_ignores_the_bookmark(emulator: MegaEmulator, tmp_path: Path) -> None:
     first = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
 
-    again = source(tmp_path, "read", tap_config(emulator), configured_catalog("full_refresh"),
-                   state=per_stream_state(first))
+    again = source(
+        tmp_path,
+        "read",
+        tap_config(emulator),
+        configured_catalog("full_refresh"),
+        state=per_stream_state(first),
+    )
 
     assert "updated_since" not in emulator.requests[-len(again.states)].params
     assert len(again.records) == len(emulator.leads)
@@ -203,12 +213,14 @@ def instant(text: str) -> datetime:
 
 def ids_changed_since(emulator: MegaEmulator, start_date: str) -> list[str]:
     """The emulator's leads updated at or after `start_date`: what a read from it owes."""
-    return sorted(lead["id"] for lead in emulator.leads
-                  if instant(lead["updated_at"]) >= instant(start_date))
+    return sorted(
+        lead["id"] for lead in emulator.leads if instant(lead["updated_at"]) >= instant(start_date)
+    )
 
 
-def test_full_refresh_reads_everything_from_start_date(emulator: MegaEmulator,
-                                                       tmp_path: Path) -> None:
+def test_full_refresh_reads_everything_from_start_date(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
     start_date = emulator.leads[100]["updated_at"]
     config = tap_config(emulator, start_date=start_date)
 
@@ -221,7 +233,8 @@ def test_full_refresh_reads_everything_from_start_date(emulator: MegaEmulator,
 
 
 def test_full_refresh_reads_from_start_date_not_from_an_incremental_bookmark(
-    emulator: MegaEmulator, tmp_path: Path,
+    emulator: MegaEmulator,
+    tmp_path: Path,
 ) -> None:
     earlier = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
     emulator.update_leads(count=5, seed=2)
@@ -229,8 +242,13 @@ def test_full_refresh_reads_from_start_date_not_from_an_incremental_bookmark(
     bookmark = earlier.states[-1]["stream"]["stream_state"]["replication_key_value"]
     assert instant(bookmark) > instant(start_date), "the bookmark is the newer floor"
 
-    run = source(tmp_path, "read", tap_config(emulator, start_date=start_date),
-                 configured_catalog("full_refresh"), state=per_stream_state(earlier))
+    run = source(
+        tmp_path,
+        "read",
+        tap_config(emulator, start_date=start_date),
+        configured_catalog("full_refresh"),
+        state=per_stream_state(earlier),
+    )
 
     assert run.returncode == 0, run.stdout[-2000:]
     assert sorted(r["data"]["id"] for r in run.records) == ids_changed_since(emulator, start_date)
@@ -243,8 +261,9 @@ def log_lines(run: Run) -> list[str]:
     return [message["log"]["message"] for message in run.of_type("LOG")]
 
 
-def test_read_logs_progress_without_the_sdks_metric_lines(emulator: MegaEmulator,
-                                                          tmp_path: Path) -> None:
+def test_read_logs_progress_without_the_sdks_metric_lines(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
     run = source(tmp_path, "read", tap_config(emulator), configured_catalog(), state=[])
 
     assert run.returncode == 0
@@ -254,13 +273,14 @@ def test_read_logs_progress_without_the_sdks_metric_lines(emulator: MegaEmulator
 
 
 @pytest.mark.parametrize(
-    ("flags", "env"), [(("--debug",), None), ((), {"LOG_LEVEL": "debug"})], ids=["flag", "env"],
+    ("flags", "env"),
+    [(("--debug",), None), ((), {"LOG_LEVEL": "debug"})],
+    ids=["flag", "env"],
 )
-def test_debug_logs_carry_the_sdks_metric_lines(emulator: MegaEmulator, tmp_path: Path,
-                                                flags: tuple[str, ...],
-                                                env: dict[str, str] | None) -> None:
-    run = source(tmp_path, "read", tap_config(emulator), configured_catalog(), [], *flags,
-                 env=env)
+def test_debug_logs_carry_the_sdks_metric_lines(
+    emulator: MegaEmulator, tmp_path: Path, flags: tuple[str, ...], env: dict[str, str] | None
+) -> None:
+    run = source(tmp_path, "read", tap_config(emulator), configured_catalog(), [], *flags, env=env)
 
     assert run.returncode == 0
     metrics = [line for line in log_lines(run) if "METRIC" in line]
@@ -271,8 +291,9 @@ def test_debug_logs_carry_the_sdks_metric_lines(emulator: MegaEmulator, tmp_path
     assert_no_leak(run, emulator.token)
 
 
-def configured_with_columns(tmp_path: Path, emulator: MegaEmulator,
-                            columns: list[str] | None) -> dict[str, t.Any]:
+def configured_with_columns(
+    tmp_path: Path, emulator: MegaEmulator, columns: list[str] | None
+) -> dict[str, t.Any]:
     """A configured catalog as Airbyte's column selection sends it: the discovered
     stream, its `json_schema` pruned to `columns` (None: kept whole)."""
     [stream] = source(tmp_path, "discover", tap_config(emulator)).messages[-1]["catalog"]["streams"]
@@ -293,7 +314,10 @@ def configured_with_columns(tmp_path: Path, emulator: MegaEmulator,
     ids=["selected", "key-and-cursor-kept"],
 )
 def test_read_emits_only_the_columns_of_the_configured_schema(
-    emulator: MegaEmulator, tmp_path: Path, columns: list[str], emitted: set[str],
+    emulator: MegaEmulator,
+    tmp_path: Path,
+    columns: list[str],
+    emitted: set[str],
 ) -> None:
     catalog = configured_with_columns(tmp_path, emulator, columns)
 
@@ -311,8 +335,9 @@ def test_read_emits_only_the_columns_of_the_configured_schema(
 
 
 @pytest.mark.parametrize("whole", [True, False], ids=["discovered-schema", "empty-schema"])
-def test_read_without_column_selection_emits_every_field(emulator: MegaEmulator,
-                                                         tmp_path: Path, whole: bool) -> None:
+def test_read_without_column_selection_emits_every_field(
+    emulator: MegaEmulator, tmp_path: Path, whole: bool
+) -> None:
     catalog = configured_with_columns(tmp_path, emulator, None) if whole else configured_catalog()
 
     run = source(tmp_path, "read", tap_config(emulator), catalog, state=[])
@@ -324,8 +349,7 @@ def test_read_without_column_selection_emits_every_field(emulator: MegaEmulator,
     assert any(r["data"]["custom_fields"] for r in run.records)
 
 
-def test_read_of_an_unselected_stream_reads_nothing(emulator: MegaEmulator,
-                                                    tmp_path: Path) -> None:
+def test_read_of_an_unselected_stream_reads_nothing(emulator: MegaEmulator, tmp_path: Path) -> None:
     run = source(tmp_path, "read", tap_config(emulator), {"streams": []})
 
     assert run.returncode == 0
@@ -345,9 +369,9 @@ def test_read_of_an_unselected_stream_reads_nothing(emulator: MegaEmulator,
         ({"custom_fields_schema": {"budget": "money"}}, "`custom_fields_schema`"),
     ],
 )
-def test_read_with_bad_config_is_a_config_error(emulator: MegaEmulator, tmp_path: Path,
-                                                overrides: dict[str, t.Any],
-                                                fragment: str) -> None:
+def test_read_with_bad_config_is_a_config_error(
+    emulator: MegaEmulator, tmp_path: Path, overrides: dict[str, t.Any], fragment: str
+) -> None:
     config = tap_config(emulator, **overrides)
 
     run = source(tmp_path, "read", config, configured_catalog())
@@ -361,7 +385,8 @@ def test_read_with_bad_config_is_a_config_error(emulator: MegaEmulator, tmp_path
 
 
 def test_read_failure_on_the_api_side_is_a_system_error_after_saving_state(
-    emulator: MegaEmulator, tmp_path: Path,
+    emulator: MegaEmulator,
+    tmp_path: Path,
 ) -> None:
 
     emulator.add_fault(Fault("status", at_request=2, count=20, status=503))
@@ -397,7 +422,9 @@ main()
 
 @pytest.mark.parametrize("token", [None, 'mega_pasted"with-a-quote' + "0" * 40])
 def test_an_unexpected_failure_is_a_system_error_with_no_token_anywhere(
-    make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path, token: str | None,
+    make_emulator: t.Callable[..., MegaEmulator],
+    tmp_path: Path,
+    token: str | None,
 ) -> None:
     emulator = make_emulator(n_leads=250, seed=7, token=token)
     files = input_files(tmp_path, emulator)
@@ -445,8 +472,9 @@ def unusable_file(tmp_path: Path, role: str, problem: str, token: str) -> Path:
     return path
 
 
-def input_files(tmp_path: Path, emulator: MegaEmulator, role: str | None = None,
-                problem: str = "missing") -> list[str]:
+def input_files(
+    tmp_path: Path, emulator: MegaEmulator, role: str | None = None, problem: str = "missing"
+) -> list[str]:
     """`--config`, `--catalog` and `--state` arguments, all usable but `role`'s."""
     values = {"config": tap_config(emulator), "catalog": configured_catalog(), "state": []}
     args: list[str] = []
@@ -475,8 +503,9 @@ def assert_one_config_error(run: Run, role: str, token: str) -> None:
 
 @pytest.mark.parametrize("problem", PROBLEMS)
 @pytest.mark.parametrize("role", ["config", "catalog", "state"])
-def test_an_unusable_input_file_is_one_config_error(emulator: MegaEmulator, tmp_path: Path,
-                                                    role: str, problem: str) -> None:
+def test_an_unusable_input_file_is_one_config_error(
+    emulator: MegaEmulator, tmp_path: Path, role: str, problem: str
+) -> None:
     run = source_process(["read", *input_files(tmp_path, emulator, role, problem)])
 
     assert_one_config_error(run, role, emulator.token)
@@ -486,7 +515,10 @@ def test_an_unusable_input_file_is_one_config_error(emulator: MegaEmulator, tmp_
 @pytest.mark.parametrize("problem", PROBLEMS)
 @pytest.mark.parametrize("command", ["check", "discover"])
 def test_check_and_discover_refuse_an_unusable_config_the_same_way(
-    emulator: MegaEmulator, tmp_path: Path, command: str, problem: str,
+    emulator: MegaEmulator,
+    tmp_path: Path,
+    command: str,
+    problem: str,
 ) -> None:
     config = unusable_file(tmp_path, "config", problem, emulator.token)
 
@@ -513,8 +545,9 @@ def test_dockerfile_runs_source_mega_as_airbyte_expects() -> None:
 def test_source_mega_is_an_installed_console_script() -> None:
     script = Path(sys.executable).parent / "source-mega"
     assert script.exists()
-    done = subprocess.run([str(script), "spec"], capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        [str(script), "spec"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0
     assert json.loads(done.stdout)["type"] == "SPEC"
 
@@ -556,14 +589,21 @@ def test_help_describes_every_command() -> None:
 
 
 def test_read_given_a_singer_catalog_asks_for_an_airbyte_configured_catalog(
-    emulator: MegaEmulator, tmp_path: Path,
+    emulator: MegaEmulator,
+    tmp_path: Path,
 ) -> None:
     # What `tap-mega --discover` writes: tap_stream_id, schema, metadata; no `stream.name`.
-    singer = {"streams": [{
-        "tap_stream_id": "leads", "stream": "leads", "key_properties": ["id"],
-        "schema": {"type": "object", "properties": {"id": {"type": "string"}}},
-        "metadata": [{"breadcrumb": [], "metadata": {"selected": True}}],
-    }]}
+    singer = {
+        "streams": [
+            {
+                "tap_stream_id": "leads",
+                "stream": "leads",
+                "key_properties": ["id"],
+                "schema": {"type": "object", "properties": {"id": {"type": "string"}}},
+                "metadata": [{"breadcrumb": [], "metadata": {"selected": True}}],
+            }
+        ]
+    }
 
     run = source(tmp_path, "read", tap_config(emulator), singer)
 

@@ -20,8 +20,10 @@ BOOKMARK = {"replication_key": "updated_at", "replication_key_value": "2026-01-0
 
 
 def airbyte_stream_state(name: str, stream_state: dict[str, t.Any]) -> dict[str, t.Any]:
-    return {"type": "STREAM", "stream": {"stream_descriptor": {"name": name},
-                                        "stream_state": stream_state}}
+    return {
+        "type": "STREAM",
+        "stream": {"stream_descriptor": {"name": name}, "stream_state": stream_state},
+    }
 
 
 @pytest.mark.parametrize("empty", [None, [], {}])
@@ -77,7 +79,8 @@ def test_state_per_stream() -> None:
     state = {"bookmarks": {"leads": BOOKMARK, "other": {"x": 1}}}
 
     assert translate(StateMessage(value=state)) == [
-        stream_state_message("leads", BOOKMARK), stream_state_message("other", {"x": 1}),
+        stream_state_message("leads", BOOKMARK),
+        stream_state_message("other", {"x": 1}),
     ]
 
 
@@ -90,8 +93,10 @@ def test_sync_modes_by_stream() -> None:
 @pytest.mark.parametrize(
     ("stream", "fields"),
     [
-        ({"name": "leads", "json_schema": {"properties": {"id": {}, "status": {}}}},
-         frozenset({"id", "status"})),
+        (
+            {"name": "leads", "json_schema": {"properties": {"id": {}, "status": {}}}},
+            frozenset({"id", "status"}),
+        ),
         ({"name": "leads", "json_schema": {"type": "object", "properties": {}}}, frozenset()),
         ({"name": "leads", "json_schema": {}}, None),
         ({"name": "leads"}, None),
@@ -99,7 +104,8 @@ def test_sync_modes_by_stream() -> None:
     ],
 )
 def test_the_configured_schema_is_the_column_selection(
-    stream: dict[str, t.Any], fields: frozenset[str] | None,
+    stream: dict[str, t.Any],
+    fields: frozenset[str] | None,
 ) -> None:
     catalog = {"streams": [{"stream": stream, "sync_mode": "incremental"}]}
 
@@ -144,5 +150,6 @@ def test_logging_becomes_log_messages() -> None:
 
     [line] = [json.loads(line) for line in buffer.getvalue().splitlines()]
     assert line == {
-        "type": "LOG", "log": {"level": "WARN", "message": "tap-mega.leads: slow down: 3"},
+        "type": "LOG",
+        "log": {"level": "WARN", "message": "tap-mega.leads: slow down: 3"},
     }

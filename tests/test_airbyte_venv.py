@@ -29,11 +29,26 @@ def test_airbyte_clients_suite_passes_in_its_venv() -> None:
         pytest.skip(f"Airbyte-client tests not run: {reason}")
 
     done = subprocess.run(
-        [str(PYTHON), "-m", "pytest", "tests/airbyte_venv", "-q", "-rs",
-         "-p", "no:cacheprovider", "-p", "airbyte_cdk.test.standard_tests.pytest_hooks",
-         # Third-party warnings (PyAirbyte, google-cloud) are reported, not fatal, there.
-         "-o", "filterwarnings=default"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False,
+        [
+            str(PYTHON),
+            "-m",
+            "pytest",
+            "tests/airbyte_venv",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "airbyte_cdk.test.standard_tests.pytest_hooks",
+            # Third-party warnings (PyAirbyte, google-cloud) are reported, not fatal, there.
+            "-o",
+            "filterwarnings=default",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
     )
 
     assert done.returncode == 0, f"{done.stdout[-12000:]}\n{done.stderr[-3000:]}"

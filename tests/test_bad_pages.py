@@ -82,8 +82,10 @@ SCRIPTS: dict[str, tuple[list[dict[str, t.Any]], str]] = {
         "unusable updated_at",
     ),
     "backwards-within-a-page": (
-        [page(A, "cur-A"), page([*B[:4], with_value(B[4], "updated_at", A[0]["updated_at"]),
-                                 *B[5:]], None)],
+        [
+            page(A, "cur-A"),
+            page([*B[:4], with_value(B[4], "updated_at", A[0]["updated_at"]), *B[5:]], None),
+        ],
         "out of order",
     ),
     "backwards-across-pages": (

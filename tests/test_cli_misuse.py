@@ -119,9 +119,7 @@ def test_an_exported_token_without_config_env_is_named_truthfully(
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"customer_id": emulator.customer_id, "api_url": emulator.url}))
 
-    exported = the_one_line(
-        tap("--config", str(config), env={"TAP_MEGA_TOKEN": emulator.token}), 1
-    )
+    exported = the_one_line(tap("--config", str(config), env={"TAP_MEGA_TOKEN": emulator.token}), 1)
     not_exported = the_one_line(tap("--config", str(config)), 1)
 
     assert "`token`" in exported
@@ -133,9 +131,7 @@ def test_an_exported_token_without_config_env_is_named_truthfully(
 
 
 def test_with_config_env_the_missing_variable_is_the_advice(emulator: MegaEmulator) -> None:
-    line = the_one_line(
-        tap("--config=ENV", env={"TAP_MEGA_CUSTOMER_ID": emulator.customer_id}), 1
-    )
+    line = the_one_line(tap("--config=ENV", env={"TAP_MEGA_CUSTOMER_ID": emulator.customer_id}), 1)
 
     assert "set it in the config or the environment variable TAP_MEGA_TOKEN" in line
 
@@ -144,8 +140,11 @@ def test_with_config_env_the_missing_variable_is_the_advice(emulator: MegaEmulat
     ("variable", "value", "says"),
     [
         ("TAP_MEGA_PAGE_SIZE", "abc", "`page_size` (from TAP_MEGA_PAGE_SIZE) must be a whole"),
-        ("TAP_MEGA_CUSTOM_FIELDS_SCHEMA", "budget",
-         "`custom_fields_schema` (from TAP_MEGA_CUSTOM_FIELDS_SCHEMA) must be JSON text"),
+        (
+            "TAP_MEGA_CUSTOM_FIELDS_SCHEMA",
+            "budget",
+            "`custom_fields_schema` (from TAP_MEGA_CUSTOM_FIELDS_SCHEMA) must be JSON text",
+        ),
     ],
     ids=["integer", "object"],
 )
@@ -153,8 +152,12 @@ def test_with_config_env_a_variable_that_does_not_parse_is_named(
     variable: str, value: str, says: str, emulator: MegaEmulator
 ) -> None:
     # The SDK's int() / JSON parse: a traceback, or a line blaming a --config file.
-    env = {"TAP_MEGA_TOKEN": emulator.token, "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
-           "TAP_MEGA_API_URL": emulator.url, variable: value}
+    env = {
+        "TAP_MEGA_TOKEN": emulator.token,
+        "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
+        "TAP_MEGA_API_URL": emulator.url,
+        variable: value,
+    }
 
     line = the_one_line(tap("--config=ENV", env=env), 1)
 
@@ -184,8 +187,13 @@ def test_a_config_from_a_pipe_is_read_once(emulator: MegaEmulator) -> None:
     settings = json.dumps(tap_config(emulator, status="open"))
     base = {k: v for k, v in os.environ.items() if not k.startswith("TAP_MEGA_")}
     done = subprocess.run(
-        [sys.executable, "-c", CLI_MAIN, "--config", "/dev/stdin"], input=settings,
-        capture_output=True, text=True, timeout=60, check=False, env=base,
+        [sys.executable, "-c", CLI_MAIN, "--config", "/dev/stdin"],
+        input=settings,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=base,
     )
 
     line = the_one_line(done, 1)

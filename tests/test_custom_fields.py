@@ -41,8 +41,10 @@ def discovering_config(emulator: MegaEmulator, **overrides: t.Any) -> dict[str, 
 def moved(states: list[dict[str, t.Any]]) -> list[tuple[t.Any, t.Any]]:
     """What each STATE says about progress: the bookmark and the cursor to resume at."""
     marks = [bookmark(state) for state in states]
-    return [(mark["replication_key_value"], (mark.get("resume_from") or {}).get("cursor"))
-            for mark in marks]
+    return [
+        (mark["replication_key_value"], (mark.get("resume_from") or {}).get("cursor"))
+        for mark in marks
+    ]
 
 
 def custom_field_properties(catalog: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -71,8 +73,17 @@ def recent_emulator() -> t.Iterator[MegaEmulator]:
         ([True, 1], ANY_SCALAR),
         ([True, "yes", 2.5], ANY_SCALAR),
     ],
-    ids=["integer", "int-and-float", "float", "boolean", "string", "only-null",
-         "int-and-text", "bool-and-int", "three-types"],
+    ids=[
+        "integer",
+        "int-and-float",
+        "float",
+        "boolean",
+        "string",
+        "only-null",
+        "int-and-text",
+        "bool-and-int",
+        "three-types",
+    ],
 )
 def test_each_slug_is_declared_with_the_json_type_of_its_values(
     values: list[t.Any], expected: dict[str, t.Any]
@@ -88,8 +99,9 @@ def test_each_slug_is_declared_with_the_json_type_of_its_values(
 
 def test_a_bool_is_never_taken_for_an_integer() -> None:
     assert declared_type({"boolean"}) == NULLABLE["boolean"]
-    assert sampled_custom_fields([{"custom_fields": {"x": True}}, {"custom_fields": {"x": 1}}]) \
-        == {"x": ANY_SCALAR}
+    assert sampled_custom_fields([{"custom_fields": {"x": True}}, {"custom_fields": {"x": 1}}]) == {
+        "x": ANY_SCALAR
+    }
 
 
 def test_the_declaration_keeps_additional_properties() -> None:
@@ -163,8 +175,9 @@ def test_a_catalog_without_the_stream_makes_no_request(
 ) -> None:
     (tmp_path / "catalog.json").write_text(json.dumps({"streams": []}))
 
-    run = run_main(discovering_config(emulator), tmp_path, "--catalog",
-                  str(tmp_path / "catalog.json"))
+    run = run_main(
+        discovering_config(emulator), tmp_path, "--catalog", str(tmp_path / "catalog.json")
+    )
 
     assert run.returncode == 0, run.stderr
     assert run.result.records == []
@@ -187,12 +200,31 @@ def test_declared_types_match_the_emulators_data(
         "notes": NULLABLE["string"],
         "bedrooms": ANY_SCALAR,  # integers and text: the mixed slug
         "preferred_contact": NULLABLE["string"],  # only on the recent leads
-    } | {slug: declared[slug] for slug in declared if slug not in {
-        "lead_line", "budget", "price_per_sqft", "preapproved", "timeline", "notes",
-        "bedrooms", "preferred_contact"}}
+    } | {
+        slug: declared[slug]
+        for slug in declared
+        if slug
+        not in {
+            "lead_line",
+            "budget",
+            "price_per_sqft",
+            "preapproved",
+            "timeline",
+            "notes",
+            "bedrooms",
+            "preferred_contact",
+        }
+    }
     assert set(declared) == {
-        "lead_line", "budget", "price_per_sqft", "preapproved", "timeline", "notes",
-        "bedrooms", "preferred_contact"}
+        "lead_line",
+        "budget",
+        "price_per_sqft",
+        "preapproved",
+        "timeline",
+        "notes",
+        "bedrooms",
+        "preferred_contact",
+    }
     oldest = sorted(recent_emulator.leads, key=lambda lead: lead["updated_at"])[:100]
     assert not any("preferred_contact" in lead["custom_fields"] for lead in oldest)
 
@@ -237,7 +269,9 @@ def test_the_explicit_setting_declares_exactly_its_fields(
     assert all(request.params["sort_dir"] == "asc" for request in emulator.requests)
     [schema] = run.result.schemas
     assert schema["schema"]["properties"]["custom_fields"]["properties"] == {
-        "budget": NULLABLE["number"], "vip": NULLABLE["boolean"], "tier": ANY_SCALAR,
+        "budget": NULLABLE["number"],
+        "vip": NULLABLE["boolean"],
+        "tier": ANY_SCALAR,
     }
     # Undeclared slugs still arrive, as the schema allows.
     assert any("timeline" in r["custom_fields"] for r in run.result.records)
@@ -248,7 +282,8 @@ def test_a_bad_type_in_the_explicit_setting_is_one_line(
 ) -> None:
     run = run_main(
         discovering_config(emulator, custom_fields_schema={"budget": "money"}),
-        tmp_path, "--discover",
+        tmp_path,
+        "--discover",
     )
 
     assert_one_line_failure(run.returncode, run.stderr, "custom_fields_schema", "money")
@@ -257,16 +292,19 @@ def test_a_bad_type_in_the_explicit_setting_is_one_line(
 
 @pytest.mark.parametrize(
     ("declared", "says"),
-    [({"lead_line": "integer"}, "reserved `lead_line` is `buyer` or `seller`"),
-     ({"": "string"}, "blank slug")],
+    [
+        ({"lead_line": "integer"}, "reserved `lead_line` is `buyer` or `seller`"),
+        ({"": "string"}, "blank slug"),
+    ],
     ids=["lead-line-not-text", "blank-slug"],
 )
 def test_a_declaration_no_lead_can_satisfy_is_one_line(
     declared: dict[str, str], says: str, emulator: MegaEmulator, tmp_path: Path
 ) -> None:
     # Accepted, `lead_line: integer` made a target refuse every buyer or seller lead.
-    run = run_main(discovering_config(emulator, custom_fields_schema=declared),
-                  tmp_path, "--discover")
+    run = run_main(
+        discovering_config(emulator, custom_fields_schema=declared), tmp_path, "--discover"
+    )
 
     assert_one_line_failure(run.returncode, run.stderr, "custom_fields_schema", says)
     assert emulator.requests == []
@@ -280,8 +318,9 @@ def test_declared_fields_with_include_custom_fields_false_is_one_line(
 
     run = run_main(config, tmp_path)
 
-    assert_one_line_failure(run.returncode, run.stderr, "`custom_fields_schema`",
-                            "`include_custom_fields` is false")
+    assert_one_line_failure(
+        run.returncode, run.stderr, "`custom_fields_schema`", "`include_custom_fields` is false"
+    )
     assert emulator.requests == []
 
 
@@ -317,8 +356,9 @@ def test_a_retried_sample_is_paced_and_moves_no_state(
     emulator.add_fault(Fault("status", at_request=1, count=2, status=503))
     config = discovering_config(emulator, page_size=40, lookback_window=0)
     middle = sorted(normalize_timestamp(lead["updated_at"]) for lead in emulator.leads)[60]
-    state = {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                     "replication_key_value": middle}}}
+    state = {
+        "bookmarks": {"leads": {"replication_key": "updated_at", "replication_key_value": middle}}
+    }
 
     run = run_main(config, tmp_path, state=state)
 
@@ -350,6 +390,8 @@ def test_deselecting_one_custom_field_drops_it_and_keeps_the_others(
     assert len(run.result.records) == len(emulator.leads)
     assert not any("budget" in r["custom_fields"] for r in run.result.records)
     assert any("timeline" in r["custom_fields"] for r in run.result.records)
-    expected = {lead["id"]: {k: v for k, v in lead["custom_fields"].items() if k != "budget"}
-                for lead in emulator.leads}
+    expected = {
+        lead["id"]: {k: v for k, v in lead["custom_fields"].items() if k != "budget"}
+        for lead in emulator.leads
+    }
     assert all(r["custom_fields"] == expected[r["id"]] for r in run.result.records)

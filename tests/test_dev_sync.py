@@ -33,8 +33,17 @@ CREDENTIALS = {"TAP_MEGA_TOKEN": "mega_" + "1" * 64, "TAP_MEGA_CUSTOMER_ID": "x"
         ({**CREDENTIALS, "TAP_MEGA_API_URL": "https://[::1]:8443/"}, ("demo", "emulator")),
         ({"TAP_MEGA_API_URL": "http://127.0.0.1:8765"}, ("demo", "bundled")),
     ],
-    ids=["nothing", "token-only", "credentials", "mega-url", "emulator-export",
-         "localhost", "loopback-https", "ipv6-loopback", "url-only"],
+    ids=[
+        "nothing",
+        "token-only",
+        "credentials",
+        "mega-url",
+        "emulator-export",
+        "localhost",
+        "loopback-https",
+        "ipv6-loopback",
+        "url-only",
+    ],
 )
 def test_a_loopback_api_url_is_a_demo_whatever_the_shell_exports(
     env: dict[str, str], plan: tuple[str, str]
@@ -46,7 +55,11 @@ def dev_py(*args: str) -> subprocess.CompletedProcess[str]:
     """`python3 dev.py ARGS` as a user types it, from the repository root."""
     return subprocess.run(
         [sys.executable, str(ROOT / "dev.py"), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

@@ -99,6 +99,7 @@ def test_no_custom_field_sample_without_the_setting(make_emulator, tmp_path):
     assert emulator.request_count == 2, run.stdout
     assert all(r.params["limit"] == "1" for r in emulator.requests)
 
+
 def test_counts_from_start_date_and_bookmark_and_what_was_skipped(make_emulator, tmp_path):
     emulator = make_emulator(n_leads=250, seed=5, rate_windows=DOCUMENTED)
     leads = emulator.leads
@@ -115,10 +116,13 @@ def test_counts_from_start_date_and_bookmark_and_what_was_skipped(make_emulator,
     assert "no request left of the three" in skipped["text"]
     # The first sync is the one from start_date: its requests and the sync's agree.
     assert run.line("budget", "first sync")["data"]["requests"] == math.ceil(
-        count_since(emulator, start_date) / 100)
+        count_since(emulator, start_date) / 100
+    )
     assert [r.params.get("updated_since") for r in emulator.requests] == [
-        normalize_timestamp(start_date), normalize_timestamp(start_date),
-        normalize_timestamp(bookmark)]
+        normalize_timestamp(start_date),
+        normalize_timestamp(start_date),
+        normalize_timestamp(bookmark),
+    ]
 
 
 def test_a_bookmark_before_start_date_is_not_counted_twice(make_emulator, tmp_path):
@@ -126,8 +130,12 @@ def test_a_bookmark_before_start_date_is_not_counted_twice(make_emulator, tmp_pa
     start_date = normalize_timestamp(emulator.leads[100]["updated_at"])
     old_bookmark = emulator.leads[10]["updated_at"]
 
-    run = run_doctor(tap_config(emulator, start_date=start_date), tmp_path, "--json",
-                     state=leads_state(old_bookmark))
+    run = run_doctor(
+        tap_config(emulator, start_date=start_date),
+        tmp_path,
+        "--json",
+        state=leads_state(old_bookmark),
+    )
 
     bookmark = run.line("leads", "bookmark")
     assert bookmark["status"] == "skipped"
@@ -155,8 +163,14 @@ def replayed_eta(requests_before: int, needed: int, per_request: float) -> float
     clock = [0.0]
     pacer = Pacer(clock=lambda: clock[0], sleep=lambda _: None)
     for sent in range(1, requests_before + 1):
-        pacer.observe(200, {"RateLimit-Limit": "60", "RateLimit-Remaining": str(60 - sent),
-                            "RateLimit-Reset": "60"})
+        pacer.observe(
+            200,
+            {
+                "RateLimit-Limit": "60",
+                "RateLimit-Remaining": str(60 - sent),
+                "RateLimit-Reset": "60",
+            },
+        )
         clock[0] += per_request
     clock[0] -= per_request
     return seconds_for(pacer, needed, per_request)
@@ -270,8 +284,7 @@ def test_refused_credentials_stop_with_which_and_exit_1(
 
 
 def test_a_token_without_the_read_scope_is_a_403(make_emulator, tmp_path):
-    emulator = make_emulator(n_leads=5, rate_windows=DOCUMENTED,
-                             scopes=("public_api:leads:write",))
+    emulator = make_emulator(n_leads=5, rate_windows=DOCUMENTED, scopes=("public_api:leads:write",))
 
     run = run_doctor(tap_config(emulator), tmp_path, "--json")
 
@@ -309,9 +322,12 @@ def test_invalid_settings_are_the_taps_one_line(make_emulator, tmp_path):
 
     assert run.returncode == 1
     assert run.stdout == ""
-    assert run.stderr.splitlines() == [(
-        "tap-mega-doctor: error: invalid settings: setting `page_size` is invalid: "
-        "500 is greater than the maximum of 100")]
+    assert run.stderr.splitlines() == [
+        (
+            "tap-mega-doctor: error: invalid settings: setting `page_size` is invalid: "
+            "500 is greater than the maximum of 100"
+        )
+    ]
     assert emulator.request_count == 0
 
 
@@ -322,8 +338,10 @@ def test_invalid_settings_are_the_taps_one_line(make_emulator, tmp_path):
         ({"config": "{bad"}, "is not valid JSON"),
         ({"state": "[]"}, "state.json is not a state tap-mega can read"),
         ({"config": '{"streams": []}'}, "config.json is a Singer catalog"),
-        ({"state": '{"type": "RECORD", "stream": "leads", "record": {}}'},
-         "state.json is not a state tap-mega can read (a RECORD message)"),
+        (
+            {"state": '{"type": "RECORD", "stream": "leads", "record": {}}'},
+            "state.json is not a state tap-mega can read (a RECORD message)",
+        ),
     ],
     ids=["missing", "not JSON", "not an object", "catalog as config", "record as state"],
 )
@@ -341,8 +359,13 @@ def test_bad_files_are_one_line(make_emulator, tmp_path, files, says):
     if "state" in files:
         args += ["--state", str(state_path)]
 
-    completed = subprocess.run([sys.executable, "-c", DOCTOR_MAIN, *args],
-                               capture_output=True, text=True, timeout=60, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-c", DOCTOR_MAIN, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert completed.returncode == 1
     lines = completed.stderr.splitlines()
@@ -353,8 +376,12 @@ def test_bad_files_are_one_line(make_emulator, tmp_path, files, says):
 
 def test_settings_from_the_environment(make_emulator, tmp_path):
     emulator = make_emulator(n_leads=25, rate_windows=DOCUMENTED)
-    env = {**os.environ, "TAP_MEGA_TOKEN": emulator.token,
-           "TAP_MEGA_CUSTOMER_ID": emulator.customer_id, "TAP_MEGA_API_URL": emulator.url}
+    env = {
+        **os.environ,
+        "TAP_MEGA_TOKEN": emulator.token,
+        "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
+        "TAP_MEGA_API_URL": emulator.url,
+    }
 
     run = run_doctor(None, tmp_path, "--config=ENV", "--json", env=env)
 
@@ -363,8 +390,11 @@ def test_settings_from_the_environment(make_emulator, tmp_path):
 
 
 def test_unreachable_mega_is_an_error_line(tmp_path):
-    config = {"token": "mega_" + "a" * 64, "customer_id": "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a00",
-              "api_url": "http://127.0.0.1:9"}
+    config = {
+        "token": "mega_" + "a" * 64,
+        "customer_id": "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a00",
+        "api_url": "http://127.0.0.1:9",
+    }
 
     run = run_doctor(config, tmp_path, "--json")
 

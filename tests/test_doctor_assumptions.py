@@ -27,8 +27,13 @@ def first_page(emulator: MegaEmulator, **changes: t.Any) -> dict[str, t.Any]:
     """What MEGA would answer to the doctor's first request, with `changes`."""
     lead = dict(emulator.leads[0])
     lead.pop("custom_fields", None)
-    page = {"leads": [lead], "total": len(emulator.leads), "limit": 1, "offset": 0,
-            "next_cursor": None}
+    page = {
+        "leads": [lead],
+        "total": len(emulator.leads),
+        "limit": 1,
+        "offset": 0,
+        "next_cursor": None,
+    }
     page.update(changes)
     return page
 
@@ -50,16 +55,23 @@ def test_a_page_without_next_cursor(make_emulator, tmp_path):
 
     run = doctor(emulator, tmp_path)
 
-    assert_line(run, "assumptions", "page keys", "unexpected", "missing next_cursor",
-                "the tap assumed all of leads, total, limit, offset, next_cursor")
+    assert_line(
+        run,
+        "assumptions",
+        "page keys",
+        "unexpected",
+        "missing next_cursor",
+        "the tap assumed all of leads, total, limit, offset, next_cursor",
+    )
     assert run.line("leads", "first page")["status"] == "error"
 
 
 def test_a_limit_that_is_not_obeyed(make_emulator, tmp_path):
     emulator = make_emulator(n_leads=50, rate_windows=DOCUMENTED)
     leads = [dict(lead) for lead in emulator.leads[:3]]
-    emulator.add_fault(Fault("body", at_request=1,
-                             body=first_page(emulator, leads=leads, limit=20)))
+    emulator.add_fault(
+        Fault("body", at_request=1, body=first_page(emulator, leads=leads, limit=20))
+    )
 
     run = doctor(emulator, tmp_path)
 
@@ -91,15 +103,22 @@ def test_an_updated_at_the_tap_cannot_read(make_emulator, tmp_path):
 
     run = doctor(emulator, tmp_path)
 
-    assert_line(run, "assumptions", "updated_at", "unexpected", "'07/01/2026 18:20'",
-                "the tap assumed one like 2026-07-01T18:20:00.000Z")
+    assert_line(
+        run,
+        "assumptions",
+        "updated_at",
+        "unexpected",
+        "'07/01/2026 18:20'",
+        "the tap assumed one like 2026-07-01T18:20:00.000Z",
+    )
 
 
 # --------------------------------------------------------------------------- #
 # The cursor
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize(("alphabet", "words"), [("urlsafe", "base64url"),
-                                                 ("standard", "standard base64 with + / =")])
+@pytest.mark.parametrize(
+    ("alphabet", "words"), [("urlsafe", "base64url"), ("standard", "standard base64 with + / =")]
+)
 def test_cursor_alphabets_that_survive_url_encoding(make_emulator, tmp_path, alphabet, words):
     emulator = make_emulator(n_leads=50, rate_windows=DOCUMENTED, cursor_alphabet=alphabet)
 
@@ -115,8 +134,15 @@ def test_a_cursor_refused_on_the_way_back(make_emulator, tmp_path):
 
     run = doctor(emulator, tmp_path)
 
-    assert_line(run, "assumptions", "cursor", "unexpected", "MEGA answered 400",
-                "standard base64", "the tap assumed a cursor passed back")
+    assert_line(
+        run,
+        "assumptions",
+        "cursor",
+        "unexpected",
+        "MEGA answered 400",
+        "standard base64",
+        "the tap assumed a cursor passed back",
+    )
 
 
 def test_a_cursor_that_does_not_move(make_emulator, tmp_path):
@@ -125,8 +151,9 @@ def test_a_cursor_that_does_not_move(make_emulator, tmp_path):
 
     run = doctor(emulator, tmp_path)
 
-    assert_line(run, "assumptions", "cursor", "unexpected",
-                f"page 2 repeats lead {emulator.leads[0]['id']}")
+    assert_line(
+        run, "assumptions", "cursor", "unexpected", f"page 2 repeats lead {emulator.leads[0]['id']}"
+    )
 
 
 def test_one_lead_cannot_prove_paging(make_emulator, tmp_path):
@@ -134,8 +161,14 @@ def test_one_lead_cannot_prove_paging(make_emulator, tmp_path):
 
     run = doctor(emulator, tmp_path)
 
-    assert_line(run, "assumptions", "cursor", "warning", "paging is not proven",
-                "run the doctor again when more than one lead matches")
+    assert_line(
+        run,
+        "assumptions",
+        "cursor",
+        "warning",
+        "paging is not proven",
+        "run the doctor again when more than one lead matches",
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -143,10 +176,12 @@ def test_one_lead_cannot_prove_paging(make_emulator, tmp_path):
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize(
     ("offset", "lookback", "status", "words"),
-    [(0, 300, "ok", "within lookback_window (300s)"),
-     (900, 300, "warning", "s ahead of the local clock"),
-     (-120, "PT1M", "warning", "s behind the local clock"),
-     (-120, 300, "ok", "s behind the local clock")],
+    [
+        (0, 300, "ok", "within lookback_window (300s)"),
+        (900, 300, "warning", "s ahead of the local clock"),
+        (-120, "PT1M", "warning", "s behind the local clock"),
+        (-120, 300, "ok", "s behind the local clock"),
+    ],
 )
 def test_date_against_the_local_clock(  # noqa: PLR0917 - pytest passes parameters by name
     make_emulator, tmp_path, offset, lookback, status, words
@@ -160,8 +195,10 @@ def test_date_against_the_local_clock(  # noqa: PLR0917 - pytest passes paramete
     skew = run.line("assumptions", "clock")["data"]["skew_seconds"]
     assert skew == pytest.approx(offset, abs=1.5)
     if status == "warning":
-        assert "set the clock right (NTP) or raise lookback_window" in run.line(
-            "assumptions", "clock")["text"]
+        assert (
+            "set the clock right (NTP) or raise lookback_window"
+            in run.line("assumptions", "clock")["text"]
+        )
 
 
 def test_no_date_header(make_emulator, tmp_path):
@@ -179,8 +216,9 @@ def test_a_date_that_is_not_an_http_date(make_emulator, tmp_path):
 
     run = doctor(emulator, tmp_path)
 
-    assert_line(run, "assumptions", "clock", "unexpected", "'2026-07-01T18:20:00Z'",
-                "the tap assumed one")
+    assert_line(
+        run, "assumptions", "clock", "unexpected", "'2026-07-01T18:20:00Z'", "the tap assumed one"
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -191,26 +229,39 @@ def test_no_rate_limit_headers(make_emulator, tmp_path):
 
     run = doctor(emulator, tmp_path)
 
-    assert_line(run, "assumptions", "rate headers", "unexpected",
-                "no RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset",
-                "the tap assumed all three on every response")
+    assert_line(
+        run,
+        "assumptions",
+        "rate headers",
+        "unexpected",
+        "no RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset",
+        "the tap assumed all three on every response",
+    )
     assert run.line("budget", "window")["status"] == "unexpected"
 
 
 def test_rate_limit_headers_in_the_draft_standards_form(make_emulator, tmp_path):
     emulator = make_emulator(n_leads=50, rate_windows=DOCUMENTED)
-    emulator.add_fault(Fault("headers", at_request=1,
-                             headers={"RateLimit-Limit": "60, 60;w=60, 1000;w=3600"}))
+    emulator.add_fault(
+        Fault("headers", at_request=1, headers={"RateLimit-Limit": "60, 60;w=60, 1000;w=3600"})
+    )
 
     run = doctor(emulator, tmp_path)
 
-    assert_line(run, "assumptions", "rate headers", "unexpected",
-                "RateLimit-Limit: '60, 60;w=60, 1000;w=3600'", "the tap assumed plain numbers")
+    assert_line(
+        run,
+        "assumptions",
+        "rate headers",
+        "unexpected",
+        "RateLimit-Limit: '60, 60;w=60, 1000;w=3600'",
+        "the tap assumed plain numbers",
+    )
 
 
 def test_reset_with_a_fraction_is_read(make_emulator, tmp_path):
-    emulator = make_emulator(n_leads=50, rate_windows=[RateWindow(60, 60)],
-                             reset_rounding="exact", limiter="bucket")
+    emulator = make_emulator(
+        n_leads=50, rate_windows=[RateWindow(60, 60)], reset_rounding="exact", limiter="bucket"
+    )
 
     run = doctor(emulator, tmp_path)
 
@@ -221,9 +272,11 @@ def test_reset_with_a_fraction_is_read(make_emulator, tmp_path):
 
 @pytest.mark.parametrize(
     ("form", "status", "words"),
-    [("seconds", "ok", "30 seconds on a 429"),
-     ("fraction", "ok", "seconds on a 429"),
-     ("date", "ok", "an HTTP date, which the tap reads as a wait of")],
+    [
+        ("seconds", "ok", "30 seconds on a 429"),
+        ("fraction", "ok", "seconds on a 429"),
+        ("date", "ok", "an HTTP date, which the tap reads as a wait of"),
+    ],
 )
 def test_retry_after_forms(make_emulator, tmp_path, form, status, words):
     emulator = make_emulator(n_leads=50, rate_windows=DOCUMENTED, retry_after=form)

@@ -20,8 +20,9 @@ from tests.helpers.sync import tap_config
 def documented_pacer() -> Pacer:
     """A pacer that has seen one answer on MEGA's documented minute window."""
     pacer = Pacer(clock=lambda: 0.0, sleep=lambda _: None)
-    pacer.observe(200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "59",
-                        "RateLimit-Reset": "60"})
+    pacer.observe(
+        200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "59", "RateLimit-Reset": "60"}
+    )
     return pacer
 
 
@@ -74,8 +75,7 @@ def test_first_sync_requests():
 def test_a_sync_no_wait_can_split_is_a_warning(make_emulator, tmp_path):
     emulator = make_emulator(n_leads=3000, seed=2, rate_windows=[RateWindow(100_000, 60)])
 
-    run = run_doctor(tap_config(emulator, page_size=1), tmp_path, "--json", "--run-minutes",
-                     "0.01")
+    run = run_doctor(tap_config(emulator, page_size=1), tmp_path, "--json", "--run-minutes", "0.01")
 
     schedule = run.line("budget", "schedule")
     assert schedule["status"] == "warning"
@@ -85,8 +85,7 @@ def test_a_sync_no_wait_can_split_is_a_warning(make_emulator, tmp_path):
 
 def test_the_proxy_in_use_is_shown_without_its_password(make_emulator, tmp_path):
     emulator = make_emulator(n_leads=5, rate_windows=[RateWindow(60, 60)])
-    env = {**os.environ, "HTTP_PROXY": "http://doctor:s3cret-proxy@127.0.0.1:9",
-           "NO_PROXY": ""}
+    env = {**os.environ, "HTTP_PROXY": "http://doctor:s3cret-proxy@127.0.0.1:9", "NO_PROXY": ""}
 
     run = run_doctor(tap_config(emulator), tmp_path, "--json", env=env)
 
@@ -137,7 +136,8 @@ def test_a_syncs_requests_are_not_called_other_integrations(synced, tmp_path):
     assert "MEGA's headers do not say whose" in text
     # A reserve only on the condition the user can check: no run of the tap just ended.
     assert text.index("if no run of this tap ended in the last 1m") < text.index(
-        "rate_limit_reserve")
+        "rate_limit_reserve"
+    )
 
 
 def test_the_eta_waits_for_the_window_a_recent_run_left_full(synced, tmp_path):
@@ -179,21 +179,21 @@ def meltano_env(tmp_path, *, cached=False):
     run_dir.mkdir(parents=True)
     if cached:
         (run_dir / "tap.properties.cache_key").write_text("key")
-    return {**os.environ, "MELTANO_EXTRACTOR_NAME": "tap-mega",
-            "SINGER_SDK_LOG_CONFIG": str(run_dir / "tap.singer_sdk_logging.json")}
+    return {
+        **os.environ,
+        "MELTANO_EXTRACTOR_NAME": "tap-mega",
+        "SINGER_SDK_LOG_CONFIG": str(run_dir / "tap.singer_sdk_logging.json"),
+    }
 
 
 def header_requests(stdout):
     return re.match(r"tap-mega-doctor \S+: \S+ \((.*)\)$", stdout.splitlines()[0]).group(1)
 
 
-def test_meltanos_discovery_before_the_doctor_is_counted_as_the_doctors(
-    make_emulator, tmp_path
-):
+def test_meltanos_discovery_before_the_doctor_is_counted_as_the_doctors(make_emulator, tmp_path):
     emulator = make_emulator(n_leads=250, seed=3, rate_windows=DOCUMENTED)
     # No custom_fields_schema: discovery samples the leads, one request.
-    config = {"token": emulator.token, "customer_id": emulator.customer_id,
-              "api_url": emulator.url}
+    config = {"token": emulator.token, "customer_id": emulator.customer_id, "api_url": emulator.url}
     env = meltano_env(tmp_path)
     # What `meltano invoke tap-mega:doctor` does: discovery first, then the command.
     discovery = run_cli(config, tmp_path, "--discover", env=env)
@@ -204,27 +204,27 @@ def test_meltanos_discovery_before_the_doctor_is_counted_as_the_doctors(
 
     assert emulator.request_count == 3
     assert header_requests(run.stdout) == (
-        "3 requests: 2 by the doctor, 1 by Meltano's discovery before it")
+        "3 requests: 2 by the doctor, 1 by Meltano's discovery before it"
+    )
     assert re.search(r"others +0 of 60 used", run.stdout), run.stdout
 
 
 def test_a_cacheable_catalog_makes_the_count_uncertain_and_says_so(make_emulator, tmp_path):
     emulator = make_emulator(n_leads=250, seed=3, rate_windows=DOCUMENTED)
-    config = {"token": emulator.token, "customer_id": emulator.customer_id,
-              "api_url": emulator.url}
+    config = {"token": emulator.token, "customer_id": emulator.customer_id, "api_url": emulator.url}
 
     run = run_doctor(config, tmp_path, env=meltano_env(tmp_path, cached=True))
 
     assert header_requests(run.stdout) == (
         "2 requests: 2 by the doctor; 1 more by Meltano's discovery before it, "
-        "unless its catalog was cached")
+        "unless its catalog was cached"
+    )
     assert emulator.request_count == 2
 
 
 def test_with_an_argument_of_the_users_meltano_runs_no_discovery(make_emulator, tmp_path):
     emulator = make_emulator(n_leads=250, seed=3, rate_windows=DOCUMENTED)
-    config = {"token": emulator.token, "customer_id": emulator.customer_id,
-              "api_url": emulator.url}
+    config = {"token": emulator.token, "customer_id": emulator.customer_id, "api_url": emulator.url}
 
     run = run_doctor(config, tmp_path, "--json", env=meltano_env(tmp_path))
 

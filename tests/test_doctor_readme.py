@@ -17,17 +17,19 @@ LINE = re.compile(r"  (\S+) +(\S+(?: \S+)?) {2,}(.*)")
 
 def sample_lines() -> list[str]:
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Before your first sync"):]
-    block = section[section.index("$ tap-mega-doctor"):]
+    section = text[text.index("## Before your first sync") :]
+    block = section[section.index("$ tap-mega-doctor") :]
     return block[: block.index("```")].splitlines()[1:]
 
 
 def test_readme_sample_is_a_real_run(tmp_path):
-    with MegaEmulator(n_leads=250_000, seed=0,
-                      rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)]) as emulator:
+    with MegaEmulator(
+        n_leads=250_000, seed=0, rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)]
+    ) as emulator:
         config = tap_config(emulator, start_date="2026-01-15T00:00:00Z")
-        run = run_doctor(config, tmp_path, "--run-minutes", "30",
-                         state=leads_state("2026-04-03T00:00:00.000Z"))
+        run = run_doctor(
+            config, tmp_path, "--run-minutes", "30", state=leads_state("2026-04-03T00:00:00.000Z")
+        )
 
     assert run.returncode == 0, run.stdout
     shown, expected = run.stdout.splitlines(), sample_lines()

@@ -19,8 +19,11 @@ if t.TYPE_CHECKING:
 
 
 def metrics(stderr: str) -> list[dict[str, t.Any]]:
-    return [json.loads(line.split("METRIC: ", 1)[1]) for line in stderr.splitlines()
-            if "METRIC: " in line]
+    return [
+        json.loads(line.split("METRIC: ", 1)[1])
+        for line in stderr.splitlines()
+        if "METRIC: " in line
+    ]
 
 
 def test_test_mode_is_one_request_one_record_and_a_clean_exit(

@@ -60,10 +60,16 @@ def emu():
         yield server
 
 
-def get(session: requests.Session, emu: MegaEmulator, params: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None, path: str = LEADS_PATH) -> requests.Response:
-    return session.get(emu.url + path, params=params,
-                       headers=auth(emu) if headers is None else headers, timeout=10)
+def get(
+    session: requests.Session,
+    emu: MegaEmulator,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    path: str = LEADS_PATH,
+) -> requests.Response:
+    return session.get(
+        emu.url + path, params=params, headers=auth(emu) if headers is None else headers, timeout=10
+    )
 
 
 def walk(session, emu, **params) -> list[dict[str, Any]]:
@@ -106,15 +112,17 @@ def tied_leads(n: int = 400, tied: int = 250) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- auth, routing
 def test_missing_token_is_401(session, emu):
-    body = assert_error(get(session, emu, headers={"x-customer-id": emu.customer_id}),
-                        401, "authentication_error")
+    body = assert_error(
+        get(session, emu, headers={"x-customer-id": emu.customer_id}), 401, "authentication_error"
+    )
     assert body["error"]["code"] == 401
 
 
 def test_wrong_token_is_401_and_never_echoed(session, emu):
     bad = "mega_" + "f" * 64
-    response = get(session, emu, headers={"Authorization": f"Bearer {bad}",
-                                          "x-customer-id": emu.customer_id})
+    response = get(
+        session, emu, headers={"Authorization": f"Bearer {bad}", "x-customer-id": emu.customer_id}
+    )
     assert_error(response, 401, "authentication_error")
     assert bad not in response.text
     assert emu.token not in response.text
@@ -179,8 +187,10 @@ def test_lead_fields_types_and_timestamp_format(session, emu):
         for key in ("created_at", "updated_at"):
             assert re.match(stamp, lead[key])
         assert parse(lead["updated_at"]) >= parse(lead["created_at"])
-        assert all(v is None or isinstance(v, (str, int, float, bool))
-                   for v in lead["custom_fields"].values())
+        assert all(
+            v is None or isinstance(v, (str, int, float, bool))
+            for v in lead["custom_fields"].values()
+        )
     assert any(lead["contact_email"] is None for lead in leads)
     assert any(lead["current_stage"] is None for lead in leads)
     assert any(lead["last_interaction_at"] is None for lead in leads)
@@ -194,16 +204,23 @@ def test_page_is_last_when_no_lead_remains(session):
 
 
 # --------------------------------------------------------------------------- cursor paging
-@pytest.mark.parametrize(("sort_by", "sort_dir"), [
-    ("updated_at", "asc"), ("updated_at", "desc"), ("created_at", "asc"), ("created_at", "desc"),
-])
+@pytest.mark.parametrize(
+    ("sort_by", "sort_dir"),
+    [
+        ("updated_at", "asc"),
+        ("updated_at", "desc"),
+        ("created_at", "asc"),
+        ("created_at", "desc"),
+    ],
+)
 def test_cursor_walk_returns_every_lead_once_across_ties(session, sort_by, sort_dir):
     with MegaEmulator(leads=tied_leads(), rate_windows=[]) as emu:
         served = walk(session, emu, sort_by=sort_by, sort_dir=sort_dir)
         ids = [lead["id"] for lead in served]
         assert len(ids) == len(set(ids)) == 400
-        expected = sorted(emu.leads, key=lambda x: (parse(x[sort_by]), x["id"]),
-                          reverse=sort_dir == "desc")
+        expected = sorted(
+            emu.leads, key=lambda x: (parse(x[sort_by]), x["id"]), reverse=sort_dir == "desc"
+        )
         assert ids == [lead["id"] for lead in expected]
         assert max(Counter(lead["updated_at"] for lead in served).values()) >= 250
 
@@ -215,14 +232,18 @@ def test_cursor_replayed_under_other_sort_is_400(session, emu):
         assert_error(response, 400, "invalid_request_error")
 
 
-@pytest.mark.parametrize("cursor", [
-    "not a cursor!",
-    "abc",
-    base64.urlsafe_b64encode(b"not json").decode(),
-    base64.urlsafe_b64encode(json.dumps({"s": "updated_at"}).encode()).decode(),
-    base64.urlsafe_b64encode(json.dumps(
-        {"s": "updated_at", "d": "asc", "v": "yesterday", "i": "x"}).encode()).decode(),
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not a cursor!",
+        "abc",
+        base64.urlsafe_b64encode(b"not json").decode(),
+        base64.urlsafe_b64encode(json.dumps({"s": "updated_at"}).encode()).decode(),
+        base64.urlsafe_b64encode(
+            json.dumps({"s": "updated_at", "d": "asc", "v": "yesterday", "i": "x"}).encode()
+        ).decode(),
+    ],
+)
 def test_malformed_cursor_is_400(session, emu, cursor):
     assert_error(get(session, emu, {"cursor": cursor}), 400, "invalid_request_error")
 
@@ -234,8 +255,10 @@ def test_cursor_with_last_interaction_sort_is_400(session, emu):
 
 
 def test_last_interaction_sort_pages_by_offset_with_nulls_last(session, emu):
-    pages = [get(session, emu, {"sort_by": "last_interaction_at", "limit": 100,
-                                "offset": offset}).json() for offset in (0, 100, 200)]
+    pages = [
+        get(session, emu, {"sort_by": "last_interaction_at", "limit": 100, "offset": offset}).json()
+        for offset in (0, 100, 200)
+    ]
     assert all(page["next_cursor"] is None for page in pages)
     served = [lead for page in pages for lead in page["leads"]]
     assert len({lead["id"] for lead in served}) == 300
@@ -275,10 +298,17 @@ def test_negative_offset_is_400(session, emu):
     assert_error(get(session, emu, {"offset": "-1"}), 400, "invalid_request_error")
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("sort_by", "score"), ("sort_dir", "up"), ("status", "open"), ("lead_line", "renter"),
-    ("stageId", "not-a-uuid"), ("include_custom_fields", "True"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("sort_by", "score"),
+        ("sort_dir", "up"),
+        ("status", "open"),
+        ("lead_line", "renter"),
+        ("stageId", "not-a-uuid"),
+        ("include_custom_fields", "True"),
+    ],
+)
 def test_invalid_enum_values_are_400(session, emu, name, value):
     assert_error(get(session, emu, {name: value}), 400, "invalid_request_error")
 
@@ -357,8 +387,9 @@ def test_include_custom_fields(session, emu):
 
 def test_total_ignores_cursor_and_offset(session, emu):
     first = get(session, emu, {"status": "active", "limit": 5}).json()
-    second = get(session, emu, {"status": "active", "limit": 5,
-                                "cursor": first["next_cursor"]}).json()
+    second = get(
+        session, emu, {"status": "active", "limit": 5, "cursor": first["next_cursor"]}
+    ).json()
     third = get(session, emu, {"status": "active", "limit": 5, "offset": 7}).json()
     assert first["total"] == second["total"] == third["total"]
     assert first["total"] == sum(1 for x in emu.leads if x["status"] == "active")
@@ -381,7 +412,8 @@ def test_ratelimit_headers_on_success_and_errors(session):
         unauthorized = get(session, emu, headers={})
         assert unauthorized.status_code == 401
         assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
-            unauthorized.headers)
+            unauthorized.headers
+        )
 
 
 def test_429_with_retry_after_and_no_budget_spent(session):
@@ -487,8 +519,13 @@ def test_rate_limit_fault(session, emu):
 
 
 def test_body_fault_serves_exactly_the_body(session, emu):
-    scripted = {"leads": [{"id": "x", "updated_at": "2026-01-01T00:00:00.000Z"}],
-                "total": 1, "limit": 20, "offset": 0, "next_cursor": None}
+    scripted = {
+        "leads": [{"id": "x", "updated_at": "2026-01-01T00:00:00.000Z"}],
+        "total": 1,
+        "limit": 20,
+        "offset": 0,
+        "next_cursor": None,
+    }
     emu.add_fault(Fault("body", at_request=1, body=scripted))
     assert get(session, emu).json() == scripted
 
@@ -606,8 +643,16 @@ def test_generator_covers_types_nulls_ties_and_exotic_values():
     assert max(ties.values()) > 100
     types = {type(v) for x in leads for v in x["custom_fields"].values()}
     assert {str, int, float, bool, type(None)} <= types
-    for key in ("contact_name", "contact_phone", "contact_email", "score", "qualified",
-                "current_stage", "owner", "last_interaction_at"):
+    for key in (
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "score",
+        "qualified",
+        "current_stage",
+        "owner",
+        "last_interaction_at",
+    ):
         assert any(x[key] is None for x in leads), key
     assert any(x["owner"] and x["owner"]["role_name"] is None for x in leads)
     assert any(x["current_stage"] and x["current_stage"]["color"] is None for x in leads)
@@ -644,8 +689,12 @@ def test_cli_customer_id_plays_another_account(session):
     other = "0b2c5a1e-4b5a-4978-8a6b-5c4d3e2f1a00"
     with emulator_cli("--leads", "3", "--no-rate-limit", "--customer-id", other) as url:
         refused = cli_page(session, url)
-        served = session.get(url + LEADS_PATH, params={"limit": 100}, timeout=10,
-                             headers={**DEMO_AUTH, "x-customer-id": other})
+        served = session.get(
+            url + LEADS_PATH,
+            params={"limit": 100},
+            timeout=10,
+            headers={**DEMO_AUTH, "x-customer-id": other},
+        )
 
     assert refused.status_code == 403, refused.text
     assert served.status_code == 200, served.text
@@ -705,8 +754,9 @@ def test_cli_no_rate_limit_never_refuses_and_sends_no_budget_headers(session):
     ],
 )
 def test_cli_bad_flag_value_is_one_line_not_a_traceback(flag, value):
-    completed = subprocess.run([*CLI, flag, value], capture_output=True, text=True,
-                               timeout=30, check=False)
+    completed = subprocess.run(
+        [*CLI, flag, value], capture_output=True, text=True, timeout=30, check=False
+    )
 
     assert_one_line_cli_error(completed, flag)
 
@@ -714,8 +764,13 @@ def test_cli_bad_flag_value_is_one_line_not_a_traceback(flag, value):
 def test_cli_port_in_use_is_one_line_not_a_traceback():
     with emulator_cli("--leads", "1") as url:
         port = url.rsplit(":", 1)[1]
-        completed = subprocess.run([*CLI, "--leads", "1", "--port", port], capture_output=True,
-                                   text=True, timeout=30, check=False)
+        completed = subprocess.run(
+            [*CLI, "--leads", "1", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
 
     assert_one_line_cli_error(completed, "--port")
     assert "already in use" in completed.stderr

@@ -75,11 +75,14 @@ def test_given_spellings_are_kept_and_sorted_and_filtered_by_the_instant():
     assert moved["updated_at"] == "2026-07-01T23:00:00.000001+03:00"
 
 
-@pytest.mark.parametrize(("style", "pattern"), [
-    ("offset", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+02:00"),
-    ("seconds", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
-    ("micros", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"),
-])
+@pytest.mark.parametrize(
+    ("style", "pattern"),
+    [
+        ("offset", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+02:00"),
+        ("seconds", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
+        ("micros", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"),
+    ],
+)
 def test_timestamp_styles_spell_every_stamp_and_keep_the_order(style, pattern):
     with MegaEmulator(n_leads=250, seed=5, rate_windows=[], timestamps=style) as emu:
         [changed] = emu.update_leads(count=1, seed=1)
@@ -105,8 +108,10 @@ def test_standard_alphabet_cursors_must_be_url_encoded():
         served = walk(emu, limit=10)
 
     assert {"+", "/", "="} <= set(cursor)
-    assert refused == (400, {"error": {"type": "invalid_request_error", "code": 400,
-                                       "message": "Invalid cursor."}})
+    assert refused == (
+        400,
+        {"error": {"type": "invalid_request_error", "code": 400, "message": "Invalid cursor."}},
+    )
     assert len({lead["id"] for lead in served}) == 30
     assert quote(cursor, safe="") != cursor
 
@@ -122,8 +127,9 @@ def test_limit_above_the_maximum_is_capped_and_said_so():
 
 
 def test_a_lowered_maximum_caps_the_documented_page_or_refuses_it():
-    with MegaEmulator(n_leads=150, seed=2, rate_windows=[], limit_above_max="cap",
-                      max_limit=40) as emu:
+    with MegaEmulator(
+        n_leads=150, seed=2, rate_windows=[], limit_above_max="cap", max_limit=40
+    ) as emu:
         capped = page(emu, limit=100)
     with MegaEmulator(n_leads=150, seed=2, rate_windows=[], max_limit=40) as emu:
         refused = fetch(emu, {"limit": 100})[0]
@@ -178,13 +184,29 @@ def test_delete_leads_by_hand():
 
 
 def test_cli_data_readings():
-    with emulator_cli("--leads", "100", "--no-rate-limit", "--timestamps", "micros",
-                      "--cursor-alphabet", "standard", "--limit-above-max", "cap",
-                      "--trailing-empty-page", "--delete", "1/2") as url:
-        full = requests.get(url + LEADS_PATH, params={"limit": 500}, headers=DEMO_AUTH,
-                            timeout=10).json()
-        after = requests.get(url + LEADS_PATH, params={"limit": 500, "cursor": full["next_cursor"]},
-                             headers=DEMO_AUTH, timeout=10).json()
+    with emulator_cli(
+        "--leads",
+        "100",
+        "--no-rate-limit",
+        "--timestamps",
+        "micros",
+        "--cursor-alphabet",
+        "standard",
+        "--limit-above-max",
+        "cap",
+        "--trailing-empty-page",
+        "--delete",
+        "1/2",
+    ) as url:
+        full = requests.get(
+            url + LEADS_PATH, params={"limit": 500}, headers=DEMO_AUTH, timeout=10
+        ).json()
+        after = requests.get(
+            url + LEADS_PATH,
+            params={"limit": 500, "cursor": full["next_cursor"]},
+            headers=DEMO_AUTH,
+            timeout=10,
+        ).json()
 
     assert full["limit"] == 100
     assert len(full["leads"]) == 100

@@ -17,8 +17,12 @@ from tests.helpers.emulator_raw import FakeClock, fetch
 def budget(emu: MegaEmulator) -> tuple[int, str, str, str]:
     """Status, RateLimit-Limit, -Remaining and -Reset of one request."""
     status, headers, _ = fetch(emu, {"limit": 1})
-    return (status, headers["RateLimit-Limit"], headers["RateLimit-Remaining"],
-            headers["RateLimit-Reset"])
+    return (
+        status,
+        headers["RateLimit-Limit"],
+        headers["RateLimit-Remaining"],
+        headers["RateLimit-Reset"],
+    )
 
 
 def limited(clock: FakeClock, *windows: RateWindow, **readings: object) -> MegaEmulator:
@@ -100,8 +104,10 @@ def test_a_5xx_spends_budget_when_asked():
     assert after[2] == "3"
 
 
-@pytest.mark.parametrize(("tie", "shown"), [("constrained", ("4", "100")), ("hour", ("4", "100")),
-                                            ("minute", ("2", "10"))])
+@pytest.mark.parametrize(
+    ("tie", "shown"),
+    [("constrained", ("4", "100")), ("hour", ("4", "100")), ("minute", ("2", "10"))],
+)
 def test_the_tie_break_picks_the_reported_window(tie, shown):
     clock = FakeClock()
     with limited(clock, RateWindow(2, 10), RateWindow(4, 100), report_tie=tie) as emu:
@@ -119,8 +125,7 @@ def test_the_tie_break_picks_the_reported_window(tie, shown):
     assert refused[1]["Retry-After"] == "89", "always when every window has room again"
 
 
-@pytest.mark.parametrize(("rounding", "reset"), [("ceil", "8"), ("floor", "7"),
-                                                  ("exact", "7.75")])
+@pytest.mark.parametrize(("rounding", "reset"), [("ceil", "8"), ("floor", "7"), ("exact", "7.75")])
 def test_reset_rounding(rounding, reset):
     clock = FakeClock()
     with limited(clock, RateWindow(1, 10), reset_rounding=rounding) as emu:
@@ -149,8 +154,9 @@ def test_retry_after_as_a_fraction_and_as_an_http_date():
 
 
 def test_latency_delays_the_count_after_arrival():
-    with MegaEmulator(n_leads=3, rate_windows=[RateWindow(1, 1.0)], retry_after="fraction",
-                      latency_ms=(300, 300)) as emu:
+    with MegaEmulator(
+        n_leads=3, rate_windows=[RateWindow(1, 1.0)], retry_after="fraction", latency_ms=(300, 300)
+    ) as emu:
         started = time.monotonic()
         first = fetch(emu)
         elapsed = time.monotonic() - started
@@ -165,8 +171,9 @@ def test_latency_delays_the_count_after_arrival():
 
 
 def test_another_integration_spends_the_same_budget_until_stopped():
-    with MegaEmulator(n_leads=3, rate_windows=[RateWindow(100, 60)],
-                      other_integration_rps=50) as emu:
+    with MegaEmulator(
+        n_leads=3, rate_windows=[RateWindow(100, 60)], other_integration_rps=50
+    ) as emu:
         time.sleep(0.5)
         status, headers, _ = fetch(emu)
         other = emu.other_integration
@@ -182,20 +189,40 @@ def test_another_integration_spends_the_same_budget_until_stopped():
 
 
 def test_readings_are_checked_when_scripted():
-    for bad in ({"limiter": "leaky"}, {"report_tie": "day"}, {"reset_rounding": "up"},
-                {"retry_after": "never"}, {"latency_ms": (20, 10)}):
+    for bad in (
+        {"limiter": "leaky"},
+        {"report_tie": "day"},
+        {"reset_rounding": "up"},
+        {"retry_after": "never"},
+        {"latency_ms": (20, 10)},
+    ):
         with pytest.raises(ValueError, match=r"must be one of|needs"):
             MegaEmulator(**bad)  # type: ignore[arg-type]
 
 
 def test_cli_rate_limit_readings():
-    with emulator_cli("--leads", "5", "--rate-limit", "2/10", "--limiter", "fixed",
-                      "--limiter-phase", "0.5", "--retry-after", "date",
-                      "--reset-rounding", "exact", "--report-tie", "minute",
-                      "--refusals-spend", "--errors-spend", "--latency", "150-200") as url:
+    with emulator_cli(
+        "--leads",
+        "5",
+        "--rate-limit",
+        "2/10",
+        "--limiter",
+        "fixed",
+        "--limiter-phase",
+        "0.5",
+        "--retry-after",
+        "date",
+        "--reset-rounding",
+        "exact",
+        "--report-tie",
+        "minute",
+        "--refusals-spend",
+        "--errors-spend",
+        "--latency",
+        "150-200",
+    ) as url:
         started = time.monotonic()
-        answers = [requests.get(url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
-                   for _ in range(3)]
+        answers = [requests.get(url + LEADS_PATH, headers=DEMO_AUTH, timeout=10) for _ in range(3)]
         elapsed = time.monotonic() - started
 
     assert [a.status_code for a in answers] == [200, 200, 429]
@@ -205,20 +232,30 @@ def test_cli_rate_limit_readings():
 
 
 def test_cli_another_integration():
-    with emulator_cli("--leads", "5", "--rate-limit", "1000/60",
-                      "--other-integration", "50") as url:
+    with emulator_cli(
+        "--leads", "5", "--rate-limit", "1000/60", "--other-integration", "50"
+    ) as url:
         time.sleep(0.5)
         answer = requests.get(url + LEADS_PATH, headers=DEMO_AUTH, timeout=10)
 
     assert int(answer.headers["RateLimit-Remaining"]) <= 1000 - 1 - 10
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--limiter", "leaky"), ("--latency", "20-10"),
-                                             ("--latency", "soon"), ("--other-integration", "0"),
-                                             ("--retry-after", "never"), ("--max-limit", "0")])
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--limiter", "leaky"),
+        ("--latency", "20-10"),
+        ("--latency", "soon"),
+        ("--other-integration", "0"),
+        ("--retry-after", "never"),
+        ("--max-limit", "0"),
+    ],
+)
 def test_cli_bad_reading_is_one_line(flag, value):
-    completed = subprocess.run([*CLI, flag, value], capture_output=True, text=True,
-                               timeout=30, check=False)
+    completed = subprocess.run(
+        [*CLI, flag, value], capture_output=True, text=True, timeout=30, check=False
+    )
 
     assert_one_line_cli_error(completed, flag)
 

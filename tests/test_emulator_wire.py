@@ -24,9 +24,11 @@ def emu():
 
 def raw_exchange(emu: MegaEmulator, extra_headers: str = "") -> bytes:
     """Bytes of one response as they come off the socket, until the server closes."""
-    request = (f"GET {LEADS_PATH}?limit=100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-               f"Authorization: Bearer {emu.token}\r\nx-customer-id: {emu.customer_id}\r\n"
-               f"{extra_headers}\r\n")
+    request = (
+        f"GET {LEADS_PATH}?limit=100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        f"Authorization: Bearer {emu.token}\r\nx-customer-id: {emu.customer_id}\r\n"
+        f"{extra_headers}\r\n"
+    )
     with socket.create_connection((emu.host, emu.port), timeout=10) as conn:
         conn.sendall(request.encode())
         chunks = []
@@ -130,11 +132,21 @@ def test_unsorted_page_is_served_in_reverse_and_the_walk_goes_on(emu):
 
 
 def test_cli_scripts_faults_and_wire_readings():
-    with emulator_cli("--leads", "150", "--no-rate-limit", "--gzip", "--chunked",
-                      "--fault", "status:status=404,html=1,at=1",
-                      "--fault", "status:status=502,html=true,at=2") as url:
-        answers = [requests.get(url + LEADS_PATH, params={"limit": 100}, headers=DEMO_AUTH,
-                                timeout=10) for _ in range(3)]
+    with emulator_cli(
+        "--leads",
+        "150",
+        "--no-rate-limit",
+        "--gzip",
+        "--chunked",
+        "--fault",
+        "status:status=404,html=1,at=1",
+        "--fault",
+        "status:status=502,html=true,at=2",
+    ) as url:
+        answers = [
+            requests.get(url + LEADS_PATH, params={"limit": 100}, headers=DEMO_AUTH, timeout=10)
+            for _ in range(3)
+        ]
 
     assert [a.status_code for a in answers] == [404, 502, 200]
     assert all(a.headers["Content-Type"] == "text/html" for a in answers[:2])
@@ -144,11 +156,13 @@ def test_cli_scripts_faults_and_wire_readings():
     assert len(answers[2].json()["leads"]) == 100
 
 
-@pytest.mark.parametrize("value", ["teapot", "status:at=x", "status:colour=red", "body:at=1",
-                                   "drop"])
+@pytest.mark.parametrize(
+    "value", ["teapot", "status:at=x", "status:colour=red", "body:at=1", "drop"]
+)
 def test_cli_bad_fault_is_one_line(value):
-    completed = subprocess.run([*CLI, "--fault", value], capture_output=True, text=True,
-                               timeout=30, check=False)
+    completed = subprocess.run(
+        [*CLI, "--fault", value], capture_output=True, text=True, timeout=30, check=False
+    )
 
     assert completed.returncode == 2
     assert "Traceback" not in completed.stderr
@@ -158,12 +172,14 @@ def test_cli_bad_fault_is_one_line(value):
 
 def test_requests_decodes_what_the_front_end_sends():
     with MegaEmulator(n_leads=150, seed=3, rate_windows=[], gzip=True, chunked=True) as emu:
-        served = requests.get(emu.url + LEADS_PATH, params={"limit": 100}, headers=auth(emu),
-                              timeout=10)
+        served = requests.get(
+            emu.url + LEADS_PATH, params={"limit": 100}, headers=auth(emu), timeout=10
+        )
 
     assert served.headers["Content-Encoding"] == "gzip"
     assert [lead["id"] for lead in served.json()["leads"]] == [
-        lead["id"] for lead in emu.leads[:100]]
+        lead["id"] for lead in emu.leads[:100]
+    ]
 
 
 def test_fault_headers_replace_the_usual_ones_and_an_empty_date_sends_none():
@@ -193,7 +209,9 @@ def test_headers_fault_serves_the_real_page_spending_budget():
     assert first.json() == second.json()
     assert first.headers["Date"] == "yesterday"
     assert (first.headers["RateLimit-Remaining"], second.headers["RateLimit-Remaining"]) == (
-        "59", "58")
+        "59",
+        "58",
+    )
 
 
 def test_headers_fault_needs_headers():

@@ -37,13 +37,16 @@ def test_other_customer_is_403_with_advice(emulator: MegaEmulator, tmp_path: Pat
     result = run_main(tap_config(emulator, customer_id=OTHER_CUSTOMER), tmp_path)
 
     assert_one_line_failure(
-        result.returncode, result.stderr, "403", "`customer_id`", "public_api:leads:read",
+        result.returncode,
+        result.stderr,
+        "403",
+        "`customer_id`",
+        "public_api:leads:read",
     )
     assert emulator.request_count == 1
 
 
-def test_missing_scope_is_403(make_emulator: t.Callable[..., MegaEmulator],
-                              tmp_path: Path) -> None:
+def test_missing_scope_is_403(make_emulator: t.Callable[..., MegaEmulator], tmp_path: Path) -> None:
     emulator = make_emulator(n_leads=5, scopes=("public_api:leads:write",))
 
     result = run_main(tap_config(emulator), tmp_path)
@@ -51,8 +54,7 @@ def test_missing_scope_is_403(make_emulator: t.Callable[..., MegaEmulator],
     assert_one_line_failure(result.returncode, result.stderr, "403", "public_api:leads:read")
 
 
-def test_400_ends_the_run_with_the_api_message(emulator: MegaEmulator,
-                                              tmp_path: Path) -> None:
+def test_400_ends_the_run_with_the_api_message(emulator: MegaEmulator, tmp_path: Path) -> None:
     # `status` is checked before any request now (issue 10): a scripted 400 instead.
     emulator.add_fault(Fault("status", at_request=1, status=400))
     result = run_main(tap_config(emulator), tmp_path)
@@ -135,9 +137,7 @@ def test_transient_failures_are_retried_and_nothing_is_lost(
     assert emulator.request_count > 5
 
 
-def test_persistent_5xx_gives_up_with_one_line(
-    emulator: MegaEmulator, tmp_path: Path
-) -> None:
+def test_persistent_5xx_gives_up_with_one_line(emulator: MegaEmulator, tmp_path: Path) -> None:
     emulator.add_fault(Fault("status", at_request=2, count=100, status=503))
 
     result = run_main(tap_config(emulator, page_size=50), tmp_path)
@@ -206,13 +206,19 @@ def test_retries_give_up_after_8_tries_of_the_documented_schedule(
     ("fault", "overrides", "fragment"),
     [
         (Fault("drop", at_request=2, count=100), {}, "could not reach MEGA"),
-        (Fault("slow", at_request=2, count=100, seconds=2), {"request_timeout": 1},
-         "did not answer within `request_timeout`"),
+        (
+            Fault("slow", at_request=2, count=100, seconds=2),
+            {"request_timeout": 1},
+            "did not answer within `request_timeout`",
+        ),
     ],
     ids=["dropped", "timed-out"],
 )
 def test_unreachable_mega_gives_up_with_one_line_and_keeps_the_first_page(
-    emulator: MegaEmulator, tmp_path: Path, fault: Fault, overrides: dict[str, t.Any],
+    emulator: MegaEmulator,
+    tmp_path: Path,
+    fault: Fault,
+    overrides: dict[str, t.Any],
     fragment: str,
 ) -> None:
     emulator.add_fault(fault)
@@ -280,21 +286,32 @@ def test_token_never_appears_at_debug_level(emulator: MegaEmulator, tmp_path: Pa
 def test_a_bookmark_that_is_not_a_timestamp_fails_before_any_request(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
-    state = {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                     "replication_key_value": "soon"}}}
+    state = {
+        "bookmarks": {"leads": {"replication_key": "updated_at", "replication_key_value": "soon"}}
+    }
 
     result = run_main(tap_config(emulator), tmp_path, state=state)
 
     assert_one_line_failure(
-        result.returncode, result.stderr, "bookmark", "not a timestamp", "'soon'",
+        result.returncode,
+        result.stderr,
+        "bookmark",
+        "not a timestamp",
+        "'soon'",
     )
     assert emulator.request_count == 0
 
 
 def test_a_bookmark_kept_under_another_key_is_not_used(emulator: MegaEmulator) -> None:
     """Not as an `updated_at` bookmark, and not silently as none (a full re-read): refused."""
-    state = {"bookmarks": {"leads": {"replication_key": "created_at",
-                                     "replication_key_value": "2999-01-01T00:00:00.000Z"}}}
+    state = {
+        "bookmarks": {
+            "leads": {
+                "replication_key": "created_at",
+                "replication_key_value": "2999-01-01T00:00:00.000Z",
+            }
+        }
+    }
 
     with pytest.raises(InputError, match='`replication_key` is "created_at"'):
         run_sync(tap_config(emulator), state=state)

@@ -46,11 +46,9 @@ def storm(rng: random.Random, seed: int) -> list[Fault]:
     """A random mix of every kind of trouble, different for every seed."""
     return [
         Fault("status", probability=rng.uniform(0.03, 0.12), seed=seed, status=503),
-        Fault("status", probability=rng.uniform(0.02, 0.06), seed=seed + 1, status=502,
-              html=True),
+        Fault("status", probability=rng.uniform(0.02, 0.06), seed=seed + 1, status=502, html=True),
         Fault("drop", probability=rng.uniform(0.02, 0.08), seed=seed + 2),
-        Fault("rate_limit", probability=rng.uniform(0.02, 0.08), seed=seed + 3,
-              retry_after=0),
+        Fault("rate_limit", probability=rng.uniform(0.02, 0.08), seed=seed + 3, retry_after=0),
         Fault("slow", probability=0.05, seed=seed + 4, seconds=1.5, count=1),
         Fault("malformed", probability=rng.uniform(0.01, 0.04), seed=seed + 5),
         Fault("bad_shape", probability=0.01, seed=seed + 6),
@@ -62,12 +60,12 @@ def schedule_changes(emulator: MegaEmulator, rng: random.Random) -> None:
     for k in rng.sample(range(2, 40), 8):
         if rng.random() < 0.5:
             count, change_seed = rng.randint(1, 30), rng.getrandbits(16)
-            emulator.on_request(k, lambda emu, n=count, s=change_seed: emu.update_leads(
-                count=n, seed=s))
+            emulator.on_request(
+                k, lambda emu, n=count, s=change_seed: emu.update_leads(count=n, seed=s)
+            )
         else:
             count, change_seed = rng.randint(1, 20), rng.getrandbits(16)
-            emulator.on_request(k, lambda emu, n=count, s=change_seed: emu.insert_leads(
-                n, seed=s))
+            emulator.on_request(k, lambda emu, n=count, s=change_seed: emu.insert_leads(n, seed=s))
 
 
 @pytest.mark.parametrize("seed", range(STORMS))

@@ -83,8 +83,13 @@ def pg_env() -> dict[str, str]:
 class Fleet:
     """Accounts with their emulators, the accounts file, and `dev.py fleet` runs."""
 
-    def __init__(self, tmp_path: Path, plugins: Path, pg_env: dict[str, str],
-                 make_emulator: Callable[..., MegaEmulator]) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        plugins: Path,
+        pg_env: dict[str, str],
+        make_emulator: Callable[..., MegaEmulator],
+    ) -> None:
         self.tmp_path = tmp_path
         self.plugins = plugins
         self.pg_env = pg_env
@@ -96,8 +101,10 @@ class Fleet:
     def add(self, label: str, n_leads: int, seed: int) -> FleetAccount:
         name = f"{label}_{self.suffix}"
         emulator = self.make_emulator(
-            n_leads=n_leads, seed=seed,
-            token=f"mega_fleet_{uuid.uuid4().hex}", customer_id=str(uuid.uuid4()),
+            n_leads=n_leads,
+            seed=seed,
+            token=f"mega_fleet_{uuid.uuid4().hex}",
+            customer_id=str(uuid.uuid4()),
         )
         account = FleetAccount(name, emulator, f"MEGA_TOKEN_{name.upper()}")
         self.tokens[account.token_env] = emulator.token
@@ -131,15 +138,29 @@ class Fleet:
             "TARGET_POSTGRES_DATABASE": self.pg_env["PGDATABASE"],
         }
         completed = subprocess.run(
-            [sys.executable, str(ROOT / "dev.py"), "fleet", "--accounts", str(self.write_file()),
-             *args],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
+            [
+                sys.executable,
+                str(ROOT / "dev.py"),
+                "fleet",
+                "--accounts",
+                str(self.write_file()),
+                *args,
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         output = completed.stdout + completed.stderr
         for token in self.tokens.values():
             assert token not in output
-        assert not any(token in path.read_text() for token in self.tokens.values()
-                       for path in (self.tmp_path / "fleet-home").rglob("*.log"))
+        assert not any(
+            token in path.read_text()
+            for token in self.tokens.values()
+            for path in (self.tmp_path / "fleet-home").rglob("*.log")
+        )
         return FleetRun(completed.returncode, completed.stdout, completed.stderr)
 
     def database(self, account: FleetAccount) -> Postgres:
@@ -147,8 +168,12 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, meltano_project: MeltanoProject, pg_env: dict[str, str],
-          make_emulator: Callable[..., MegaEmulator]) -> Iterator[Fleet]:
+def fleet(
+    tmp_path: Path,
+    meltano_project: MeltanoProject,
+    pg_env: dict[str, str],
+    make_emulator: Callable[..., MegaEmulator],
+) -> Iterator[Fleet]:
     result = Fleet(tmp_path, meltano_project.sys_dir, pg_env, make_emulator)
     yield result
     for account in result.accounts:
@@ -195,7 +220,7 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
     lines = second.lines()
     assert {line["status"] for line in lines.values()} == {"ok"}
     for account in (acme, bolt):
-        sample, *pages = account.emulator.requests[before[account.name]:]
+        sample, *pages = account.emulator.requests[before[account.name] :]
         # `meltano run` discovers first: the custom-field sample spends one request too.
         assert_custom_field_sample(sample)
         assert 1 <= len(pages) <= 2
@@ -208,8 +233,9 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
 
 
 def test_twelve_accounts_four_at_a_time_all_load(fleet: Fleet) -> None:
-    accounts = [fleet.add(f"a{index:02d}", n_leads=300 + 25 * index, seed=index)
-                for index in range(12)]
+    accounts = [
+        fleet.add(f"a{index:02d}", n_leads=300 + 25 * index, seed=index) for index in range(12)
+    ]
 
     result = fleet.run("--max-concurrent", "4")
 
@@ -279,7 +305,10 @@ def test_a_budget_stopped_account_is_ok_and_says_so(
 ) -> None:
     acme = fleet.add("acme", n_leads=500, seed=6)
     acme.emulator = fleet.make_emulator(
-        n_leads=500, seed=6, token=acme.emulator.token, customer_id=acme.emulator.customer_id,
+        n_leads=500,
+        seed=6,
+        token=acme.emulator.token,
+        customer_id=acme.emulator.customer_id,
         # Three requests per two hours: discovery's sample and two pages; the fourth
         # would wait longer than max_wait_seconds.
         rate_windows=[RateWindow(limit=3, seconds=7200)],

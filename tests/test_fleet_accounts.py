@@ -61,7 +61,9 @@ CASES = {
     ),
     "same customer and api_url": (
         # No api_url is MEGA's: the same API as the one written out, trailing / or not.
-        "accounts:\n" + account() + account("bolt", customer_id=OTHER_CUSTOMER)
+        "accounts:\n"
+        + account()
+        + account("bolt", customer_id=OTHER_CUSTOMER)
         + account("cove", token_env=OTHER_VARIABLE, api_url="https://APP.gomega.ai/"),
         (
             "accounts 'acme' (#1) and 'cove' (#3) have the same customer_id and api_url "
@@ -92,7 +94,9 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_accounts_file_gives_one_line_naming_account_and_field(
-    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     text, expected = CASES[case]
@@ -127,7 +131,9 @@ def test_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_a_bad_account_stops_the_fleet_before_any_account_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     make_emulator: Callable[..., MegaEmulator],
 ) -> None:
     emulator = make_emulator(n_leads=10)
@@ -164,13 +170,12 @@ def test_one_customer_on_two_apis_is_two_accounts(
 ) -> None:
     path = tmp_path / "accounts.yml"
     # The same customer on MEGA and on an emulator: two budgets, two accounts.
-    path.write_text(
-        "accounts:\n" + account() + account("bolt", api_url="http://127.0.0.1:8798")
-    )
+    path.write_text("accounts:\n" + account() + account("bolt", api_url="http://127.0.0.1:8798"))
     monkeypatch.setenv("MEGA_TOKEN_ACME", "mega_token_of_acme_0123456789")
 
     accounts = load_accounts(path, os.environ)
 
     assert [(entry.name, entry.url) for entry in accounts] == [
-        ("acme", MEGA_API_URL), ("bolt", "http://127.0.0.1:8798"),
+        ("acme", MEGA_API_URL),
+        ("bolt", "http://127.0.0.1:8798"),
     ]

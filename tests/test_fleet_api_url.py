@@ -30,7 +30,9 @@ import dev  # noqa: E402 - dev.py is a script at the root, stdlib only
 
 ACME = Account("acme", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "MEGA_TOKEN_ACME")
 BOLT = Account(
-    "bolt", "7c9e6679-7425-40de-944b-e07fc1f90ae7", "MEGA_TOKEN_BOLT",
+    "bolt",
+    "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "MEGA_TOKEN_BOLT",
     api_url="http://127.0.0.1:8799",
 )
 ELSEWHERE = "http://127.0.0.1:8798"  # one account's emulator, as a pasted `export` leaves it
@@ -48,7 +50,10 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("source", [".env", "shell"])
 def test_an_account_without_api_url_reads_mega_whatever_env_or_dotenv_say(
-    source: str, project: Path, meltano_project: MeltanoProject, tmp_path: Path,
+    source: str,
+    project: Path,
+    meltano_project: MeltanoProject,
+    tmp_path: Path,
 ) -> None:
     environ = {**os.environ, ACME.token_env: "mega_acme_token", BOLT.token_env: "mega_bolt"}
     if source == ".env":
@@ -57,7 +62,9 @@ def test_an_account_without_api_url_reads_mega_whatever_env_or_dotenv_say(
     else:
         environ["TAP_MEGA_API_URL"] = ELSEWHERE
     paths = FleetPaths(
-        home=tmp_path / "fleet-home", project=project, meltano=str(dev.MELTANO),
+        home=tmp_path / "fleet-home",
+        project=project,
+        meltano=str(dev.MELTANO),
         plugins=meltano_project.sys_dir,
     )
     given: dict[str, str] = {}
@@ -66,7 +73,12 @@ def test_an_account_without_api_url_reads_mega_whatever_env_or_dotenv_say(
         env = account_environment(account, environ, paths, {ACME.token_env, BOLT.token_env})
         printed = subprocess.run(
             [paths.meltano, "config", "print", "tap-mega"],
-            cwd=project, env=env, capture_output=True, text=True, timeout=120, check=True,
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
         given[account.name] = json.loads(printed.stdout)["api_url"]
 
@@ -76,7 +88,10 @@ def test_an_account_without_api_url_reads_mega_whatever_env_or_dotenv_say(
 def test_the_fleets_mega_url_is_the_taps_default() -> None:
     about = subprocess.run(
         [sys.executable, "-m", "tap_mega", "--about", "--format=json"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     assert json.loads(about.stdout)["settings"]["properties"]["api_url"]["default"] == MEGA_API_URL
 
@@ -93,7 +108,12 @@ def fleet_command(
     }
     return subprocess.run(
         [sys.executable, "-m", "tap_mega.fleet", "--accounts", str(accounts)],
-        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -42,15 +42,19 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FleetSettings:
         monkeypatch.setenv(f"MEGA_TOKEN_{name.upper()}", f"mega_token_{name}_0123456789")
     path.write_text("\n".join(lines) + "\n")
     return FleetSettings(
-        accounts_file=path, home=tmp_path / "home", project=tmp_path,
-        meltano="meltano", plugins=tmp_path / ".meltano",
+        accounts_file=path,
+        home=tmp_path / "home",
+        project=tmp_path,
+        meltano="meltano",
+        plugins=tmp_path / ".meltano",
     )
 
 
 def test_the_schedule_requests_one_run_per_account_hourly(settings: FleetSettings) -> None:
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(
-            instance=instance, resources={"fleet": Fleet.from_settings(settings)},
+            instance=instance,
+            resources={"fleet": Fleet.from_settings(settings)},
         )
 
         requests = hourly(context)

@@ -112,7 +112,11 @@ class DevFleet:
         self._stderr = stderr.open("w")
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "dev.py"), "fleet", *args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.stdout: list[str] = []
@@ -187,19 +191,23 @@ def accounts_file(tmp_path: Path, api_url: str, name: str = "acme") -> Path:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_stopping_dev_py_fleet_ui_stops_dagster_entirely_and_frees_the_port(
-    signum: signal.Signals, tmp_path: Path, meltano_project: MeltanoProject,
+    signum: signal.Signals,
+    tmp_path: Path,
+    meltano_project: MeltanoProject,
 ) -> None:
     port = free_port()
     env = fleet_env(tmp_path, meltano_project.sys_dir, MEGA_TOKEN_ACME=UI_TOKEN)
     accounts = accounts_file(tmp_path, "http://127.0.0.1:9")
-    fleet = DevFleet(["--accounts", str(accounts), "--ui", "--port", str(port)], env,
-                     tmp_path / "stderr.txt")
+    fleet = DevFleet(
+        ["--accounts", str(accounts), "--ui", "--port", str(port)], env, tmp_path / "stderr.txt"
+    )
     try:
         line = fleet.wait_for_line("Dagster UI on ", timeout=300)
         assert line == f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it)"
         assert not port_is_free(port)
-        fleet.wait_for_processes("dagster_webserver", "dagster._daemon", "dagster api grpc",
-                                 timeout=120)
+        fleet.wait_for_processes(
+            "dagster_webserver", "dagster._daemon", "dagster api grpc", timeout=120
+        )
 
         code = fleet.stop(signum, timeout=120)
     finally:
@@ -207,8 +215,9 @@ def test_stopping_dev_py_fleet_ui_stops_dagster_entirely_and_frees_the_port(
             fleet.process.kill()
 
     assert code == 128 + signum
-    assert still_running(fleet.seen) == [], [fleet.seen[p] for p in fleet.seen
-                                            if p[0] in still_running(fleet.seen)]
+    assert still_running(fleet.seen) == [], [
+        fleet.seen[p] for p in fleet.seen if p[0] in still_running(fleet.seen)
+    ]
     assert port_is_free(port)
     assert fleet.stderr().splitlines()[-1] == (
         f"dev.py: fleet stopped by {signum.name}; every process it started has stopped"
@@ -216,7 +225,8 @@ def test_stopping_dev_py_fleet_ui_stops_dagster_entirely_and_frees_the_port(
 
 
 def test_a_taken_ui_port_is_one_line_and_exit_1(
-    tmp_path: Path, meltano_project: MeltanoProject,
+    tmp_path: Path,
+    meltano_project: MeltanoProject,
 ) -> None:
     env = fleet_env(tmp_path, meltano_project.sys_dir, MEGA_TOKEN_ACME=UI_TOKEN)
     accounts = accounts_file(tmp_path, "http://127.0.0.1:9")
@@ -226,9 +236,22 @@ def test_a_taken_ui_port_is_one_line_and_exit_1(
         port = taken.getsockname()[1]
 
         completed = subprocess.run(
-            [sys.executable, str(ROOT / "dev.py"), "fleet", "--accounts", str(accounts),
-             "--ui", "--port", str(port)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+            [
+                sys.executable,
+                str(ROOT / "dev.py"),
+                "fleet",
+                "--accounts",
+                str(accounts),
+                "--ui",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
 
     assert completed.returncode == 1
@@ -245,23 +268,32 @@ def test_a_taken_ui_port_is_one_line_and_exit_1(
 
 @pytest.mark.postgres
 def test_sigterm_of_dev_py_fleet_mid_run_stops_meltano_the_tap_and_the_target(
-    tmp_path: Path, meltano_project: MeltanoProject,
+    tmp_path: Path,
+    meltano_project: MeltanoProject,
     make_emulator: Callable[..., MegaEmulator],
 ) -> None:
     pg = reachable_pg_env()
-    emulator = make_emulator(n_leads=300, seed=7, token=f"mega_fleet_{uuid.uuid4().hex}",
-                             customer_id=CUSTOMER)
+    emulator = make_emulator(
+        n_leads=300, seed=7, token=f"mega_fleet_{uuid.uuid4().hex}", customer_id=CUSTOMER
+    )
     # Discovery's sample answers; the sync's first page hangs: tap and target are running.
     emulator.add_fault(Fault("slow", at_request=2, seconds=60))
     name = f"stop_{uuid.uuid4().hex[:8]}"
     env = fleet_env(
-        tmp_path, meltano_project.sys_dir, MEGA_TOKEN_ACME=emulator.token,
-        TARGET_POSTGRES_HOST=pg["PGHOST"], TARGET_POSTGRES_PORT=pg["PGPORT"],
-        TARGET_POSTGRES_USER=pg["PGUSER"], TARGET_POSTGRES_PASSWORD=pg["PGPASSWORD"],
+        tmp_path,
+        meltano_project.sys_dir,
+        MEGA_TOKEN_ACME=emulator.token,
+        TARGET_POSTGRES_HOST=pg["PGHOST"],
+        TARGET_POSTGRES_PORT=pg["PGPORT"],
+        TARGET_POSTGRES_USER=pg["PGUSER"],
+        TARGET_POSTGRES_PASSWORD=pg["PGPASSWORD"],
         TARGET_POSTGRES_DATABASE=pg["PGDATABASE"],
     )
-    fleet = DevFleet(["--accounts", str(accounts_file(tmp_path, emulator.url, name))], env,
-                     tmp_path / "stderr.txt")
+    fleet = DevFleet(
+        ["--accounts", str(accounts_file(tmp_path, emulator.url, name))],
+        env,
+        tmp_path / "stderr.txt",
+    )
     try:
         deadline = time.monotonic() + 300
         while emulator.request_count < 2 and time.monotonic() < deadline:

@@ -39,8 +39,11 @@ BAD_SETTINGS: list[tuple[str, dict[str, t.Any], tuple[str, ...]]] = [
     ("customer-not-uuid", {"customer_id": "not-a-uuid"}, ("`customer_id`", "UUID")),
     ("near-miss-name", {"include_custom_field": False}, ("`include_custom_fields`",)),
     ("no-token", {"token": None}, ("`token`", "required")),
-    ("empty-config", {"token": None, "customer_id": None, "api_url": None},
-     ("`token`", "required")),
+    (
+        "empty-config",
+        {"token": None, "customer_id": None, "api_url": None},
+        ("`token`", "required"),
+    ),
 ]
 
 
@@ -65,8 +68,13 @@ def tap_mega(*mode: str) -> t.Callable[[dict[str, t.Any], Path], tuple[list[str]
 def doctor(config: dict[str, t.Any], tmp_path: Path) -> tuple[list[str], str]:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    done = subprocess.run([sys.executable, "-c", DOCTOR_MAIN, "--config", str(path)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", DOCTOR_MAIN, "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 1, done.stderr
     assert done.stdout == ""
     lines = [line for line in done.stderr.splitlines() if line.startswith("tap-mega-doctor:")]
@@ -145,8 +153,12 @@ def test_the_fleets_accounts_file_refuses_them_through_the_same_checks(  # noqa:
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    entry = {"name": "acme", "customer_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
-             "token_env": "MEGA_TOKEN_ACME", field: value}
+    entry = {
+        "name": "acme",
+        "customer_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+        "token_env": "MEGA_TOKEN_ACME",
+        field: value,
+    }
     path = tmp_path / "accounts.yml"
     path.write_text("accounts:\n  - " + "\n    ".join(f"{k}: {v}" for k, v in entry.items()))
     monkeypatch.setenv("MEGA_TOKEN_ACME", "mega_token_of_acme_0123456789")
@@ -168,8 +180,14 @@ def test_the_gate_holds_whatever_validate_config_a_caller_passes(
     """A tap built with `validate_config=False` (source-mega's second tap) still refuses:
     given a state, building it would otherwise send discovery's sample."""
     config = bad_config(emulator, {"customer_id": "not-a-uuid"})
-    state = {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                     "replication_key_value": "2026-01-01T00:00:00Z"}}}
+    state = {
+        "bookmarks": {
+            "leads": {
+                "replication_key": "updated_at",
+                "replication_key_value": "2026-01-01T00:00:00Z",
+            }
+        }
+    }
 
     with pytest.raises(SettingsError, match="`customer_id`"):
         TapMega(config=config, state=state, parse_env_config=False, validate_config=False)
@@ -187,11 +205,16 @@ def test_the_gate_holds_whatever_validate_config_a_caller_passes(
     ids=["discover", "test", "sync", "doctor"],
 )
 def test_no_config_at_all_is_one_line_naming_the_token(command: list[str]) -> None:
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith("TAP_MEGA_")}
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TAP_MEGA_")}
 
-    done = subprocess.run([sys.executable, *command], capture_output=True, text=True,
-                          timeout=120, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
 
     assert done.returncode == 1, done.stderr
     errors = [line for line in done.stderr.splitlines() if ": error:" in line]

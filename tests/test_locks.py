@@ -39,7 +39,8 @@ def test_the_venv_holds_exactly_the_locked_versions() -> None:
     bootstrap = {"tap-mega", "pip", "setuptools"}
     installed = {
         normalize(dist.metadata["Name"]): dist.version
-        for dist in distributions() if normalize(dist.metadata["Name"]) not in bootstrap
+        for dist in distributions()
+        if normalize(dist.metadata["Name"]) not in bootstrap
     }
     mismatched = {
         name: (version, sorted(pins.get(name, ["not in the lock"])))
@@ -61,8 +62,17 @@ def test_locks_name_no_local_path_or_index() -> None:
 
 
 def test_locks_pin_the_direct_dependencies() -> None:
-    assert {"singer-sdk", "requests", "pendulum", "jsonschema", "python-backoff",
-            "typing-extensions", "pytest", "ruff", "mypy"} <= set(pinned_versions(dev.DEV_LOCK))
+    assert {
+        "singer-sdk",
+        "requests",
+        "pendulum",
+        "jsonschema",
+        "python-backoff",
+        "typing-extensions",
+        "pytest",
+        "ruff",
+        "mypy",
+    } <= set(pinned_versions(dev.DEV_LOCK))
     assert {"airbyte", "airbyte-cdk", "singer-sdk"} <= set(pinned_versions(dev.AIRBYTE_LOCK))
     assert "meltano" in pinned_versions(dev.MELTANO_LOCK)
 

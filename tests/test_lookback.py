@@ -71,8 +71,10 @@ def test_bad_lookback_is_one_line_naming_the_setting(
     result = run_main(tap_config(emulator, lookback_window="five minutes"), tmp_path)
 
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "tap-mega: error: invalid settings: setting `lookback_window`"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("tap-mega: error: invalid settings: setting `lookback_window`")
     )
     assert emulator.request_count == 0
 
@@ -116,8 +118,9 @@ def test_incremental_run_starts_the_lookback_before_the_bookmark(
     [request] = emulator.requests[before:]
     since = parse_timestamp(request.params["updated_since"])
     assert since == parse_timestamp(mark) - DEFAULT
-    expected = {lead["id"] for lead in emulator.leads
-                if parse_timestamp(lead["updated_at"]) >= since}
+    expected = {
+        lead["id"] for lead in emulator.leads if parse_timestamp(lead["updated_at"]) >= since
+    }
     assert set(second.ids) == expected
     assert len(expected) > 1, "the test data must put leads inside the window"
     # Re-read leads older than the bookmark never move it back.
@@ -148,8 +151,10 @@ def test_replaying_every_state_with_lookback_loses_nothing_and_never_regresses(
         resumed = run_sync(config, state=state)
         mark = bookmark(state)["replication_key_value"]
         assert delivered_before | set(resumed.ids) == everything
-        assert all(parse_timestamp(r["updated_at"]) >= parse_timestamp(mark) - window
-                   for r in resumed.records)
+        assert all(
+            parse_timestamp(r["updated_at"]) >= parse_timestamp(mark) - window
+            for r in resumed.records
+        )
         assert all(bookmark(s)["replication_key_value"] >= mark for s in resumed.states)
 
 
@@ -157,8 +162,9 @@ def test_bookmark_in_the_future_emits_nothing_despite_lookback(
     emulator: MegaEmulator,
 ) -> None:
     future = "2999-01-01T00:00:00.000000Z"
-    state = {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                     "replication_key_value": future}}}
+    state = {
+        "bookmarks": {"leads": {"replication_key": "updated_at", "replication_key_value": future}}
+    }
 
     result = run_sync(tap_config(emulator, lookback_window="P7D"), state=state)
 

@@ -165,7 +165,8 @@ def column_types(database: Postgres, table: str) -> dict[str, str]:
 
 @pytest.mark.postgres
 def test_readme_custom_fields_schema_command_sets_the_setting(
-    meltano_project: MeltanoProject, tmp_path: Path,
+    meltano_project: MeltanoProject,
+    tmp_path: Path,
 ) -> None:
     """README's `meltano config ... custom_fields_schema` line, pasted as it is."""
     import shlex  # noqa: PLC0415 - only this test
@@ -173,8 +174,11 @@ def test_readme_custom_fields_schema_command_sets_the_setting(
     import yaml  # noqa: PLC0415 - only this test
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    [line] = [row for row in readme.splitlines()
-              if row.startswith("meltano config") and "custom_fields_schema" in row]
+    [line] = [
+        row
+        for row in readme.splitlines()
+        if row.startswith("meltano config") and "custom_fields_schema" in row
+    ]
     shutil.copy(ROOT / "meltano.yml", tmp_path / "meltano.yml")  # config set rewrites it
     env = meltano_project.env(tmp_path / "meltano.db")
 
@@ -184,7 +188,10 @@ def test_readme_custom_fields_schema_command_sets_the_setting(
     project = yaml.safe_load((tmp_path / "meltano.yml").read_text(encoding="utf-8"))
     [tap] = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-mega"]
     assert tap["config"]["custom_fields_schema"] == {
-        "budget": "number", "preapproved": "boolean", "timeline": "string"}
+        "budget": "number",
+        "preapproved": "boolean",
+        "timeline": "string",
+    }
 
 
 def test_columns_environment_loads_each_custom_field_as_a_typed_column(
@@ -195,8 +202,9 @@ def test_columns_environment_loads_each_custom_field_as_a_typed_column(
 ) -> None:
     emulator = make_emulator(n_leads=600, seed=44)
     env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator), **postgres.target_env())
-    completed = meltano_project.run("--environment=columns", "run", "tap-mega", "target-postgres",
-                                    env=env)
+    completed = meltano_project.run(
+        "--environment=columns", "run", "tap-mega", "target-postgres", env=env
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
 
     types = column_types(postgres, "leads")
@@ -211,8 +219,16 @@ def test_columns_environment_loads_each_custom_field_as_a_typed_column(
         "custom_fields__bedrooms": "text",  # integers and text: the mixed slug
         "custom_fields__preferred_contact": "text",  # only on recently updated leads
     }
-    slugs = ("lead_line", "budget", "price_per_sqft", "preapproved", "timeline", "notes",
-             "bedrooms", "preferred_contact")
+    slugs = (
+        "lead_line",
+        "budget",
+        "price_per_sqft",
+        "preapproved",
+        "timeline",
+        "notes",
+        "bedrooms",
+        "preferred_contact",
+    )
     columns = ", ".join(f"custom_fields__{slug}" for slug in slugs)
     rows = postgres.rows(f"select id, {columns} from {postgres.schema}.leads")
     assert len(rows) == len(emulator.leads)
@@ -242,7 +258,10 @@ print(json.dumps([dict(zip(names, row)) for row in cur.fetchall()], default=str)
 def duckdb_leads(project: MeltanoProject, path: Path) -> list[dict[str, t.Any]]:
     completed = subprocess.run(
         [str(project.loader_python("target-duckdb")), "-c", DUCKDB_DUMP, str(path)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     return t.cast("list[dict[str, t.Any]]", json.loads(completed.stdout))
@@ -269,7 +288,9 @@ def test_embedded_default_keeps_every_lead_once_with_latest_values(
     warehouse = tmp_path / "warehouse.duckdb"
     # A machine whose local zone is not UTC must still store the same instants.
     env = meltano_project.env(
-        tmp_path / "meltano.db", **tap_env(emulator), TARGET_DUCKDB_PATH=str(warehouse),
+        tmp_path / "meltano.db",
+        **tap_env(emulator),
+        TARGET_DUCKDB_PATH=str(warehouse),
         TZ="America/New_York",
     )
 
@@ -321,7 +342,8 @@ def bare_python() -> str:
 
 
 def test_newcomer_clone_then_readme_commands(
-    tmp_path: Path, make_emulator: Callable[..., MegaEmulator],
+    tmp_path: Path,
+    make_emulator: Callable[..., MegaEmulator],
 ) -> None:
     """`git clone`, `python3 dev.py sync`, `python3 dev.py test` in a clean clone.
 
@@ -334,13 +356,21 @@ def test_newcomer_clone_then_readme_commands(
         pytest.skip("needs git and a git checkout")
     clone = tmp_path / "tap-mega"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TAP_MEGA_", "MELTANO_", "VIRTUAL_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TAP_MEGA_", "MELTANO_", "VIRTUAL_ENV"))
+    }
 
     def readme_command(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [bare_python(), "dev.py", *args], cwd=clone, env=env,
-            capture_output=True, text=True, timeout=1200, check=False,
+            [bare_python(), "dev.py", *args],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            check=False,
         )
 
     synced = readme_command("sync")
@@ -352,7 +382,10 @@ def test_newcomer_clone_then_readme_commands(
     # A pasted emulator `export` line (issue 10): credentials and a loopback
     # api_url are a demo, never the `dev` environment a real account loads.
     account = make_emulator(
-        n_leads=700, seed=47, token="mega_" + "5" * 64, customer_id=str(uuid.uuid4()),
+        n_leads=700,
+        seed=47,
+        token="mega_" + "5" * 64,
+        customer_id=str(uuid.uuid4()),
     )
     env.update(tap_env(account))
     pasted = readme_command("sync")
@@ -398,7 +431,11 @@ def test_embedded_default_after_sigkills_holds_exactly_the_emulator_leads(
     for lines in target.runs:
         loaded = subprocess.run(
             [str(executable / dev.EMBEDDED_LOADER), "--config", str(config)],
-            input="".join(lines), capture_output=True, text=True, timeout=300, check=False,
+            input="".join(lines),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         assert loaded.returncode == 0, loaded.stderr[-3000:]
 
@@ -418,8 +455,9 @@ def test_meltano_invoke_doctor_reads_the_extractors_settings(
     """`meltano invoke tap-mega:doctor`, as the README documents it: the plugin's own settings."""
     from tap_mega.testing.emulator import RateWindow  # noqa: PLC0415 - only this test
 
-    emulator = make_emulator(n_leads=300, seed=49,
-                             rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)])
+    emulator = make_emulator(
+        n_leads=300, seed=49, rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)]
+    )
     env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator))
 
     completed = meltano_project.run("invoke", "tap-mega:doctor", "--json", env=env)
@@ -440,8 +478,9 @@ def test_meltano_invoke_doctor_counts_the_discovery_it_caused(
     """With no argument of the user's, Meltano discovers first: that request is the doctor's."""
     from tap_mega.testing.emulator import RateWindow  # noqa: PLC0415 - only this test
 
-    emulator = make_emulator(n_leads=300, seed=49,
-                             rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)])
+    emulator = make_emulator(
+        n_leads=300, seed=49, rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)]
+    )
     env = meltano_project.env(tmp_path / "meltano.db", **tap_env(emulator))
 
     completed = meltano_project.run("invoke", "tap-mega:doctor", env=env)
@@ -517,8 +556,12 @@ def test_another_accounts_state_stops_meltano_run_before_any_request(
     def meltano(emulator: MegaEmulator, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(meltano_project.executable), *args],
-            cwd=project, env={**base, **tap_env(emulator)},
-            capture_output=True, text=True, timeout=300, check=False,
+            cwd=project,
+            env={**base, **tap_env(emulator)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
 
     synced = meltano(first, "run", "tap-mega", "target-states")

@@ -36,8 +36,11 @@ def config(api_url: str, **overrides: t.Any) -> dict[str, t.Any]:
 
 def retries(stderr: str) -> list[tuple[str, str, str, str]]:
     """(try, of, cause, host) of every retry WARNING."""
-    return [t.cast("tuple[str, str, str, str]", m.groups())
-            for m in map(RETRY_LINE.search, stderr.splitlines()) if m]
+    return [
+        t.cast("tuple[str, str, str, str]", m.groups())
+        for m in map(RETRY_LINE.search, stderr.splitlines())
+        if m
+    ]
 
 
 class LoopbackServer:
@@ -148,8 +151,13 @@ def test_test_mode_on_a_silent_host_answers_within_30_seconds(
 
     elapsed = time.monotonic() - started
     assert_one_line_failure(
-        done.returncode, done.stderr, f"127.0.0.1:{server.port}", "did not answer within 10s",
-        "connection test", "`request_timeout`", "2 tries",
+        done.returncode,
+        done.stderr,
+        f"127.0.0.1:{server.port}",
+        "did not answer within 10s",
+        "connection test",
+        "`request_timeout`",
+        "2 tries",
     )
     assert server.connections == 2
     assert elapsed < 30
@@ -174,8 +182,12 @@ def test_a_silent_server_times_out_on_each_try_with_host_and_cause(
     done = run_main(config(url, request_timeout=1), tmp_path, "--test")
 
     assert_one_line_failure(
-        done.returncode, done.stderr, f"127.0.0.1:{server.port}", "did not answer within",
-        "`request_timeout`", "2 tries",
+        done.returncode,
+        done.stderr,
+        f"127.0.0.1:{server.port}",
+        "did not answer within",
+        "`request_timeout`",
+        "2 tries",
     )
     assert retries(done.stderr) == [("1", "2", "timed out", f"127.0.0.1:{server.port}")]
     assert server.connections == 2
@@ -198,10 +210,27 @@ def self_signed(tmp_path: Path) -> ssl.SSLContext:
     """A server TLS context with a certificate for 127.0.0.1 that no CA signed."""
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -218,8 +247,12 @@ def test_a_certificate_that_does_not_verify_fails_at_once_pointing_to_the_ca_bun
     done = run_main(config(f"https://127.0.0.1:{server.port}"), tmp_path)
 
     line = assert_one_line_failure(
-        done.returncode, done.stderr, f"127.0.0.1:{server.port}", "TLS",
-        "certificate did not verify", "REQUESTS_CA_BUNDLE",
+        done.returncode,
+        done.stderr,
+        f"127.0.0.1:{server.port}",
+        "TLS",
+        "certificate did not verify",
+        "REQUESTS_CA_BUNDLE",
     )
     assert done.stderr.rstrip("\n").splitlines()[-1] == line
     assert retries(done.stderr) == []

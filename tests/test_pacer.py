@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 LATENCY = 0.01
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: What MEGA reports on a first sync's first page: its documented minute window.
-MINUTE_WINDOW_HEADERS = {"RateLimit-Limit": "60", "RateLimit-Remaining": "59",
-                         "RateLimit-Reset": "60"}
+MINUTE_WINDOW_HEADERS = {
+    "RateLimit-Limit": "60",
+    "RateLimit-Remaining": "59",
+    "RateLimit-Reset": "60",
+}
 #: Page times for which a sync is bound by the budget: a page slower than 1 s
 #: never meets the 60/1m window, and the README's figures no longer apply.
 BUDGET_BOUND_PAGE_SECONDS = (LATENCY, 1.0)
@@ -181,8 +184,9 @@ def test_a_retry_after_longer_than_max_wait_ends_the_run() -> None:
 def test_a_reserve_that_leaves_nothing_is_an_error_naming_the_setting() -> None:
     clock = FakeClock()
     pacer = make_pacer(clock, reserve=60)
-    pacer.observe(200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "59",
-                        "RateLimit-Reset": "60"})
+    pacer.observe(
+        200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "59", "RateLimit-Reset": "60"}
+    )
     with pytest.raises(ReserveTooLargeError, match="rate_limit_reserve"):
         pacer.wait_for_turn()
 
@@ -190,8 +194,9 @@ def test_a_reserve_that_leaves_nothing_is_an_error_naming_the_setting() -> None:
 def test_eta_assumes_the_documented_hourly_window_until_it_is_reported() -> None:
     clock = FakeClock()
     pacer = make_pacer(clock)
-    pacer.observe(200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "59",
-                        "RateLimit-Reset": "60"})
+    pacer.observe(
+        200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "59", "RateLimit-Reset": "60"}
+    )
 
     assert budget_text(pacer) == "60/1m + 1,000/1h budget"
     # 1,280 more requests: 1,000 in the first hour, the rest after it.
@@ -223,8 +228,9 @@ def test_progress_reports_at_most_every_interval_with_total_and_eta() -> None:
     lines = []
     for _ in range(10):
         pacer.wait_for_turn()
-        pacer.observe(200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "50",
-                            "RateLimit-Reset": "60"})
+        pacer.observe(
+            200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "50", "RateLimit-Reset": "60"}
+        )
         clock.now += 10
         lines.append(progress.page_done(100, 128_000))
 
@@ -241,8 +247,9 @@ def test_progress_of_a_walk_an_earlier_run_began_counts_its_leads_too() -> None:
     progress = Progress(pacer, 100, interval=30, clock=clock, already=64_000)
     for _ in range(10):
         pacer.wait_for_turn()
-        pacer.observe(200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "50",
-                            "RateLimit-Reset": "60"})
+        pacer.observe(
+            200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "50", "RateLimit-Reset": "60"}
+        )
         clock.now += 10
         progress.page_done(100, 128_000)
 

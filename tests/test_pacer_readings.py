@@ -51,8 +51,9 @@ def sync(
     """`requests` requests through the pacer; each is counted latency after it leaves."""
     rng = random.Random(7)  # noqa: S311 - latency, not secrets
     clock = FakeClock()
-    config = LimiterConfig(model=model, phase=clock.now + PHASE, tie=tie,
-                           forms=HeaderForms(reset=reset))
+    config = LimiterConfig(
+        model=model, phase=clock.now + PHASE, tie=tie, forms=HeaderForms(reset=reset)
+    )
     limiter = RateLimiter(WINDOWS, clock, config)
     pacer = make_pacer(clock, reserve=reserve)
     first: float | None = None
@@ -74,8 +75,9 @@ def sync(
             pacer.note_rate_limited(1.0)
     assert first is not None
     seconds = clock.now - 0.002 - first
-    return Outcome(seconds, limiter_floor(requests, WINDOWS, model, PHASE), refused,
-                   foreign_refused)
+    return Outcome(
+        seconds, limiter_floor(requests, WINDOWS, model, PHASE), refused, foreign_refused
+    )
 
 
 @pytest.mark.parametrize("tie", ["constrained", "minute", "hour"])

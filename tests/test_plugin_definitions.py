@@ -34,7 +34,8 @@ TAP_SETTINGS = frozenset(TapMega.config_jsonschema["properties"])
 def sdk_is_pinned() -> bool:
     """Whether the installed singer-sdk is within tap-mega's own requirement."""
     pinned = next(
-        Requirement(line) for line in requires("tap-mega") or []
+        Requirement(line)
+        for line in requires("tap-mega") or []
         if Requirement(line).name == "singer-sdk"
     )
     return pinned.specifier.contains(Version(version("singer-sdk")), prereleases=True)
@@ -51,7 +52,10 @@ def assert_lists_what_about_lists(source: str, listed: set[str], about: set[str]
 def about(fmt: str) -> str:
     return subprocess.run(
         [sys.executable, "-c", TAP, "--about", f"--format={fmt}"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
 
 
@@ -82,8 +86,13 @@ def fitting_kind(prop: dict[str, t.Any]) -> str:
     if prop.get("format") == "date-time":
         return "date_iso8601"
     json_type = next(name for name in prop["type"] if name != "null")
-    kinds = {"integer": "integer", "number": "decimal", "boolean": "boolean",
-             "object": "object", "array": "array"}
+    kinds = {
+        "integer": "integer",
+        "number": "decimal",
+        "boolean": "boolean",
+        "object": "object",
+        "array": "array",
+    }
     return kinds.get(json_type, "string")
 
 
@@ -92,7 +101,8 @@ DEFINITIONS = {"meltano.yml": meltano_extractor, "meltano-hub.yml": hub_definiti
 
 @pytest.mark.parametrize("source", sorted(DEFINITIONS))
 def test_definition_declares_every_setting_with_a_fitting_kind(
-    source: str, about_json: dict[str, t.Any],
+    source: str,
+    about_json: dict[str, t.Any],
 ) -> None:
     properties = about_json["settings"]["properties"]
     declared = {setting["name"]: setting for setting in DEFINITIONS[source]()["settings"]}
@@ -146,10 +156,11 @@ def test_readme_settings_table_is_the_about_output() -> None:
     table = [line for line in about("markdown").splitlines() if line.startswith("|")]
     readme = (ROOT / "README.md").read_text()
     start = readme.index(dev.SETTINGS_START) + len(dev.SETTINGS_START)
-    in_readme = readme[start:readme.index(dev.SETTINGS_END)].strip().splitlines()
+    in_readme = readme[start : readme.index(dev.SETTINGS_END)].strip().splitlines()
     if sdk_is_pinned():
         assert in_readme == table, "README settings table is stale: run `python3 dev.py docs`"
         return
+
     # A newer SDK adds and rewords its own built-ins: the tap's own rows must still match.
     def own(rows: list[str]) -> list[str]:
         return [row for row in rows if row.split("|")[1].strip() in TAP_SETTINGS]

@@ -51,10 +51,13 @@ def run_main(config: dict[str, t.Any]) -> tuple[int, SyncResult, str]:
 
 # -- settings --------------------------------------------------------------- #
 JUNK = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**12), 10**12),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
-    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
-                                                         max_size=1),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=1),
 )
 
 
@@ -67,13 +70,23 @@ def setting(valid: st.SearchStrategy[t.Any]) -> st.SearchStrategy[t.Any]:
 def configs(draw: st.DrawFn, emulator: MegaEmulator) -> dict[str, t.Any]:
     choices: dict[str, st.SearchStrategy[t.Any]] = {
         "token": setting(st.just(emulator.token)),
-        "customer_id": setting(st.sampled_from([emulator.customer_id,
-                                                emulator.customer_id.upper()])),
-        "api_url": setting(st.sampled_from([emulator.url, emulator.url + "/",
-                                            emulator.url.replace("127.0.0.1", "localhost"),
-                                            "http://example.com", "ftp://127.0.0.1"])),
-        "start_date": setting(st.sampled_from(["2026-01-06T00:00:00Z", "2026-01-07",
-                                               "2026-01-06T12:00:00+02:00"])),
+        "customer_id": setting(
+            st.sampled_from([emulator.customer_id, emulator.customer_id.upper()])
+        ),
+        "api_url": setting(
+            st.sampled_from(
+                [
+                    emulator.url,
+                    emulator.url + "/",
+                    emulator.url.replace("127.0.0.1", "localhost"),
+                    "http://example.com",
+                    "ftp://127.0.0.1",
+                ]
+            )
+        ),
+        "start_date": setting(
+            st.sampled_from(["2026-01-06T00:00:00Z", "2026-01-07", "2026-01-06T12:00:00+02:00"])
+        ),
         "page_size": setting(st.integers(-5, 150)),
         "include_custom_fields": setting(st.booleans()),
         "request_timeout": setting(st.sampled_from([1, 5, 30.5, 0.5, 0.001, 0, -1])),
@@ -99,7 +112,8 @@ def settings_emulator() -> Iterator[MegaEmulator]:
 @EXAMPLES
 @given(data=st.data())
 def test_any_settings_give_correct_records_or_one_line(
-    settings_emulator: MegaEmulator, data: st.DataObject,
+    settings_emulator: MegaEmulator,
+    data: st.DataObject,
 ) -> None:
     emulator = settings_emulator
     config = data.draw(configs(emulator))
@@ -115,23 +129,28 @@ def test_any_settings_give_correct_records_or_one_line(
             assert "setting `" in line or "not valid JSON" in line, line
         return
     start = config.get("start_date")
-    expected = {lead["id"] for lead in emulator.leads
-                if not start or parse_timestamp(lead["updated_at"]) >= parse_timestamp(start)}
+    expected = {
+        lead["id"]
+        for lead in emulator.leads
+        if not start or parse_timestamp(lead["updated_at"]) >= parse_timestamp(start)
+    }
     assert set(result.ids) == expected
     assert len(result.ids) == len(expected), "a fresh sync emits each lead once"
 
 
 # -- pages -------------------------------------------------------------------- #
 POOL = sorted_leads(40, seed=5)
-CURSORS = st.one_of(st.sampled_from(["c1", "c2", "c3", "c4"]), st.none(),
-                    st.sampled_from(["", 7]))
+CURSORS = st.one_of(st.sampled_from(["c1", "c2", "c3", "c4"]), st.none(), st.sampled_from(["", 7]))
 
 
 @st.composite
 def lead(draw: st.DrawFn, index: int) -> dict[str, t.Any]:
     value = dict(POOL[index])
-    damage = draw(st.sampled_from(["none"] * 6 + ["no-id", "no-updated_at", "bad-updated_at",
-                                                  "older", "int-id"]))
+    damage = draw(
+        st.sampled_from(
+            ["none"] * 6 + ["no-id", "no-updated_at", "bad-updated_at", "older", "int-id"]
+        )
+    )
     if damage == "no-id":
         del value["id"]
     elif damage == "no-updated_at":
@@ -148,16 +167,19 @@ def lead(draw: st.DrawFn, index: int) -> dict[str, t.Any]:
 @st.composite
 def pages(draw: st.DrawFn) -> list[dict[str, t.Any]]:
     count = draw(st.integers(1, 5))
-    cuts = sorted(draw(st.lists(st.integers(0, len(POOL)), min_size=count - 1,
-                                max_size=count - 1)))
+    cuts = sorted(draw(st.lists(st.integers(0, len(POOL)), min_size=count - 1, max_size=count - 1)))
     bounds = [0, *cuts, len(POOL)]
     bodies = []
     for number in range(count):
         leads = [draw(lead(i)) for i in range(bounds[number], bounds[number + 1])]
         last = number == count - 1
-        body: dict[str, t.Any] = {"leads": leads, "total": len(POOL), "limit": 100,
-                                  "offset": 0,
-                                  "next_cursor": None if last else draw(CURSORS)}
+        body: dict[str, t.Any] = {
+            "leads": leads,
+            "total": len(POOL),
+            "limit": 100,
+            "offset": 0,
+            "next_cursor": None if last else draw(CURSORS),
+        }
         for key in list(body):
             if draw(st.integers(0, 30)) == 0:
                 del body[key]
@@ -180,9 +202,7 @@ def test_any_pages_give_every_lead_or_one_line_and_a_safe_state(
     if code == 0:
         assert result.ids == [lead["id"] for lead in served], "a lead was dropped"
         # Records carry updated_at as MEGA spelled it; the bookmark is canonical.
-        assert [r["updated_at"] for r in result.records] == [
-            lead["updated_at"] for lead in served
-        ]
+        assert [r["updated_at"] for r in result.records] == [lead["updated_at"] for lead in served]
     else:
         assert_one_line_failure(code, stderr)
         # A run that failed before it emitted anything moved no STATE: the next
@@ -196,8 +216,10 @@ def test_config_or_state_file_that_is_not_json_is_one_line(tmp_path: Path) -> No
     config_path.write_text('{"token": Infinity}')
     state_path = tmp_path / "state.json"
     state_path.write_text("{not json")
-    for args in (["--config", str(config_path)],
-                 ["--config", str(tmp_path / "ok.json"), "--state", str(state_path)]):
+    for args in (
+        ["--config", str(config_path)],
+        ["--config", str(tmp_path / "ok.json"), "--state", str(state_path)],
+    ):
         (tmp_path / "ok.json").write_text("{}")
         err = io.StringIO()
         code = 0

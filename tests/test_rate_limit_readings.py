@@ -38,8 +38,14 @@ def emulator(model: str, **readings: t.Any) -> MegaEmulator:
     # test_pacer_readings.py and the benchmark hold the tap to them rounded.
     readings.setdefault("reset_rounding", "exact")
     readings.setdefault("limiter_phase", time.monotonic() % 4.0 + 0.37)
-    return MegaEmulator(n_leads=PAGES * 10, seed=9, rate_windows=WINDOWS, limiter=model,
-                        report_tie="minute", **readings)
+    return MegaEmulator(
+        n_leads=PAGES * 10,
+        seed=9,
+        rate_windows=WINDOWS,
+        limiter=model,
+        report_tie="minute",
+        **readings,
+    )
 
 
 def span_and_floor(emu: MegaEmulator, model: str, phase: float) -> tuple[float, float]:
@@ -92,13 +98,12 @@ def test_another_integration_is_waited_out_and_a_reserve_that_covers_it_meets_no
 
 
 @pytest.mark.parametrize("form", ["date", "fraction"])
-def test_retry_after_as_an_http_date_or_a_fraction_is_waited_out(
-    tmp_path: Path, form: str
-) -> None:
+def test_retry_after_as_an_http_date_or_a_fraction_is_waited_out(tmp_path: Path, form: str) -> None:
     # The first window holds 5 requests: a page size of 10 overruns it only if
     # the tap ignores the Retry-After it gets when another integration took them.
-    with MegaEmulator(n_leads=40, seed=2, rate_windows=[RateWindow(5, 3.0)],
-                      retry_after=form) as emu:
+    with MegaEmulator(
+        n_leads=40, seed=2, rate_windows=[RateWindow(5, 3.0)], retry_after=form
+    ) as emu:
         for _ in range(5):  # another integration spends the whole window first
             assert fetch(emu, {"limit": 1})[0] == 200
         started = time.monotonic()
@@ -108,8 +113,11 @@ def test_retry_after_as_an_http_date_or_a_fraction_is_waited_out(
 
     assert result.returncode == 0, result.stderr
     assert sorted(result.result.ids) == sorted(lead["id"] for lead in leads)
-    waits = [float(line.split("waiting ")[1].split("s")[0])
-             for line in result.stderr.splitlines() if "(429): waiting" in line]
+    waits = [
+        float(line.split("waiting ")[1].split("s")[0])
+        for line in result.stderr.splitlines()
+        if "(429): waiting" in line
+    ]
     assert waits, result.stderr
     # Retry-After said about 3 s (a date: up to a second more); 1 s is the fallback.
     assert waits[0] >= 2.0

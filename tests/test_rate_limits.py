@@ -44,7 +44,8 @@ def test_multi_window_sync_sends_no_request_into_a_429(tmp_path: Path) -> None:
         # DEBUG: how long each wait is depends on the machine's load, and waits
         # under a second are logged at DEBUG only.
         result = run_with_progress(
-            tap_config(emu, page_size=10), tmp_path,
+            tap_config(emu, page_size=10),
+            tmp_path,
             env={**os.environ, "TAP_MEGA_LOGLEVEL": "DEBUG"},
         )
         elapsed = time.monotonic() - started
@@ -150,8 +151,9 @@ def test_a_stopped_run_that_cannot_pass_its_bookmark_says_so(tmp_path: Path) -> 
         for lead in emu.leads:
             emu.set_updated_at(lead["id"], tied)
         config = tap_config(emu, page_size=100, max_wait_seconds=5)
-        state = {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                         "replication_key_value": tied}}}
+        state = {
+            "bookmarks": {"leads": {"replication_key": "updated_at", "replication_key_value": tied}}
+        }
         stuck = run_with_progress(config, tmp_path, state=state)
         offset[0] += 601
         moving = run_with_progress(config, tmp_path)  # no bookmark yet: its first page moves it
@@ -183,9 +185,10 @@ def test_reserve_keeps_requests_free_and_a_reserve_too_large_is_one_line(
     assert elapsed >= 3.0
 
     with MegaEmulator(n_leads=20, seed=8, rate_windows=[RateWindow(10, 1.0)]) as emu:
-
         refused = run_with_progress(tap_config(emu, page_size=5, rate_limit_reserve=10), tmp_path)
     assert refused.returncode == 1
-    assert refused.stderr.strip().splitlines()[-1].startswith(
-        "tap-mega: error: rate_limit_reserve (10) leaves nothing"
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .startswith("tap-mega: error: rate_limit_reserve (10) leaves nothing")
     )

@@ -42,8 +42,9 @@ ODD_LEADS: list[dict[str, t.Any]] = [
 
 
 def three_pages(emulator: MegaEmulator, leads: list[dict[str, t.Any]]) -> None:
-    script_pages(emulator, [page(leads[:100], "c1"), page(leads[100:200], "c2"),
-                            page(leads[200:], None)])
+    script_pages(
+        emulator, [page(leads[:100], "c1"), page(leads[100:200], "c2"), page(leads[200:], None)]
+    )
 
 
 def sync_output(tap: TapMega) -> list[str]:
@@ -82,8 +83,7 @@ def test_a_whole_sync_writes_what_the_sdks_own_writer_writes(
 
     written = [line for line in ours if line.startswith('{"type":"RECORD"')]
     assert len(written) == 250
-    assert all('"time_extracted":"2026-11-29T15:04:05.123456+00:00"}' in line
-               for line in written)
+    assert all('"time_extracted":"2026-11-29T15:04:05.123456+00:00"}' in line for line in written)
     assert steady(ours) == steady(sdk)
     conformed = {r["record"]["id"]: r["record"] for r in records(ours)}
     assert "brand_new_field" not in conformed[leads[3]["id"]]
@@ -94,15 +94,15 @@ def test_selection_and_stream_maps_shape_the_records(
     make_emulator: t.Callable[..., MegaEmulator],
 ) -> None:
     emulator = make_emulator(n_leads=120, seed=5)
-    config = tap_config(emulator, stream_maps={"leads": {"contact_email": "__NULL__",
-                                                         "ref": "'L-' + id"}})
+    config = tap_config(
+        emulator, stream_maps={"leads": {"contact_email": "__NULL__", "ref": "'L-' + id"}}
+    )
     catalog = TapMega(config=config, parse_env_config=False).catalog_dict
     for entry in catalog["streams"][0]["metadata"]:
         if entry["breadcrumb"] == ["properties", "contact_phone"]:
             entry["metadata"]["selected"] = False
 
-    written = records(sync_output(TapMega(config=config, catalog=catalog,
-                                          parse_env_config=False)))
+    written = records(sync_output(TapMega(config=config, catalog=catalog, parse_env_config=False)))
 
     assert len(written) == 120
     for message in written:

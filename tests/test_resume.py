@@ -128,8 +128,9 @@ def budgeted() -> Iterator[Callable[..., BudgetedEmulator]]:
         def next_window() -> None:
             offset[0] += 601  # the window has refilled by the next scheduled run
 
-        emu = MegaEmulator(n_leads=n_leads, seed=4, rate_windows=[RateWindow(requests, 600.0)],
-                           clock=clock).start()
+        emu = MegaEmulator(
+            n_leads=n_leads, seed=4, rate_windows=[RateWindow(requests, 600.0)], clock=clock
+        ).start()
         started.append(emu)
         return BudgetedEmulator(emu, next_window)
 
@@ -139,8 +140,11 @@ def budgeted() -> Iterator[Callable[..., BudgetedEmulator]]:
 
 
 def run_until_done(
-    budgeted: BudgetedEmulator, config: dict[str, t.Any], tmp_path: Path,
-    state: dict[str, t.Any] | None = None, max_runs: int = 5,
+    budgeted: BudgetedEmulator,
+    config: dict[str, t.Any],
+    tmp_path: Path,
+    state: dict[str, t.Any] | None = None,
+    max_runs: int = 5,
 ) -> list[CliResult]:
     """Scheduled runs, each from the last one's state, until one is not stopped early."""
     runs: list[CliResult] = []
@@ -277,15 +281,19 @@ def test_changed_filters_do_not_reuse_the_cursor(
 def test_a_resume_point_the_tap_did_not_write_is_ignored_with_a_warning(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
-    state = {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                     "replication_key_value": "2026-01-01T00:00:00.000000Z",
-                                     STATE_KEY: "somewhere"}}}
+    state = {
+        "bookmarks": {
+            "leads": {
+                "replication_key": "updated_at",
+                "replication_key_value": "2026-01-01T00:00:00.000000Z",
+                STATE_KEY: "somewhere",
+            }
+        }
+    }
 
     result = run_main(tap_config(emulator, lookback_window=0), tmp_path, state=state)
 
     assert result.returncode == 0, result.stderr
-    assert "Ignoring the state's resume_from: not a resume point this tap wrote" in (
-        result.stderr
-    )
+    assert "Ignoring the state's resume_from: not a resume point this tap wrote" in (result.stderr)
     assert "cursor" not in emulator.requests[0].params
     assert len(result.result.records) == 250

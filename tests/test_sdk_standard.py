@@ -35,8 +35,12 @@ CONFIG: dict[str, t.Any] = {
     "api_url": "http://127.0.0.1:9",
     "page_size": 50,
     "custom_fields_schema": {
-        "lead_line": "string", "budget": "integer", "price_per_sqft": "number",
-        "preapproved": "boolean", "timeline": "string", "notes": "string",
+        "lead_line": "string",
+        "budget": "integer",
+        "price_per_sqft": "number",
+        "preapproved": "boolean",
+        "timeline": "string",
+        "notes": "string",
     },
 }
 
@@ -75,7 +79,9 @@ class TestTapMega(StandardTapTests):  # type: ignore[misc,valid-type]
         """Autouse, so it runs before the suite's class-scoped `runner` syncs."""
         with MegaEmulator(n_leads=120, seed=11, rate_windows=[]) as emulator:
             CONFIG.update(
-                token=emulator.token, customer_id=emulator.customer_id, api_url=emulator.url,
+                token=emulator.token,
+                customer_id=emulator.customer_id,
+                api_url=emulator.url,
             )
             yield
 

@@ -49,8 +49,13 @@ def test_debug_sync_through_every_fault_never_shows_the_token(
     ):
         emulator.add_fault(fault)
 
-    result = run_cli(tap_config(emulator, page_size=25, request_timeout=1), tmp_path,
-                     prelude=FAST_RETRIES, env=DEBUG_ENV, timeout=300)
+    result = run_cli(
+        tap_config(emulator, page_size=25, request_timeout=1),
+        tmp_path,
+        prelude=FAST_RETRIES,
+        env=DEBUG_ENV,
+        timeout=300,
+    )
 
     assert result.returncode == 1
     assert "DEBUG" in result.stderr
@@ -76,14 +81,22 @@ def test_token_pasted_into_another_setting_is_redacted_from_the_error(
     result = run_cli(config, tmp_path, env=DEBUG_ENV, timeout=300)
 
     assert_one_line_failure(
-        result.returncode, result.stderr, "setting `api_url` must use https", REDACTED,
+        result.returncode,
+        result.stderr,
+        "setting `api_url` must use https",
+        REDACTED,
     )
     assert_no_token(emulator.token, result.stdout, result.stderr)
 
 
 def test_unexpected_bug_traceback_is_redacted(emulator: MegaEmulator, tmp_path: Path) -> None:
-    result = run_cli(tap_config(emulator), tmp_path,
-                     prelude=CARELESS_BUG + FAST_RETRIES, env=DEBUG_ENV, timeout=300)
+    result = run_cli(
+        tap_config(emulator),
+        tmp_path,
+        prelude=CARELESS_BUG + FAST_RETRIES,
+        env=DEBUG_ENV,
+        timeout=300,
+    )
 
     assert result.returncode == 1
     assert "RuntimeError: bug while holding " + REDACTED in result.stderr
@@ -103,8 +116,13 @@ def test_interrupted_run_never_shows_the_token(emulator: MegaEmulator, tmp_path:
         "Walk.check = checked\n"
     )
 
-    result = run_cli(tap_config(emulator, page_size=50), tmp_path,
-                     prelude=prelude + FAST_RETRIES, env=DEBUG_ENV, timeout=300)
+    result = run_cli(
+        tap_config(emulator, page_size=50),
+        tmp_path,
+        prelude=prelude + FAST_RETRIES,
+        env=DEBUG_ENV,
+        timeout=300,
+    )
 
     assert result.returncode == 143, result.stderr
     assert_no_token(emulator.token, result.stdout, result.stderr)
@@ -121,8 +139,9 @@ def test_log_record_with_secret_in_message_args_and_exception(secret: str) -> No
     try:
         raise ValueError("failed with " + secret)  # noqa: TRY301 - a real exc_info
     except ValueError:
-        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "token %s in %s",
-                                   (secret, "args"), sys.exc_info())
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "token %s in %s", (secret, "args"), sys.exc_info()
+        )
     record.point = {"url": "https://x/?t=" + secret}
 
     redact_record(record)

@@ -135,8 +135,12 @@ def test_unknown_settings_are_reported_by_name_and_ignored(
 
 @pytest.mark.parametrize(
     ("typo", "meant"),
-    [("page_sise", "page_size"), ("start_data", "start_date"),
-     ("custom_field_schema", "custom_fields_schema"), ("Status", "status")],
+    [
+        ("page_sise", "page_size"),
+        ("start_data", "start_date"),
+        ("custom_field_schema", "custom_fields_schema"),
+        ("Status", "status"),
+    ],
 )
 def test_a_misspelt_setting_stops_naming_the_one_meant(
     typo: str, meant: str, emulator: MegaEmulator, tmp_path: Path
@@ -146,8 +150,9 @@ def test_a_misspelt_setting_stops_naming_the_one_meant(
     del config["custom_fields_schema"]  # the one meant is not given
     result = run_main(config, tmp_path)
 
-    assert_one_line_failure(result.returncode, result.stderr, f"`{typo}`",
-                            f"did you mean `{meant}`?")
+    assert_one_line_failure(
+        result.returncode, result.stderr, f"`{typo}`", f"did you mean `{meant}`?"
+    )
     assert emulator.request_count == 0
 
 
@@ -157,11 +162,17 @@ def test_defaults_in_the_schema_are_the_values_the_tap_uses(emulator: MegaEmulat
     from tap_mega.tap import TapMega  # noqa: PLC0415
 
     # Custom fields declared (a setting without a default), so no sample is requested.
-    minimal = {"token": emulator.token, "customer_id": emulator.customer_id,
-               "custom_fields_schema": {}}
+    minimal = {
+        "token": emulator.token,
+        "customer_id": emulator.customer_id,
+        "custom_fields_schema": {},
+    }
     stream = TapMega(config=minimal, parse_env_config=False).streams["leads"]
-    defaults = {name: spec["default"] for name, spec in
-                TapMega.config_jsonschema["properties"].items() if "default" in spec}
+    defaults = {
+        name: spec["default"]
+        for name, spec in TapMega.config_jsonschema["properties"].items()
+        if "default" in spec
+    }
     in_use = {
         "api_url": stream.url_base,
         "page_size": stream.get_url_params(None, None)["limit"],

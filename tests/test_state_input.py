@@ -86,7 +86,8 @@ def test_the_bookmark_names_its_account(emulator: MegaEmulator, tmp_path: Path) 
     state = synced_state(emulator, tmp_path)
 
     assert bookmark(state)[ACCOUNT_KEY] == {
-        "customer_id": emulator.customer_id, "api_host": "127.0.0.1",
+        "customer_id": emulator.customer_id,
+        "api_host": "127.0.0.1",
     }
 
 
@@ -96,15 +97,22 @@ def test_a_state_for_another_customer_stops_before_any_request(
     first = make_emulator(n_leads=120, seed=3)
     other_customer = str(uuid.uuid4())
     second = make_emulator(
-        n_leads=300, seed=4, token="mega_" + "7" * 64, customer_id=other_customer,
+        n_leads=300,
+        seed=4,
+        token="mega_" + "7" * 64,
+        customer_id=other_customer,
     )
     state = synced_state(first, tmp_path)
 
     done = run_main(tap_config(second), tmp_path, state=state)
 
     line = assert_one_line_failure(
-        done.returncode, done.stderr, first.customer_id, other_customer,
-        "meltano state clear", "without --state",
+        done.returncode,
+        done.stderr,
+        first.customer_id,
+        other_customer,
+        "meltano state clear",
+        "without --state",
     )
     assert done.stderr.rstrip("\n").splitlines()[-1] == line
     assert second.request_count == 0
@@ -229,14 +237,32 @@ def test_an_account_record_the_tap_did_not_write_is_refused(
 @pytest.mark.parametrize(
     ("state", "fragments"),
     [
-        ({"bookmarks": {"lead": {"replication_key": "updated_at",
-                                 "replication_key_value": "2026-01-10T00:00:00Z"}}},
-         ("`lead`", "no stream of tap-mega", "`leads`")),
-        ({"bookmarks": {"leads": {"replication_key_value": "2026-01-10T00:00:00Z"}}},
-         ("`leads` bookmark", "`replication_key` is null", '"replication_key": "updated_at"')),
-        ({"bookmarks": {"leads": {"replication_key": "created_at",
-                                  "replication_key_value": "2026-01-10T00:00:00Z"}}},
-         ('`replication_key` is "created_at"',)),
+        (
+            {
+                "bookmarks": {
+                    "lead": {
+                        "replication_key": "updated_at",
+                        "replication_key_value": "2026-01-10T00:00:00Z",
+                    }
+                }
+            },
+            ("`lead`", "no stream of tap-mega", "`leads`"),
+        ),
+        (
+            {"bookmarks": {"leads": {"replication_key_value": "2026-01-10T00:00:00Z"}}},
+            ("`leads` bookmark", "`replication_key` is null", '"replication_key": "updated_at"'),
+        ),
+        (
+            {
+                "bookmarks": {
+                    "leads": {
+                        "replication_key": "created_at",
+                        "replication_key_value": "2026-01-10T00:00:00Z",
+                    }
+                }
+            },
+            ('`replication_key` is "created_at"',),
+        ),
     ],
     ids=["stream-typo", "no-replication-key", "other-replication-key"],
 )
@@ -257,8 +283,15 @@ def test_a_bookmark_the_sdk_would_skip_is_refused_not_a_silent_full_read(
         ({"cursor": "2026-01-01"}, "without `bookmarks` or `data`"),
         ([{"bookmarks": {"leads": {}}}], "a state entry without a per-stream state"),
         ([{"type": "GLOBAL", "global": {}}], "a GLOBAL entry"),
-        ([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "leads"},
-                                        "stream_state": "2026"}}], "without a stream name"),
+        (
+            [
+                {
+                    "type": "STREAM",
+                    "stream": {"stream_descriptor": {"name": "leads"}, "stream_state": "2026"},
+                }
+            ],
+            "without a stream name",
+        ),
         ({"data": {"bookmarks": 5}}, "`bookmarks` is a number"),
     ],
     ids=["unknown-object", "list-of-singer-states", "global", "state-not-object", "legacy-bad"],
@@ -284,8 +317,9 @@ def test_source_mega_refuses_another_accounts_state(
     synced = source(tmp_path, "read", tap_config(first), configured_catalog())
     assert synced.returncode == 0, synced.stderr
 
-    run = source(tmp_path, "read", tap_config(second), configured_catalog(),
-                 per_stream_state(synced))
+    run = source(
+        tmp_path, "read", tap_config(second), configured_catalog(), per_stream_state(synced)
+    )
 
     assert run.returncode == 1
     [error] = run.errors
@@ -304,11 +338,21 @@ def test_an_empty_state_file_is_refused_naming_it_not_a_silent_full_read(
     path.write_text(text)
 
     done = run_cli(tap_config(emulator), tmp_path, "--state", str(path))
-    read = source_process(["read", "--config", str(tmp_path / "config.json"),
-                           "--catalog", str(write_catalog(tmp_path)), "--state", str(path)])
+    read = source_process(
+        [
+            "read",
+            "--config",
+            str(tmp_path / "config.json"),
+            "--catalog",
+            str(write_catalog(tmp_path)),
+            "--state",
+            str(path),
+        ]
+    )
 
-    line = assert_one_line_failure(done.returncode, done.stderr, str(path), "is empty",
-                                   "run without it")
+    line = assert_one_line_failure(
+        done.returncode, done.stderr, str(path), "is empty", "run without it"
+    )
     assert done.stderr.rstrip("\n").splitlines()[-1] == line
     assert done.stdout == ""
     assert read.returncode == 1
@@ -326,10 +370,18 @@ def write_catalog(tmp_path: Path) -> Path:
     return path
 
 
-OTHER_ACCOUNT_STATE = {"bookmarks": {"leads": {
-    "replication_key": "updated_at", "replication_key_value": "2026-01-01T00:00:00Z",
-    "account": {"customer_id": "00000000-0000-4000-8000-0000000000aa", "api_host": "127.0.0.1"},
-}}}
+OTHER_ACCOUNT_STATE = {
+    "bookmarks": {
+        "leads": {
+            "replication_key": "updated_at",
+            "replication_key_value": "2026-01-01T00:00:00Z",
+            "account": {
+                "customer_id": "00000000-0000-4000-8000-0000000000aa",
+                "api_host": "127.0.0.1",
+            },
+        }
+    }
+}
 
 
 @pytest.mark.parametrize(
@@ -338,9 +390,17 @@ OTHER_ACCOUNT_STATE = {"bookmarks": {"leads": {
         ({"type": "RECORD", "stream": "leads", "record": {"id": "x"}}, "a RECORD message"),
         ([{"bookmarks": {}}], "a list"),
         ({"bookmarks": 5}, "`bookmarks` is a number"),
-        ({"bookmarks": {"lead": {"replication_key": "updated_at",
-                                 "replication_key_value": "2026-01-01T00:00:00Z"}}},
-         "no stream of tap-mega"),
+        (
+            {
+                "bookmarks": {
+                    "lead": {
+                        "replication_key": "updated_at",
+                        "replication_key_value": "2026-01-01T00:00:00Z",
+                    }
+                }
+            },
+            "no stream of tap-mega",
+        ),
         (OTHER_ACCOUNT_STATE, "00000000-0000-4000-8000-0000000000aa"),
     ],
     ids=["record-line", "list", "bookmarks-number", "other-stream", "other-account"],
@@ -368,8 +428,9 @@ def test_test_mode_with_a_good_state_still_tests(emulator: MegaEmulator, tmp_pat
     assert emulator.request_count == before + 1
 
 
-def meltano_run_dir(tmp_path: Path, config: dict[str, t.Any], state: dict[str, t.Any],
-                    *, state_first: bool) -> tuple[Path, Path]:
+def meltano_run_dir(
+    tmp_path: Path, config: dict[str, t.Any], state: dict[str, t.Any], *, state_first: bool
+) -> tuple[Path, Path]:
     """Meltano's run directory: the config file it writes per command, and state.json."""
     run_dir = tmp_path / ".meltano" / "run" / "tap-mega"
     run_dir.mkdir(parents=True)
@@ -392,9 +453,20 @@ def test_a_state_meltano_left_from_an_earlier_command_is_ignored_with_a_warning(
     )
 
     done = subprocess.run(
-        [sys.executable, "-m", "tap_mega.cli.main", "--config", str(config_path),
-         "--state", str(state_path), mode],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "tap_mega.cli.main",
+            "--config",
+            str(config_path),
+            "--state",
+            str(state_path),
+            mode,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     assert done.returncode == 0, done.stderr
@@ -415,9 +487,20 @@ def test_a_state_meltano_looked_up_for_this_command_is_checked(
     )
 
     done = subprocess.run(
-        [sys.executable, "-m", "tap_mega.cli.main", "--config", str(config_path),
-         "--state", str(state_path), "--discover"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "tap_mega.cli.main",
+            "--config",
+            str(config_path),
+            "--state",
+            str(state_path),
+            "--discover",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     assert_one_line_failure(done.returncode, done.stderr, "00000000-0000-4000-8000-0000000000aa")

@@ -61,9 +61,7 @@ def test_final_bookmark_is_max_updated_at_without_progress_markers(
     newest = max(parse_timestamp(lead["updated_at"]) for lead in emulator.leads)
     assert final["replication_key"] == "updated_at"
     assert parse_timestamp(final["replication_key_value"]) == newest
-    assert final["replication_key_value"] == normalize_timestamp(
-        final["replication_key_value"]
-    )
+    assert final["replication_key_value"] == normalize_timestamp(final["replication_key_value"])
     assert "progress_markers" not in final
     assert "replication_key_signpost" not in final
     assert "starting_replication_value" not in final
@@ -120,8 +118,9 @@ def test_second_run_starts_at_the_bookmark(emulator: MegaEmulator) -> None:
     before = emulator.request_count
 
     emulator.update_leads(count=120)  # the second run has several pages to walk
-    second = run_sync(tap_config(emulator, page_size=50, lookback_window=0),
-                      state=first.final_state)
+    second = run_sync(
+        tap_config(emulator, page_size=50, lookback_window=0), state=first.final_state
+    )
 
     requests = emulator.requests[before:]
     assert len(requests) == math.ceil(len(second.records) / 50) > 1
@@ -149,8 +148,9 @@ def test_replaying_any_mid_sync_state_loses_nothing(emulator: MegaEmulator) -> N
 
 def test_bookmark_in_the_future_emits_nothing(emulator: MegaEmulator) -> None:
     future = "2999-01-01T00:00:00.000000Z"
-    state = {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                     "replication_key_value": future}}}
+    state = {
+        "bookmarks": {"leads": {"replication_key": "updated_at", "replication_key_value": future}}
+    }
 
     result = run_sync(tap_config(emulator), state=state)
 
@@ -161,11 +161,14 @@ def test_bookmark_in_the_future_emits_nothing(emulator: MegaEmulator) -> None:
 def test_hand_written_bookmark_is_normalised(emulator: MegaEmulator) -> None:
     full = run_sync(tap_config(emulator))
     mark = bookmark(full.final_state)["replication_key_value"]
-    offset_spelling = parse_timestamp(mark).astimezone(
-        dt.timezone(dt.timedelta(hours=2))
-    ).isoformat()
-    state = {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                     "replication_key_value": offset_spelling}}}
+    offset_spelling = (
+        parse_timestamp(mark).astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat()
+    )
+    state = {
+        "bookmarks": {
+            "leads": {"replication_key": "updated_at", "replication_key_value": offset_spelling}
+        }
+    }
 
     result = run_sync(tap_config(emulator), state=state)
 
@@ -179,11 +182,17 @@ def test_start_date_and_bookmark_take_the_later(emulator: MegaEmulator) -> None:
 
     result = run_sync(tap_config(emulator, start_date=middle))
 
-    expected = {lead["id"] for lead in emulator.leads
-                if parse_timestamp(lead["updated_at"]) >= parse_timestamp(middle)}
+    expected = {
+        lead["id"]
+        for lead in emulator.leads
+        if parse_timestamp(lead["updated_at"]) >= parse_timestamp(middle)
+    }
     assert set(result.ids) == expected
-    early_state = {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                           "replication_key_value": instants[0]}}}
+    early_state = {
+        "bookmarks": {
+            "leads": {"replication_key": "updated_at", "replication_key_value": instants[0]}
+        }
+    }
     again = run_sync(tap_config(emulator, start_date=middle), state=early_state)
     assert set(again.ids) == expected
 
@@ -197,8 +206,7 @@ def test_leads_changed_during_a_sync_arrive_with_new_values(
 
     def change(emu: MegaEmulator) -> None:
         oldest = sorted(emu.leads, key=lambda lead: lead["updated_at"])[:5]
-        changed.extend(emu.update_leads(ids=[lead["id"] for lead in oldest],
-                                        status="won"))
+        changed.extend(emu.update_leads(ids=[lead["id"] for lead in oldest], status="won"))
         inserted.extend(lead["id"] for lead in emu.insert_leads(7))
 
     emulator.on_request(2, change)
@@ -239,8 +247,7 @@ def test_filters_pass_through(
 
 
 def test_stage_filter_is_sent_as_stageid(emulator: MegaEmulator) -> None:
-    stage_ids = {lead["current_stage"]["id"] for lead in emulator.leads
-                 if lead["current_stage"]}
+    stage_ids = {lead["current_stage"]["id"] for lead in emulator.leads if lead["current_stage"]}
     stage_id = min(stage_ids)
 
     result = run_sync(tap_config(emulator, stage_id=stage_id))
@@ -281,8 +288,11 @@ def test_a_rerun_that_leaves_the_bookmark_still_writes_its_records(
     config = tap_config(emulator, lookback_window=0)
     first = run_sync(config)
     mark = bookmark(first.final_state)["replication_key_value"]
-    tied = {lead["id"] for lead in emulator.leads
-            if parse_timestamp(lead["updated_at"]) == parse_timestamp(mark)}
+    tied = {
+        lead["id"]
+        for lead in emulator.leads
+        if parse_timestamp(lead["updated_at"]) == parse_timestamp(mark)
+    }
 
     again = run_sync(config, state=first.final_state)
 
@@ -297,8 +307,14 @@ def test_a_full_table_catalog_reads_everything_and_keeps_no_bookmark(
     config = tap_config(emulator, page_size=50)
     catalog = full_table_catalog(config)
     middle = sorted(lead["updated_at"] for lead in emulator.leads)[len(emulator.leads) // 2]
-    state = {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                     "replication_key_value": normalize_timestamp(middle)}}}
+    state = {
+        "bookmarks": {
+            "leads": {
+                "replication_key": "updated_at",
+                "replication_key_value": normalize_timestamp(middle),
+            }
+        }
+    }
 
     result = run_sync(config, state=state, catalog=catalog)
 

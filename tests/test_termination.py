@@ -96,8 +96,7 @@ def assert_clean_stop(code: int, stdout: str, stderr: str, signum: int) -> SyncR
     return SyncResult(messages)
 
 
-def assert_resumable(emulator: MegaEmulator, config: dict[str, t.Any],
-                     stopped: SyncResult) -> None:
+def assert_resumable(emulator: MegaEmulator, config: dict[str, t.Any], stopped: SyncResult) -> None:
     """The last STATE is at or before every lead not emitted; resuming completes the set."""
     mark = bookmark(stopped.final_state).get("replication_key_value")
     missing = [lead for lead in emulator.leads if lead["id"] not in set(stopped.ids)]
@@ -136,7 +135,9 @@ def test_signal_while_the_pacer_waits_for_the_budget_stops_at_once(
 ) -> None:
     skipped = [0.0]  # seconds the emulator's rate clock is moved on, to end the window
     emulator = make_emulator(
-        n_leads=700, seed=5, rate_windows=[RateWindow(limit=5, seconds=60)],
+        n_leads=700,
+        seed=5,
+        rate_windows=[RateWindow(limit=5, seconds=60)],
         clock=lambda: time.monotonic() + skipped[0],
     )
     config = tap_config(emulator, page_size=100, max_wait_seconds=3600)
@@ -245,15 +246,39 @@ def test_source_mega_read_stops_on_sigterm_as_a_transient_error(
     emulator = make_emulator(n_leads=1000, seed=6)
     emulator.add_fault(Fault("slow", at_request=3, seconds=30))
     (tmp_path / "config.json").write_text(json.dumps(tap_config(emulator)))
-    (tmp_path / "catalog.json").write_text(json.dumps({"streams": [{
-        "stream": {"name": "leads", "json_schema": {}, "supported_sync_modes": ["incremental"]},
-        "sync_mode": "incremental", "destination_sync_mode": "append_dedup",
-        "cursor_field": ["updated_at"], "primary_key": [["id"]],
-    }]}))
+    (tmp_path / "catalog.json").write_text(
+        json.dumps(
+            {
+                "streams": [
+                    {
+                        "stream": {
+                            "name": "leads",
+                            "json_schema": {},
+                            "supported_sync_modes": ["incremental"],
+                        },
+                        "sync_mode": "incremental",
+                        "destination_sync_mode": "append_dedup",
+                        "cursor_field": ["updated_at"],
+                        "primary_key": [["id"]],
+                    }
+                ]
+            }
+        )
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from tap_mega.airbyte import main; main()", "read",
-         "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from tap_mega.airbyte import main; main()",
+            "read",
+            "--config",
+            str(tmp_path / "config.json"),
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     reader = LineReader(proc)
     reader.wait_for(200)

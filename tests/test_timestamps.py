@@ -52,9 +52,7 @@ INSTANTS = st.datetimes(
 
 
 @given(INSTANTS, INSTANTS)
-def test_string_order_of_canonical_form_is_instant_order(
-    a: dt.datetime, b: dt.datetime
-) -> None:
+def test_string_order_of_canonical_form_is_instant_order(a: dt.datetime, b: dt.datetime) -> None:
     left, right = normalize_timestamp(a.isoformat()), normalize_timestamp(b.isoformat())
     assert (left < right) == (a < b)
     assert (left == right) == (a == b)

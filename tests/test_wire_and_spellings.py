@@ -40,8 +40,7 @@ def assert_second_run_starts_at_the_bookmark(
     before = emu.request_count
 
     # No lookback_window, so the start is the bookmark itself.
-    second = run_main({**config, "lookback_window": 0}, tmp_path,
-                     state=first.result.final_state)
+    second = run_main({**config, "lookback_window": 0}, tmp_path, state=first.result.final_state)
 
     assert second.returncode == 0, second.stderr
     asked = emu.requests[before]
@@ -56,8 +55,10 @@ BAD_BODIES = {
     "short-body": (Fault("short_body", at_request=2), "a body cut short"),
     "reset-mid-body": (Fault("reset", at_request=2), "ChunkedEncodingError"),
     "html-502": (Fault("status", at_request=2, status=502, html=True), "502"),
-    "html-404-mid-walk": (Fault("status", at_request=2, status=404, html=True),
-                          "front end answered 404"),
+    "html-404-mid-walk": (
+        Fault("status", at_request=2, status=404, html=True),
+        "front end answered 404",
+    ),
 }
 
 
@@ -140,9 +141,7 @@ DATA_READINGS: dict[str, dict[str, t.Any]] = {
 
 
 @pytest.mark.parametrize("name", list(DATA_READINGS))
-def test_every_lead_as_mega_spelled_it_and_a_canonical_bookmark(
-    tmp_path: Path, name: str
-) -> None:
+def test_every_lead_as_mega_spelled_it_and_a_canonical_bookmark(tmp_path: Path, name: str) -> None:
     with MegaEmulator(n_leads=200, seed=6, rate_windows=[], **DATA_READINGS[name]) as emu:
         config = tap_config(emu, page_size=50)
         result = run_main(config, tmp_path)
@@ -156,8 +155,9 @@ def test_every_lead_as_mega_spelled_it_and_a_canonical_bookmark(
 
 
 def test_a_capped_limit_is_noticed_and_the_walk_goes_on(tmp_path: Path) -> None:
-    with MegaEmulator(n_leads=200, seed=6, rate_windows=[], limit_above_max="cap",
-                      max_limit=40) as emu:
+    with MegaEmulator(
+        n_leads=200, seed=6, rate_windows=[], limit_above_max="cap", max_limit=40
+    ) as emu:
         result = run_main(tap_config(emu, page_size=100), tmp_path)
         served = emu.leads
         pages = emu.request_count

@@ -64,8 +64,12 @@ class Site:
         return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def config(self) -> dict[str, t.Any]:
-        return {"token": TOKEN, "customer_id": CUSTOMER, "api_url": self.url,
-                "custom_fields_schema": {}}
+        return {
+            "token": TOKEN,
+            "customer_id": CUSTOMER,
+            "api_url": self.url,
+            "custom_fields_schema": {},
+        }
 
 
 @pytest.fixture
@@ -91,8 +95,10 @@ def serve(tmp_path: Path) -> Iterator[t.Callable[..., Site]]:
         site.server.server_close()
 
 
-KINDS = {"html-200": (True, "a 200 with an HTML page"),
-         "html-404": (False, "a 404 with no MEGA error envelope (an HTML page)")}
+KINDS = {
+    "html-200": (True, "a 200 with an HTML page"),
+    "html-404": (False, "a 404 with no MEGA error envelope (an HTML page)"),
+}
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -107,8 +113,9 @@ def test_a_web_server_at_api_url_is_a_wrong_api_url_at_once(
     result = run_cli(site.config(), tmp_path, *mode, prelude="")
 
     assert time.monotonic() - started < AT_ONCE_SECONDS
-    line = assert_one_line_failure(result.returncode, result.stderr, says,
-                                   f"{site.url} is not MEGA's API", "check `api_url`")
+    line = assert_one_line_failure(
+        result.returncode, result.stderr, says, f"{site.url} is not MEGA's API", "check `api_url`"
+    )
     assert "Retrying" not in result.stderr
     # One answer (and the redirect to the directory's page, for the 200).
     assert site.requests == (2 if page else 1)
@@ -164,8 +171,13 @@ def test_json_without_leads_first_is_a_wrong_api_url(tmp_path: Path) -> None:
         emu.add_fault(Fault("body", at_request=2, body={"data": []}))
         run = run_doctor(tap_config(emu), tmp_path, "--json")
 
-    assert_one_line_failure(result.returncode, result.stderr,
-                            "is not MEGA's API", "JSON that has no `leads`", "check `api_url`")
+    assert_one_line_failure(
+        result.returncode,
+        result.stderr,
+        "is not MEGA's API",
+        "JSON that has no `leads`",
+        "check `api_url`",
+    )
     assert requests == 1
     assert run.line("connection", "api")["status"] == "error"
     assert run.line("account", "credentials")["status"] == "skipped"
@@ -196,10 +208,27 @@ def self_signed(tmp_path: Path) -> ssl.SSLContext:
         pytest.skip("needs the openssl command to make a certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -247,5 +276,6 @@ def test_no_connection_over_https_leaves_tls_untried(tmp_path: Path) -> None:
 
     assert run.line("connection", "tls")["status"] == "skipped"
     assert run.line("connection", "reach")["text"] == (
-        "could not reach MEGA at 127.0.0.1:9 (connection refused)")
+        "could not reach MEGA at 127.0.0.1:9 (connection refused)"
+    )
     assert list(run.statuses().values()).count("error") == 1

@@ -44,14 +44,14 @@ EXIT_FAILURE = 1
 #: Each command and what it does, as `source-mega --help` shows them.
 COMMANDS = {
     "spec": "print the connector's specification (the settings schema); reads no file, "
-            "sends no request",
+    "sends no request",
     "check": "check the settings, then the URL, token, customer and scope with one "
-             "request for one lead; prints CONNECTION_STATUS",
+    "request for one lead; prints CONNECTION_STATUS",
     "discover": "print the catalog (the leads stream and its JSON schema); one request "
-                "samples custom fields' types, none with custom_fields_schema set or "
-                "include_custom_fields false",
+    "samples custom fields' types, none with custom_fields_schema set or "
+    "include_custom_fields false",
     "read": "sync what an Airbyte configured catalog selects, from --state if given; "
-            "prints RECORD, STATE and LOG messages",
+    "prints RECORD, STATE and LOG messages",
 }
 EPILOG = (
     "Each command prints Airbyte messages, one JSON object a line, on stdout; a failure "
@@ -63,25 +63,36 @@ EPILOG = (
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The four Airbyte commands, their file arguments and airbyte-cdk's `--debug`."""
     parser = argparse.ArgumentParser(
-        prog="source-mega", description=__doc__.splitlines()[0], epilog=EPILOG,
+        prog="source-mega",
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true",
-                        help="DEBUG logs, the SDK's METRIC lines included")
+    common.add_argument(
+        "--debug", action="store_true", help="DEBUG logs, the SDK's METRIC lines included"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, summary in COMMANDS.items():
-        command = commands.add_parser(name, help=summary, description=summary,
-                                      parents=[common])
+        command = commands.add_parser(name, help=summary, description=summary, parents=[common])
         if name == "spec":
             continue
-        command.add_argument("--config", required=True, metavar="FILE",
-                             help="the connector's settings (JSON, as `spec` describes)")
+        command.add_argument(
+            "--config",
+            required=True,
+            metavar="FILE",
+            help="the connector's settings (JSON, as `spec` describes)",
+        )
         if name == "read":
-            command.add_argument("--catalog", required=True, metavar="FILE",
-                                 help="an Airbyte configured catalog (JSON): `streams` of "
-                                      "{stream: {name, json_schema}, sync_mode}")
-            command.add_argument("--state", metavar="FILE",
-                                 help="the state Airbyte saved (JSON), to go on from")
+            command.add_argument(
+                "--catalog",
+                required=True,
+                metavar="FILE",
+                help="an Airbyte configured catalog (JSON): `streams` of "
+                "{stream: {name, json_schema}, sync_mode}",
+            )
+            command.add_argument(
+                "--state", metavar="FILE", help="the state Airbyte saved (JSON), to go on from"
+            )
     return parser.parse_args(argv)
 
 
@@ -109,8 +120,12 @@ def run(args: argparse.Namespace, output: Output) -> None:
             line = failure_line(exc)
             if line is None:
                 raise
-            output.emit({"type": "CONNECTION_STATUS",
-                         "connectionStatus": {"status": "FAILED", "message": line}})
+            output.emit(
+                {
+                    "type": "CONNECTION_STATUS",
+                    "connectionStatus": {"status": "FAILED", "message": line},
+                }
+            )
             return
         output.emit({"type": "CONNECTION_STATUS", "connectionStatus": {"status": "SUCCEEDED"}})
     elif args.command == "discover":

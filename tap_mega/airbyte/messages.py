@@ -59,10 +59,12 @@ class Output:
         if stack_trace:
             error["internal_message"] = text
             error["stack_trace"] = stack_trace
-        self.emit({
-            "type": "TRACE",
-            "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error},
-        })
+        self.emit(
+            {
+                "type": "TRACE",
+                "trace": {"type": "ERROR", "emitted_at": now_ms(), "error": error},
+            }
+        )
 
 
 def redacted(value: t.Any) -> t.Any:
@@ -110,10 +112,16 @@ def translate(message: Message) -> list[Json]:
     SCHEMA has none: Airbyte learns schemas from `discover` alone.
     """
     if isinstance(message, RecordMessage):
-        return [{
-            "type": "RECORD",
-            "record": {"stream": message.stream, "data": message.record, "emitted_at": now_ms()},
-        }]
+        return [
+            {
+                "type": "RECORD",
+                "record": {
+                    "stream": message.stream,
+                    "data": message.record,
+                    "emitted_at": now_ms(),
+                },
+            }
+        ]
     if isinstance(message, StateMessage):
         bookmarks = message.value.get("bookmarks", {})
         return [stream_state_message(name, bookmark) for name, bookmark in bookmarks.items()]

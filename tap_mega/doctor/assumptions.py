@@ -62,10 +62,15 @@ def check_page_keys(report: Report, body: t.Any) -> None:
     keys = sorted(body) if isinstance(body, dict) else []
     missing = [key for key in PAGE_KEYS if key not in keys]
     if missing:
-        report.add(SECTION, "page keys", UNEXPECTED,
-                   f"missing {', '.join(missing)} (seen: {', '.join(keys) or 'no object'}); "
-                   f"the tap assumed all of {', '.join(PAGE_KEYS)} and stops on such a page",
-                   missing=missing, seen=keys)
+        report.add(
+            SECTION,
+            "page keys",
+            UNEXPECTED,
+            f"missing {', '.join(missing)} (seen: {', '.join(keys) or 'no object'}); "
+            f"the tap assumed all of {', '.join(PAGE_KEYS)} and stops on such a page",
+            missing=missing,
+            seen=keys,
+        )
     else:
         report.add(SECTION, "page keys", OK, f"{', '.join(PAGE_KEYS)} all present", seen=keys)
 
@@ -80,9 +85,15 @@ def check_limit(report: Report, first: Exchange | None) -> None:
         report.add(SECTION, "limit", OK, "limit=1 gave at most one lead and was echoed")
     else:
         count = len(leads) if isinstance(leads, list) else None
-        report.add(SECTION, "limit", UNEXPECTED,
-                   f"limit=1 gave {count} leads, page limit {limit!r}; the tap assumed "
-                   "`limit` is obeyed and echoed", leads=count, limit=limit)
+        report.add(
+            SECTION,
+            "limit",
+            UNEXPECTED,
+            f"limit=1 gave {count} leads, page limit {limit!r}; the tap assumed "
+            "`limit` is obeyed and echoed",
+            leads=count,
+            limit=limit,
+        )
 
 
 def check_updated_at(report: Report, leads: list[dict[str, t.Any]]) -> None:
@@ -97,16 +108,23 @@ def check_updated_at(report: Report, leads: list[dict[str, t.Any]]) -> None:
         except InvalidTimestampError:
             canonical = None
         if canonical is None:
-            report.add(SECTION, "updated_at", UNEXPECTED,
-                       f"{value!r} is not an ISO-8601 instant; the tap assumed one like "
-                       "2026-07-01T18:20:00.000Z and stops on this lead", sample=value)
+            report.add(
+                SECTION,
+                "updated_at",
+                UNEXPECTED,
+                f"{value!r} is not an ISO-8601 instant; the tap assumed one like "
+                "2026-07-01T18:20:00.000Z and stops on this lead",
+                sample=value,
+            )
             return
     sample = t.cast("str", leads[0]["updated_at"])
     if MEGA_SPELLING.fullmatch(sample) and len(sample) == MEGA_SPELLING_LENGTH:
         text = f"{sample}, MEGA's documented spelling"
     else:
-        text = (f"{sample}, not the documented spelling, but ISO-8601: the tap "
-                f"normalises it to {normalize_timestamp(sample)}")
+        text = (
+            f"{sample}, not the documented spelling, but ISO-8601: the tap "
+            f"normalises it to {normalize_timestamp(sample)}"
+        )
     report.add(SECTION, "updated_at", OK, text, sample=sample)
 
 
@@ -117,33 +135,55 @@ def check_cursor(
     cursor = first.page.next_cursor if first and first.page else None
     if cursor is None:
         total = first.page.total if first and first.page else 0
-        report.add(SECTION, "cursor", WARNING,
-                   f"no next_cursor: {total} lead(s) match, so paging is not proven; "
-                   "run the doctor again when more than one lead matches")
+        report.add(
+            SECTION,
+            "cursor",
+            WARNING,
+            f"no next_cursor: {total} lead(s) match, so paging is not proven; "
+            "run the doctor again when more than one lead matches",
+        )
         return
     alphabet = alphabet_of(cursor)
     if paused and (second is None or second.page is None):
-        report.add(SECTION, "cursor", SKIPPED,
-                   f"{alphabet}; not sent back: the budget is used up for now",
-                   alphabet=alphabet)
+        report.add(
+            SECTION,
+            "cursor",
+            SKIPPED,
+            f"{alphabet}; not sent back: the budget is used up for now",
+            alphabet=alphabet,
+        )
         return
     if second is None or second.page is None:
         status = second.status if second else None
-        report.add(SECTION, "cursor", UNEXPECTED,
-                   f"MEGA answered {status} to its own next_cursor sent back URL-encoded "
-                   f"({alphabet}, {len(cursor)} characters); the tap assumed a cursor "
-                   "passed back as `cursor` gives the next page",
-                   alphabet=alphabet, http_status=status)
+        report.add(
+            SECTION,
+            "cursor",
+            UNEXPECTED,
+            f"MEGA answered {status} to its own next_cursor sent back URL-encoded "
+            f"({alphabet}, {len(cursor)} characters); the tap assumed a cursor "
+            "passed back as `cursor` gives the next page",
+            alphabet=alphabet,
+            http_status=status,
+        )
         return
     repeated = first_ids(t.cast("Exchange", first)) & first_ids(second)
     if repeated:
-        report.add(SECTION, "cursor", UNEXPECTED,
-                   f"page 2 repeats lead {min(repeated)} of page 1; the tap assumed "
-                   "the cursor moves past the page it came with", alphabet=alphabet)
+        report.add(
+            SECTION,
+            "cursor",
+            UNEXPECTED,
+            f"page 2 repeats lead {min(repeated)} of page 1; the tap assumed "
+            "the cursor moves past the page it came with",
+            alphabet=alphabet,
+        )
         return
-    report.add(SECTION, "cursor", OK,
-               f"{alphabet}; sent back URL-encoded, MEGA gave the next page",
-               alphabet=alphabet)
+    report.add(
+        SECTION,
+        "cursor",
+        OK,
+        f"{alphabet}; sent back URL-encoded, MEGA gave the next page",
+        alphabet=alphabet,
+    )
 
 
 def alphabet_of(cursor: str) -> str:
@@ -166,18 +206,26 @@ def check_clock(report: Report, record: Exchange, lookback: dt.timedelta) -> Non
     assert record.response is not None  # noqa: S101 - answered exchanges only
     raw = record.response.headers.get("Date")
     if not raw:
-        report.add(SECTION, "clock", WARNING,
-                   "no Date header: the tap cannot tell how old its bookmark is by "
-                   "MEGA's clock, so it never resumes from a saved cursor")
+        report.add(
+            SECTION,
+            "clock",
+            WARNING,
+            "no Date header: the tap cannot tell how old its bookmark is by "
+            "MEGA's clock, so it never resumes from a saved cursor",
+        )
         return
     try:
         served = parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         served = None
     if served is None or served.tzinfo is None:
-        report.add(SECTION, "clock", UNEXPECTED,
-                   f"Date {raw!r} is not an HTTP date; the tap assumed one (RFC 9110)",
-                   date=raw)
+        report.add(
+            SECTION,
+            "clock",
+            UNEXPECTED,
+            f"Date {raw!r} is not an HTTP date; the tap assumed one (RFC 9110)",
+            date=raw,
+        )
         return
     skew = served.timestamp() - record.local_midpoint
     way = "ahead of" if skew > 0 else "behind"
@@ -186,13 +234,17 @@ def check_clock(report: Report, record: Exchange, lookback: dt.timedelta) -> Non
     data = {"skew_seconds": round(skew, 1), "lookback_seconds": limit}
     # Date has whole seconds: up to a second of skew is only its rounding.
     if abs(skew) > max(limit, 1.0):
-        report.add(SECTION, "clock", WARNING,
-                   f"{text}, more than lookback_window ({limit:g}s): the lookback then "
-                   f"protects less than it says; set the clock right (NTP) or raise "
-                   f"lookback_window above {abs(skew):.0f}s", **data)
+        report.add(
+            SECTION,
+            "clock",
+            WARNING,
+            f"{text}, more than lookback_window ({limit:g}s): the lookback then "
+            f"protects less than it says; set the clock right (NTP) or raise "
+            f"lookback_window above {abs(skew):.0f}s",
+            **data,
+        )
     else:
-        report.add(SECTION, "clock", OK, f"{text}, within lookback_window ({limit:g}s)",
-                   **data)
+        report.add(SECTION, "clock", OK, f"{text}, within lookback_window ({limit:g}s)", **data)
 
 
 def check_rate_headers(report: Report, answered: list[Exchange]) -> None:
@@ -203,18 +255,29 @@ def check_rate_headers(report: Report, answered: list[Exchange]) -> None:
         headers = t.cast("Mapping[str, str]", response.headers if response is not None else {})
         missing = [name for name in RATE_HEADERS if name not in headers]
         if missing:
-            report.add(SECTION, "rate headers", UNEXPECTED,
-                       f"no {', '.join(missing)} on the {record.purpose} ({record.status}); "
-                       "the tap assumed all three on every response, to pace before a 429",
-                       missing=missing)
+            report.add(
+                SECTION,
+                "rate headers",
+                UNEXPECTED,
+                f"no {', '.join(missing)} on the {record.purpose} ({record.status}); "
+                "the tap assumed all three on every response, to pace before a 429",
+                missing=missing,
+            )
             return
-        odd = {name: headers[name] for name in RATE_HEADERS
-               if not NUMBER.fullmatch(headers[name].strip())}
+        odd = {
+            name: headers[name]
+            for name in RATE_HEADERS
+            if not NUMBER.fullmatch(headers[name].strip())
+        }
         if odd:
             seen = ", ".join(f"{name}: {value!r}" for name, value in odd.items())
-            report.add(SECTION, "rate headers", UNEXPECTED,
-                       f"{seen}; the tap assumed plain numbers and cannot pace on these",
-                       seen=odd)
+            report.add(
+                SECTION,
+                "rate headers",
+                UNEXPECTED,
+                f"{seen}; the tap assumed plain numbers and cannot pace on these",
+                seen=odd,
+            )
             return
     values = {name: headers[name] for name in RATE_HEADERS}
     fractions = [name for name, value in values.items() if not WHOLE.fullmatch(value.strip())]
@@ -234,18 +297,30 @@ def check_retry_after(report: Report, answered: list[Exchange]) -> None:
         return
     raw = refused.response.headers.get("Retry-After")
     if raw is None:
-        report.add(SECTION, "Retry-After", UNEXPECTED,
-                   "a 429 without Retry-After; the tap assumed seconds in it and waits 1s",
-                   seen=None)
+        report.add(
+            SECTION,
+            "Retry-After",
+            UNEXPECTED,
+            "a 429 without Retry-After; the tap assumed seconds in it and waits 1s",
+            seen=None,
+        )
     elif NUMBER.fullmatch(raw.strip()):
-        report.add(SECTION, "Retry-After", OK, f"{raw} seconds on a 429, as documented",
-                   seen=raw)
+        report.add(SECTION, "Retry-After", OK, f"{raw} seconds on a 429, as documented", seen=raw)
     elif seconds_until_http_date(raw.strip(), refused.response.headers.get("Date")) is not None:
         wait = parse_retry_after(refused.response)
-        report.add(SECTION, "Retry-After", OK,
-                   f"{raw!r} on a 429: an HTTP date, which the tap reads as a wait of "
-                   f"{wait:g}s (by MEGA's Date)", seen=raw)
+        report.add(
+            SECTION,
+            "Retry-After",
+            OK,
+            f"{raw!r} on a 429: an HTTP date, which the tap reads as a wait of "
+            f"{wait:g}s (by MEGA's Date)",
+            seen=raw,
+        )
     else:
-        report.add(SECTION, "Retry-After", UNEXPECTED,
-                   f"{raw!r} on a 429; the tap assumed seconds and waits 1s instead, "
-                   "then asks again", seen=raw)
+        report.add(
+            SECTION,
+            "Retry-After",
+            UNEXPECTED,
+            f"{raw!r} on a 429; the tap assumed seconds and waits 1s instead, then asks again",
+            seen=raw,
+        )

@@ -108,34 +108,53 @@ def add_budget_lines(  # noqa: PLR0913 - each is one input of the arithmetic
     seen = Seen.from_headers(headers)
     window = pacer.windows.get(seen.limit) if seen is not None else None
     if seen is None or window is None:
-        report.add(SECTION, "window", UNEXPECTED,
-                   "MEGA reported no RateLimit-* window: the tap assumed them on every "
-                   "response and cannot pace before a 429 without them")
+        report.add(
+            SECTION,
+            "window",
+            UNEXPECTED,
+            "MEGA reported no RateLimit-* window: the tap assumed them on every "
+            "response and cannot pace before a 429 without them",
+        )
         seen = None
     else:
-        report.add(SECTION, "window", OK,
-                   f"{window.describe()} reported: {seen.remaining:,} left, full again in "
-                   f"{format_duration(seen.reset)}",
-                   limit=window.limit, seconds=window.seconds, remaining=seen.remaining,
-                   reset=round(seen.reset))
+        report.add(
+            SECTION,
+            "window",
+            OK,
+            f"{window.describe()} reported: {seen.remaining:,} left, full again in "
+            f"{format_duration(seen.reset)}",
+            limit=window.limit,
+            seconds=window.seconds,
+            remaining=seen.remaining,
+            reset=round(seen.reset),
+        )
         add_use_line(report, seen, usage, window.seconds)
     if total is None:
         report.add(SECTION, "first sync", SKIPPED, "the number of leads is unknown")
         return
     needed = first_sync_requests(total, page_size)
-    report.add(SECTION, "first sync", OK,
-               f"{needed:,} request{'' if needed == 1 else 's'}: {total:,} leads at "
-               f"page_size {page_size}",
-               requests=needed, leads=total, page_size=page_size)
+    report.add(
+        SECTION,
+        "first sync",
+        OK,
+        f"{needed:,} request{'' if needed == 1 else 's'}: {total:,} leads at page_size {page_size}",
+        requests=needed,
+        leads=total,
+        page_size=page_size,
+    )
     times = first_sync_times(pacer, seen, usage.own, needed, seconds_per_request)
     seconds = times[-1]
-    start = (f", from the window as reported ({seen.remaining:,} left)"
-             if seen is not None else "")
-    report.add(SECTION, "duration", OK,
-               f"{format_duration(seconds)} by the pacer's rule on a "
-               f"{budget_text(pacer)}{start}, at {seconds_per_request * 1000:.0f} ms a request",
-               seconds=round(seconds, 3), seconds_per_request=round(seconds_per_request, 6),
-               budget=budget_text(pacer))
+    start = f", from the window as reported ({seen.remaining:,} left)" if seen is not None else ""
+    report.add(
+        SECTION,
+        "duration",
+        OK,
+        f"{format_duration(seconds)} by the pacer's rule on a "
+        f"{budget_text(pacer)}{start}, at {seconds_per_request * 1000:.0f} ms a request",
+        seconds=round(seconds, 3),
+        seconds_per_request=round(seconds_per_request, 6),
+        budget=budget_text(pacer),
+    )
     add_schedule_line(report, times, seconds_per_request, run_minutes * 60, max_wait_seconds)
 
 
@@ -146,26 +165,45 @@ def add_use_line(report: Report, seen: Seen, usage: Usage, window_seconds: float
     counted = f"Limit - Remaining - the doctor's own {usage.own}"
     ago = usage.tap_run_ago
     if used and ago is not None and ago < window_seconds:
-        report.add(SECTION, "others", OK,
-                   f"{used:,} of {seen.limit:,} used in the last {span}, most likely by the "
-                   f"run of this tap the state comes from (its last page {format_duration(ago)} "
-                   f"ago); other integrations' share cannot be told apart from it: run the "
-                   f"doctor again in {format_duration(seen.reset)} to see theirs alone",
-                   used=used, tap_run_seconds_ago=round(ago, 1), told_apart=False)
+        report.add(
+            SECTION,
+            "others",
+            OK,
+            f"{used:,} of {seen.limit:,} used in the last {span}, most likely by the "
+            f"run of this tap the state comes from (its last page {format_duration(ago)} "
+            f"ago); other integrations' share cannot be told apart from it: run the "
+            f"doctor again in {format_duration(seen.reset)} to see theirs alone",
+            used=used,
+            tap_run_seconds_ago=round(ago, 1),
+            told_apart=False,
+        )
         return
     whose = "; MEGA's headers do not say whose" if used else ""
-    text = (f"{used:,} of {seen.limit:,} used by other integrations or a recent run of this "
-            f"tap ({counted}{whose})")
+    text = (
+        f"{used:,} of {seen.limit:,} used by other integrations or a recent run of this "
+        f"tap ({counted}{whose})"
+    )
     if used >= seen.limit:
-        report.add(SECTION, "others", WARNING,
-                   f"{text}: all of it, for now; if no run of this tap ended in the last "
-                   f"{span}, the first sync will crawl", used=used, told_apart=False)
+        report.add(
+            SECTION,
+            "others",
+            WARNING,
+            f"{text}: all of it, for now; if no run of this tap ended in the last "
+            f"{span}, the first sync will crawl",
+            used=used,
+            told_apart=False,
+        )
     elif used / seen.limit >= BUSY_NEIGHBOUR_SHARE:
-        report.add(SECTION, "others", WARNING,
-                   f"{text}: if no run of this tap ended in the last {span}, they are other "
-                   f"integrations': set rate_limit_reserve to about {used} so the tap leaves "
-                   f"them room; if one did, run the doctor again {span} after it",
-                   used=used, told_apart=False)
+        report.add(
+            SECTION,
+            "others",
+            WARNING,
+            f"{text}: if no run of this tap ended in the last {span}, they are other "
+            f"integrations': set rate_limit_reserve to about {used} so the tap leaves "
+            f"them room; if one did, run the doctor again {span} after it",
+            used=used,
+            told_apart=False,
+        )
     else:
         report.add(SECTION, "others", OK, text, used=used, told_apart=False)
 
@@ -188,8 +226,11 @@ def first_sync_times(
         if allowed < 1:
             continue
         reported = seen is not None and window.limit == seen.limit
-        occupants = (deque([seen.reset] * seen.used) if reported and seen is not None
-                     else deque([window.seconds] * own))
+        occupants = (
+            deque([seen.reset] * seen.used)
+            if reported and seen is not None
+            else deque([window.seconds] * own)
+        )
         slots.append((allowed, window.seconds, occupants))
     at = 0.0
     times: list[float] = []
@@ -216,24 +257,39 @@ def add_schedule_line(
     """The `max_wait_seconds` and schedule that cut the first sync into runs of `run_seconds`."""
     minutes = f"{run_seconds / 60:g} minutes"
     if times[-1] <= run_seconds:
-        report.add(SECTION, "schedule", OK,
-                   f"one run of at most {minutes}: max_wait_seconds "
-                   f"{max_wait_seconds:g} (as set) is fine", runs=1,
-                   max_wait_seconds=max_wait_seconds)
+        report.add(
+            SECTION,
+            "schedule",
+            OK,
+            f"one run of at most {minutes}: max_wait_seconds {max_wait_seconds:g} (as set) is fine",
+            runs=1,
+            max_wait_seconds=max_wait_seconds,
+        )
         return
     runs = split_into_runs(times, seconds_per_request, run_seconds)
     if runs is None:
-        report.add(SECTION, "schedule", WARNING,
-                   f"no max_wait_seconds cuts it into runs of {minutes}: the budget never "
-                   "makes it wait long enough; allow longer runs (--run-minutes)", runs=None)
+        report.add(
+            SECTION,
+            "schedule",
+            WARNING,
+            f"no max_wait_seconds cuts it into runs of {minutes}: the budget never "
+            "makes it wait long enough; allow longer runs (--run-minutes)",
+            runs=None,
+        )
         return
     every = max(1, math.ceil(runs.interval / 60))
     cycle = "every minute" if every == 1 else f"every {every} minutes"
-    report.add(SECTION, "schedule", OK,
-               f"{runs.count} runs of at most {format_duration(runs.longest_run)}: set "
-               f"max_wait_seconds to {runs.max_wait:g} and start a run {cycle}",
-               runs=runs.count, max_wait_seconds=runs.max_wait, every_minutes=every,
-               longest_run_seconds=round(runs.longest_run, 3))
+    report.add(
+        SECTION,
+        "schedule",
+        OK,
+        f"{runs.count} runs of at most {format_duration(runs.longest_run)}: set "
+        f"max_wait_seconds to {runs.max_wait:g} and start a run {cycle}",
+        runs=runs.count,
+        max_wait_seconds=runs.max_wait,
+        every_minutes=every,
+        longest_run_seconds=round(runs.longest_run, 3),
+    )
 
 
 def split_into_runs(

@@ -51,19 +51,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Check a MEGA account against the tap's assumptions in at most three "
         "requests, and say what the first sync will cost and how long it will take.",
     )
-    parser.add_argument("--config", action="append", default=[], metavar="FILE|ENV",
-                        help="a settings file as for tap-mega (repeatable; later files win), "
-                        "or ENV to read TAP_MEGA_* environment variables")
-    parser.add_argument("--state", metavar="FILE",
-                        help="a state file: also count the leads from its bookmark")
-    parser.add_argument("--json", action="store_true",
-                        help="print the report as one JSON object")
-    parser.add_argument("--run-minutes", type=above_zero("minutes above 0"),
-                        default=DEFAULT_RUN_MINUTES,
-                        metavar="MINUTES",
-                        help="the longest run you want: the report gives the max_wait_seconds "
-                        f"and schedule that split the first sync into such runs "
-                        f"(default {DEFAULT_RUN_MINUTES:g})")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE|ENV",
+        help="a settings file as for tap-mega (repeatable; later files win), "
+        "or ENV to read TAP_MEGA_* environment variables",
+    )
+    parser.add_argument(
+        "--state", metavar="FILE", help="a state file: also count the leads from its bookmark"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument(
+        "--run-minutes",
+        type=above_zero("minutes above 0"),
+        default=DEFAULT_RUN_MINUTES,
+        metavar="MINUTES",
+        help="the longest run you want: the report gives the max_wait_seconds "
+        f"and schedule that split the first sync into such runs "
+        f"(default {DEFAULT_RUN_MINUTES:g})",
+    )
     return parser.parse_args(argv)
 
 
@@ -81,12 +89,19 @@ def make_tap(args: argparse.Namespace, config: dict[str, t.Any]) -> TapMega:
 
     `config`: the settings files (`file_settings`); `ENV` adds the environment's.
     """
-    state = (singer_state(read_state_json(args.state, "--state"), f"the --state file {args.state}")
-             if args.state else None)
+    state = (
+        singer_state(read_state_json(args.state, "--state"), f"the --state file {args.state}")
+        if args.state
+        else None
+    )
     register_secret(config.get("token"))
     # No custom-field sample: it would be a request beyond the doctor's three.
-    return TapMega(config=without_sample(config), state=state,
-                   parse_env_config="ENV" in args.config, validate_config=True)
+    return TapMega(
+        config=without_sample(config),
+        state=state,
+        parse_env_config="ENV" in args.config,
+        validate_config=True,
+    )
 
 
 def diagnose(
@@ -108,8 +123,12 @@ def diagnose(
         has_state=has_state,
     )
     probe = run_probe(stream, plan)
-    report = Report(requests=stream.sent + caused.requests, caused=caused.requests,
-                    caused_note=caused.note, target=f"{stream.url_base}{stream.path}")
+    report = Report(
+        requests=stream.sent + caused.requests,
+        caused=caused.requests,
+        caused_note=caused.note,
+        target=f"{stream.url_base}{stream.path}",
+    )
     add_connection_lines(report, probe, report.target, stream.requests_session)
     add_account_lines(report, probe, settings.customer_id)
     if probe.stopped is not None:
@@ -124,8 +143,10 @@ def diagnose(
     add_budget_lines(
         report,
         stream.pacer,
-        usage=Usage(own=caused.requests + probe.counted,
-                    tap_run_ago=seconds_since_saved_page(stream, last.get("Date"))),
+        usage=Usage(
+            own=caused.requests + probe.counted,
+            tap_run_ago=seconds_since_saved_page(stream, last.get("Date")),
+        ),
         headers=last,
         total=first.page.total if first and first.page else None,
         page_size=settings.page_size,
@@ -166,13 +187,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = file_settings(args)
         tap = make_tap(args, settings)
         caused = caused_by_meltano(argv, settings, from_env="ENV" in args.config)
-        report = diagnose(tap, has_state=args.state is not None, run_minutes=args.run_minutes,
-                          caused=caused)
+        report = diagnose(
+            tap, has_state=args.state is not None, run_minutes=args.run_minutes, caused=caused
+        )
     except Exception as exc:  # noqa: BLE001 - each failure: one line, or a redacted traceback
         line = failure_line(exc)
         # A bug of ours: its traceback, with the token redacted like every line.
-        sys.stderr.write(redacted_traceback(exc) if line is None else
-                         f"{PROG}: error: {redact(line)}\n")
+        sys.stderr.write(
+            redacted_traceback(exc) if line is None else f"{PROG}: error: {redact(line)}\n"
+        )
         sys.exit(1)
     text = json.dumps(report.to_json(), indent=2) + "\n" if args.json else report.render()
     sys.stdout.write(redact(text))

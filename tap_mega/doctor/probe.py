@@ -128,8 +128,9 @@ class Stop(Exception):  # noqa: N818 - a signal to the caller, not an error
     """No further request can tell anything (credentials refused, MEGA unreachable)."""
 
 
-def exchange(stream: DoctorStream, purpose: str, since: dt.datetime | None,
-             cursor: str | None = None) -> Exchange:
+def exchange(
+    stream: DoctorStream, purpose: str, since: dt.datetime | None, cursor: str | None = None
+) -> Exchange:
     """Send one page request and keep everything the report needs from it.
 
     Raises:

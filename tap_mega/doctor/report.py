@@ -49,9 +49,7 @@ class Report:
     #: Who sent them, or that their number cannot be known (the header says it).
     caused_note: str = ""
 
-    def add(
-        self, section: str, check: str, status: str, text: str, **data: t.Any
-    ) -> Line:
+    def add(self, section: str, check: str, status: str, text: str, **data: t.Any) -> Line:
         """Record a finding; `data` keeps its numbers for `--json`."""
         line = Line(section, check, status, text, data)
         self.lines.append(line)

@@ -131,9 +131,7 @@ def _entries(path: Path, document: object) -> list[object]:
     return entries
 
 
-def _account(
-    path: Path, position: int, entry: object, environ: Mapping[str, str]
-) -> Account:
+def _account(path: Path, position: int, entry: object, environ: Mapping[str, str]) -> Account:
     where = f"{path}: account #{position}"
     if not isinstance(entry, dict):
         msg = f"{where}: expected a mapping with name, customer_id, token_env"
@@ -170,7 +168,9 @@ def _account(
         msg = f"{where}: {problem.removeprefix('setting ')}"
         raise AccountsFileError(msg)
     return Account(
-        name=name, customer_id=customer_id, token_env=token_env,
+        name=name,
+        customer_id=customer_id,
+        token_env=token_env,
         api_url=api_url.strip() if api_url else None,
     )
 

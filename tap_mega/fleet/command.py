@@ -77,16 +77,31 @@ def parser() -> argparse.ArgumentParser:
         prog="python3 dev.py fleet",
         description="Sync every MEGA account in an accounts file once, on Dagster in-process.",
     )
-    result.add_argument("--accounts", type=Path, required=True, metavar="FILE",
-                        help="the accounts file (YAML, see README: Many accounts)")
-    result.add_argument("--max-concurrent", type=whole_number("a whole number of at least 1", 1),
-                        default=DEFAULT_MAX_CONCURRENT,
-                        metavar="N", help="accounts run at the same time (default 4)")
-    result.add_argument("--ui", action="store_true",
-                        help="start the Dagster UI (and its daemon) on the same definitions")
-    result.add_argument("--port", type=whole_number("a port from 1 to 65535", 1, 65535),
-                        default=DEFAULT_UI_PORT,
-                        help="the UI's port on 127.0.0.1 (default 3000)")
+    result.add_argument(
+        "--accounts",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the accounts file (YAML, see README: Many accounts)",
+    )
+    result.add_argument(
+        "--max-concurrent",
+        type=whole_number("a whole number of at least 1", 1),
+        default=DEFAULT_MAX_CONCURRENT,
+        metavar="N",
+        help="accounts run at the same time (default 4)",
+    )
+    result.add_argument(
+        "--ui",
+        action="store_true",
+        help="start the Dagster UI (and its daemon) on the same definitions",
+    )
+    result.add_argument(
+        "--port",
+        type=whole_number("a port from 1 to 65535", 1, 65535),
+        default=DEFAULT_UI_PORT,
+        help="the UI's port on 127.0.0.1 (default 3000)",
+    )
     return result
 
 
@@ -95,8 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     base = FleetSettings.from_environment()
     settings = FleetSettings(
-        accounts_file=args.accounts.resolve(), home=base.home, project=base.project,
-        meltano=base.meltano, plugins=base.plugins,
+        accounts_file=args.accounts.resolve(),
+        home=base.home,
+        project=base.project,
+        meltano=base.meltano,
+        plugins=base.plugins,
     )
     try:
         accounts = load_accounts(settings.accounts_file, os.environ)
@@ -162,8 +180,16 @@ def start_ui(settings: FleetSettings, port: int) -> int:
         names = [account.name for account in load_accounts(settings.accounts_file, os.environ)]
         register_partitions(instance, names)
     command = [
-        sys.executable, "-m", "dagster", "dev", "-m", "tap_mega.fleet.definitions",
-        "--host", UI_HOST, "--port", str(port),
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-m",
+        "tap_mega.fleet.definitions",
+        "--host",
+        UI_HOST,
+        "--port",
+        str(port),
     ]
     with GroupRun(command, env=dict(os.environ)) as ui:
         if ui_started(ui, port):
@@ -172,10 +198,15 @@ def start_ui(settings: FleetSettings, port: int) -> int:
         if ui.signalled is not None:
             return ui.wait()
         code = ui.poll()
-        why = (f"`dagster dev` exited with code {code}, its output is above" if code is not None
-               else f"it did not answer within {UI_START_TIMEOUT:.0f} s")
-        print(f"fleet: error: the Dagster UI did not start on {UI_HOST}:{port}: {why}",  # noqa: T201
-              file=sys.stderr)
+        why = (
+            f"`dagster dev` exited with code {code}, its output is above"
+            if code is not None
+            else f"it did not answer within {UI_START_TIMEOUT:.0f} s"
+        )
+        print(  # noqa: T201
+            f"fleet: error: the Dagster UI did not start on {UI_HOST}:{port}: {why}",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
 
 
@@ -264,7 +295,9 @@ def run_one(settings: FleetSettings, name: str) -> Outcome:
     with _instance(settings) as instance, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = job.execute_in_process(
-            run_config=QUIET_RUN_CONFIG, instance=instance, partition_key=name,
+            run_config=QUIET_RUN_CONFIG,
+            instance=instance,
+            partition_key=name,
             raise_on_error=False,
         )
         return outcome_of(name, result, instance)

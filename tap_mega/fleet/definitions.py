@@ -48,7 +48,9 @@ class Fleet(dg.ConfigurableResource):  # type: ignore[type-arg]  # generic only 
     def paths(self) -> FleetPaths:
         """Where a run of one account finds Meltano and keeps its state."""
         return FleetPaths(
-            home=Path(self.home), project=Path(self.project), meltano=self.meltano,
+            home=Path(self.home),
+            project=Path(self.project),
+            meltano=self.meltano,
             plugins=Path(self.plugins),
         )
 
@@ -183,9 +185,7 @@ def hourly(context: dg.ScheduleEvaluationContext, fleet: Fleet) -> list[dg.RunRe
     """One run request per account; accounts new in the file become partitions first."""
     names = [account.name for account in fleet.accounts()]
     register_partitions(context.instance, names)
-    return [
-        dg.RunRequest(partition_key=name, tags={PARTITION_TAG: name}) for name in names
-    ]
+    return [dg.RunRequest(partition_key=name, tags={PARTITION_TAG: name}) for name in names]
 
 
 def register_partitions(instance: dg.DagsterInstance, names: list[str]) -> None:

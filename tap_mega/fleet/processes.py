@@ -126,8 +126,11 @@ class GroupRun:
         """
         assert self.process is not None  # noqa: S101 - only inside `with`
         code = self.process.poll()
-        if (code is None and self.signalled is not None
-                and time.monotonic() - self._signalled_at >= self._grace):
+        if (
+            code is None
+            and self.signalled is not None
+            and time.monotonic() - self._signalled_at >= self._grace
+        ):
             signal_group(self.pgid, signal.SIGKILL)
         return code
 

@@ -38,8 +38,12 @@ ENVIRONMENT = "dev"
 #: Settings each account sets for itself; inherited values would leak across accounts.
 #: Set in the run's environment, they also win over the project's `.env` in Meltano.
 ACCOUNT_VARIABLES = (
-    "TAP_MEGA_TOKEN", "TAP_MEGA_CUSTOMER_ID", "TAP_MEGA_API_URL",
-    "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA", "MELTANO_SYS_DIR_ROOT", "MELTANO_DATABASE_URI",
+    "TAP_MEGA_TOKEN",
+    "TAP_MEGA_CUSTOMER_ID",
+    "TAP_MEGA_API_URL",
+    "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA",
+    "MELTANO_SYS_DIR_ROOT",
+    "MELTANO_DATABASE_URI",
 )
 #: A shared state backend (s3://, gs://, ...) is passed through: state ids differ per account.
 STATE_BACKEND_VARIABLE = "MELTANO_STATE_BACKEND_URI"
@@ -131,8 +135,13 @@ def account_environment(
 def meltano_command(paths: FleetPaths, account: Account) -> list[str]:
     """The run, logging one JSON event per line so the tap's lines can be read back."""
     return [
-        paths.meltano, "--log-format=json", "run",
-        "--state-id-suffix", account.name, EXTRACTOR, LOADER,
+        paths.meltano,
+        "--log-format=json",
+        "run",
+        "--state-id-suffix",
+        account.name,
+        EXTRACTOR,
+        LOADER,
     ]
 
 
@@ -272,4 +281,3 @@ class _readonly:  # noqa: N801 - a context manager
 
     def __exit__(self, *_exc: object) -> None:
         self._connection.close()
-

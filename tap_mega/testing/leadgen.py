@@ -7,10 +7,9 @@ field is sometimes null, custom fields cover every JSON scalar type (one slug,
 after it was "created", late in the data) and a few leads carry enum values the
 documentation does not list.
 
-Speed matters because benchmarks generate a million leads: the hot loop draws
-from ``random.random()`` instead of the slower ``randint``/``choice``, formats
-timestamps by hand and shares the immutable-by-convention ``current_stage`` and
-``owner`` objects between leads (nothing in this package mutates them in place).
+Benchmarks generate a million leads, so the hot loop draws from ``random.random()``,
+formats timestamps by hand and shares the ``current_stage`` and ``owner`` objects
+(nothing here mutates them).
 """
 
 from __future__ import annotations
@@ -37,6 +36,8 @@ __all__ = [
 #: Fixed so that generated data never depends on the wall clock.
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, 0, tzinfo=timezone.utc)
 
+# Data tables, laid out by hand: one value a line would double this module.
+# fmt: off
 STATUSES: tuple[str, ...] = ("active", "won", "lost", "nurture", "archived")
 SOURCE_PLATFORMS: tuple[str, ...] = (
     "google_ads", "meta_ads", "google_organic", "direct", "referral", "hubspot",
@@ -114,6 +115,7 @@ _NOTES = (
 #: ``bedrooms``: mostly a count, sometimes text, as a form field left free would be.
 _BEDROOM_WORDS = ("studio", "5+")
 _CONTACT_PREFERENCES = ("text", "call", "email")
+# fmt: on
 
 # Phones must be unique on their last 10 digits (MEGA de-duplicates on them):
 # a step coprime with the 8,000,000 valid 7-digit NANP subscriber numbers
@@ -158,10 +160,7 @@ _SS_MS = [f"{s:02d}.{m:03d}Z" for s in range(60) for m in range(1000)]
 
 
 def format_ms(ms: int) -> str:
-    """Render epoch milliseconds the way MEGA does: ``2026-07-01T18:20:00.000Z``.
-
-    Table-driven because ``strftime`` dominated the million-lead benchmark.
-    """
+    """``2026-07-01T18:20:00.000Z``, as MEGA writes it; tables, as strftime was too slow."""
     day, rest = divmod(ms, _MS_PER_DAY)
     prefix = _day_cache.get(day)
     if prefix is None:
@@ -189,11 +188,7 @@ class _Timeline:
 
 
 def _group_size(rng: random.Random) -> int:
-    """Most leads are touched alone, but bulk jobs touch up to 150 at once.
-
-    The 150 upper bound matters: a tie group larger than the 100-lead page
-    limit forces a tap to page through a run of equal ``updated_at`` values.
-    """
+    """Mostly alone, but bulk jobs touch up to 150: more ties than a 100-lead page holds."""
     r = rng.random()
     if r < _P_ALONE:
         return 1
@@ -272,8 +267,9 @@ def _contact(rng: random.Random, i: int, phone_offset: int) -> tuple[Any, Any, A
     return name, email, phone
 
 
-def _enum(rng: random.Random, values: tuple[str, ...], exotic: tuple[str, ...],
-          p_exotic: float) -> str:
+def _enum(
+    rng: random.Random, values: tuple[str, ...], exotic: tuple[str, ...], p_exotic: float
+) -> str:
     """Pick a documented value, or rarely an undocumented one."""
     r = rng.random()
     if r < p_exotic:

@@ -15,5 +15,3 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 _SCRATCH = Path(tempfile.mkdtemp(prefix="tap-mega-pyairbyte-"))
 os.environ.setdefault("AIRBYTE_CACHE_ROOT", str(_SCRATCH / "cache"))
 os.environ.setdefault("AIRBYTE_LOGGING_ROOT", str(_SCRATCH / "logs"))
-
-

@@ -46,8 +46,9 @@ GOOD_CONFIG = CONNECTOR_ROOT / "config.json"
 WRONG_TOKEN_CONFIG = CONNECTOR_ROOT / "wrong_token_config.json"
 
 
-def run(command: str, config: Mapping[str, t.Any] | None = None,
-        **files: t.Any) -> list[AirbyteMessage]:
+def run(
+    command: str, config: Mapping[str, t.Any] | None = None, **files: t.Any
+) -> list[AirbyteMessage]:
     """`source-mega <command>` with JSON files for its inputs; its messages."""
     scratch = Path(tempfile.mkdtemp(prefix="source-mega-"))
     args = [str(SOURCE_MEGA), command]
@@ -73,7 +74,9 @@ class SourceMegaProcess(Source):
         return spec
 
     def check(
-        self, _logger: logging.Logger, config: Mapping[str, t.Any],
+        self,
+        _logger: logging.Logger,
+        config: Mapping[str, t.Any],
     ) -> AirbyteConnectionStatus:
         messages = run("check", config)
         statuses = [m.connectionStatus for m in messages if m.type == Type.CONNECTION_STATUS]
@@ -95,7 +98,8 @@ class SourceMegaProcess(Source):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         yield from run(
-            "read", config,
+            "read",
+            config,
             catalog=ConfiguredAirbyteCatalogSerializer.dump(catalog),
             state=[AirbyteStateMessageSerializer.dump(message) for message in state or []],
         )
@@ -111,8 +115,11 @@ class TestSourceMegaStandard(SourceTestSuiteBase):
     def emulator_configs(cls) -> Iterator[None]:
         """Start the emulator and write the scenarios' config files, before any test."""
         with MegaEmulator(n_leads=120, seed=11, rate_windows=[]) as emulator:
-            config = {"token": emulator.token, "customer_id": emulator.customer_id,
-                      "api_url": emulator.url}
+            config = {
+                "token": emulator.token,
+                "customer_id": emulator.customer_id,
+                "api_url": emulator.url,
+            }
             CONNECTOR_ROOT.mkdir(parents=True, exist_ok=True)
             GOOD_CONFIG.write_text(json.dumps(config))
             WRONG_TOKEN_CONFIG.write_text(json.dumps({**config, "token": "mega_" + "0" * 64}))

@@ -19,8 +19,13 @@ if t.TYPE_CHECKING:
 
 # The field each message type must carry, as the protocol names it.
 PAYLOAD = {
-    Type.SPEC: "spec", Type.CONNECTION_STATUS: "connectionStatus", Type.CATALOG: "catalog",
-    Type.RECORD: "record", Type.STATE: "state", Type.LOG: "log", Type.TRACE: "trace",
+    Type.SPEC: "spec",
+    Type.CONNECTION_STATUS: "connectionStatus",
+    Type.CATALOG: "catalog",
+    Type.RECORD: "record",
+    Type.STATE: "state",
+    Type.LOG: "log",
+    Type.TRACE: "trace",
 }
 
 
@@ -33,10 +38,15 @@ def parse_all(lines: list[str]) -> list[AirbyteMessage]:
 
 
 def catalog(sync_mode: str = "incremental") -> dict[str, t.Any]:
-    return {"streams": [{
-        "stream": {"name": "leads", "json_schema": {}, "supported_sync_modes": [sync_mode]},
-        "sync_mode": sync_mode, "destination_sync_mode": "append",
-    }]}
+    return {
+        "streams": [
+            {
+                "stream": {"name": "leads", "json_schema": {}, "supported_sync_modes": [sync_mode]},
+                "sync_mode": sync_mode,
+                "destination_sync_mode": "append",
+            }
+        ]
+    }
 
 
 def test_spec_lines_are_protocol_messages(tmp_path: Path) -> None:
@@ -45,8 +55,9 @@ def test_spec_lines_are_protocol_messages(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("token_ok", [True, False])
-def test_check_lines_are_protocol_messages(emulator: MegaEmulator, tmp_path: Path,
-                                           token_ok: bool) -> None:
+def test_check_lines_are_protocol_messages(
+    emulator: MegaEmulator, tmp_path: Path, token_ok: bool
+) -> None:
     config = tap_config(emulator, **({} if token_ok else {"token": "mega_" + "0" * 64}))
     messages = parse_all(run_source(tmp_path, "check", config=config))
     [status] = [m for m in messages if m.type == Type.CONNECTION_STATUS]
@@ -62,10 +73,12 @@ def test_discover_lines_are_protocol_messages(emulator: MegaEmulator, tmp_path: 
 
 
 @pytest.mark.parametrize("sync_mode", ["incremental", "full_refresh"])
-def test_read_lines_are_protocol_messages(emulator: MegaEmulator, tmp_path: Path,
-                                          sync_mode: str) -> None:
-    lines = run_source(tmp_path, "read", config=tap_config(emulator), catalog=catalog(sync_mode),
-                       state=[])
+def test_read_lines_are_protocol_messages(
+    emulator: MegaEmulator, tmp_path: Path, sync_mode: str
+) -> None:
+    lines = run_source(
+        tmp_path, "read", config=tap_config(emulator), catalog=catalog(sync_mode), state=[]
+    )
     messages = parse_all(lines)
     kinds = {m.type for m in messages}
     assert {Type.RECORD, Type.STATE, Type.LOG} <= kinds

@@ -24,4 +24,3 @@ def run_source(tmp_path: Path, *args: str, **files: t.Any) -> list[str]:
         command += [f"--{name}", str(path)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     return done.stdout.splitlines()
-

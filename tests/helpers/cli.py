@@ -113,8 +113,6 @@ def spawn_cli(
     )
 
 
-
-
 def run_main(
     config: dict[str, t.Any],
     tmp_path: Path,
@@ -142,8 +140,9 @@ def main_in_process(argv: list[str], environ: dict[str, str] | None = None) -> C
     code: int | str | None = 0
     try:
         with (
-            mock.patch.dict(os.environ, environ if environ is not None else {},
-                            clear=environ is not None),
+            mock.patch.dict(
+                os.environ, environ if environ is not None else {}, clear=environ is not None
+            ),
             redirect_stdout(stdout),
             redirect_stderr(stderr),
         ):

@@ -16,6 +16,7 @@ if t.TYPE_CHECKING:
 
     from tap_mega.testing.emulator import MegaEmulator
 
+
 class MergeTarget:
     """Upserts RECORDs on `id`; remembers the last whole STATE line."""
 
@@ -77,8 +78,7 @@ def run_until_killed(
     return code
 
 
-def crash_and_resume(emulator: MegaEmulator, tmp_path: Path, seed: int) -> tuple[
-    MergeTarget, int]:
+def crash_and_resume(emulator: MegaEmulator, tmp_path: Path, seed: int) -> tuple[MergeTarget, int]:
     """Kill 1-4 times at random, then let the last run finish; returns the target."""
     rng = random.Random(seed)  # noqa: S311 - reproducible kill points
     config = tap_config(emulator, page_size=100)
@@ -87,7 +87,9 @@ def crash_and_resume(emulator: MegaEmulator, tmp_path: Path, seed: int) -> tuple
     for _ in range(rng.randint(1, 4)):
         by_time = rng.random() < 0.3  # some kills land before any output
         code = run_until_killed(
-            config, tmp_path, target,
+            config,
+            tmp_path,
+            target,
             kill_after_lines=None if by_time else rng.randint(1, 8000),
             kill_after_seconds=rng.uniform(0.05, 1.5) if by_time else None,
         )
@@ -95,8 +97,8 @@ def crash_and_resume(emulator: MegaEmulator, tmp_path: Path, seed: int) -> tuple
             kills += 1
         else:
             return target, kills
-    code = run_until_killed(config, tmp_path, target, kill_after_lines=None,
-                            kill_after_seconds=None)
+    code = run_until_killed(
+        config, tmp_path, target, kill_after_lines=None, kill_after_seconds=None
+    )
     assert code == 0
     return target, kills
-

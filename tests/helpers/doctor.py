@@ -35,8 +35,11 @@ class DoctorRun:
         return next(line for line in lines if line["check"] == check)
 
     def statuses(self) -> dict[str, str]:
-        return {f"{section}.{line['check']}": line["status"]
-                for section, lines in self.report["sections"].items() for line in lines}
+        return {
+            f"{section}.{line['check']}": line["status"]
+            for section, lines in self.report["sections"].items()
+            for line in lines
+        }
 
 
 def run_doctor(
@@ -63,6 +66,6 @@ def run_doctor(
 
 
 def leads_state(bookmark: str) -> dict[str, t.Any]:
-    return {"bookmarks": {"leads": {"replication_key": "updated_at",
-                                    "replication_key_value": bookmark}}}
-
+    return {
+        "bookmarks": {"leads": {"replication_key": "updated_at", "replication_key_value": bookmark}}
+    }

@@ -22,8 +22,9 @@ DEMO_AUTH = {"Authorization": f"Bearer {DEMO_TOKEN}", "x-customer-id": DEMO_CUST
 @contextlib.contextmanager
 def emulator_cli(*args: str) -> Iterator[str]:
     """Run `python -m tap_mega.testing.emulator` on a free port; yield the URL it prints."""
-    proc = subprocess.Popen([*CLI, "--port", "0", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*CLI, "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     try:
         first = proc.stdout.readline()
@@ -42,4 +43,3 @@ def assert_one_line_cli_error(completed: subprocess.CompletedProcess[str], flag:
     assert line.startswith("python -m tap_mega.testing.emulator: error: ")
     assert flag in line
     assert completed.stdout == "", "nothing served"
-

@@ -32,17 +32,22 @@ def connect(emu: MegaEmulator) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(split.hostname, split.port, timeout=10)
 
 
-def raw_get(emu: MegaEmulator, query: str = "", headers: dict[str, str] | None = None,
-            ) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:
+def raw_get(
+    emu: MegaEmulator,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:
     """Send one GET with ``query`` exactly as given (nothing re-encoded); body unread."""
     conn = connect(emu)
-    conn.request("GET", LEADS_PATH + (f"?{query}" if query else ""),
-                 headers={**auth(emu), **(headers or {})})
+    conn.request(
+        "GET", LEADS_PATH + (f"?{query}" if query else ""), headers={**auth(emu), **(headers or {})}
+    )
     return conn.getresponse(), conn
 
 
-def fetch(emu: MegaEmulator, params: dict[str, Any] | None = None,
-          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def fetch(
+    emu: MegaEmulator, params: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """One GET, URL-encoding ``params``: status, headers, body."""
     response, conn = raw_get(emu, urlencode(params or {}), headers)
     try:

@@ -38,9 +38,18 @@ PG_DEFAULTS = {
 }
 # What a lead looks like in a warehouse row: the fields a user queries.
 COMPARED = (
-    "id", "status", "score", "qualified", "interaction_count", "contact_name",
-    "custom_fields", "current_stage", "owner",
-    "created_at", "updated_at", "last_interaction_at",
+    "id",
+    "status",
+    "score",
+    "qualified",
+    "interaction_count",
+    "contact_name",
+    "custom_fields",
+    "current_stage",
+    "owner",
+    "created_at",
+    "updated_at",
+    "last_interaction_at",
 )
 TIMESTAMPS = ("created_at", "updated_at", "last_interaction_at")
 
@@ -73,11 +82,19 @@ class MeltanoProject:
         )
 
     def run(
-        self, *args: str, env: dict[str, str], cwd: Path = ROOT,
+        self,
+        *args: str,
+        env: dict[str, str],
+        cwd: Path = ROOT,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(self.executable), *args], cwd=cwd, env=env,
-            capture_output=True, text=True, timeout=600, check=False,
+            [str(self.executable), *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
 
     def loader_python(self, loader: str) -> Path:
@@ -103,7 +120,11 @@ class Postgres:
     def query(self, sql: str) -> str:
         completed = subprocess.run(
             ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
-            env=self.env, capture_output=True, text=True, timeout=60, check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert completed.returncode == 0, completed.stderr
         return completed.stdout.strip()
@@ -129,8 +150,12 @@ def unreachable_reason(env: dict[str, str]) -> str | None:
     if shutil.which("psql") is None:
         return "psql is not installed"
     completed = subprocess.run(
-        ["psql", "-X", "-At", "-c", "select 1"], env={**env, "PGCONNECT_TIMEOUT": "5"},
-        capture_output=True, text=True, timeout=30, check=False,
+        ["psql", "-X", "-At", "-c", "select 1"],
+        env={**env, "PGCONNECT_TIMEOUT": "5"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     if completed.returncode != 0:
         lines = completed.stderr.strip().splitlines()
@@ -164,7 +189,6 @@ def postgres_leads(database: Postgres) -> dict[str, dict[str, t.Any]]:
     plain = ", ".join(name for name in COMPARED if name not in TIMESTAMPS)
     rows = database.rows(f"select {plain}, {stamps} from {database.schema}.leads")
     return {row["id"]: row for row in rows}
-
 
 
 def install_meltano(sys_dir: Path) -> MeltanoProject:

@@ -20,4 +20,3 @@ class FakeClock:
 
 def make_pacer(clock: FakeClock, **kwargs: object) -> Pacer:
     return Pacer(clock=clock, sleep=clock.sleep, jitter=lambda: 0.5, **kwargs)  # type: ignore[arg-type]
-

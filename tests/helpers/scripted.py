@@ -22,8 +22,13 @@ def sorted_leads(n: int, seed: int = 3) -> list[dict[str, t.Any]]:
 
 def page(leads: list[dict[str, t.Any]], next_cursor: str | None) -> dict[str, t.Any]:
     """A documented five-key page."""
-    return {"leads": leads, "total": len(leads), "limit": 100, "offset": 0,
-            "next_cursor": next_cursor}
+    return {
+        "leads": leads,
+        "total": len(leads),
+        "limit": 100,
+        "offset": 0,
+        "next_cursor": next_cursor,
+    }
 
 
 def script_pages(emulator: MegaEmulator, bodies: list[dict[str, t.Any]]) -> None:
@@ -68,7 +73,7 @@ def assert_nothing_lost(result: SyncResult, served: list[t.Any]) -> None:
     mark = bookmark(result.final_state).get("replication_key_value")
     if mark is None:
         return
-    for lead in served[len(emitted):]:
+    for lead in served[len(emitted) :]:
         stamp = updated_at_of(lead)
         if stamp is not None:
             assert mark <= stamp, f"STATE {mark} is past unemitted lead at {stamp}"

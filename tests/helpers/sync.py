@@ -14,9 +14,12 @@ if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator
 
 #: The query the tap's discovery sample sends (test_custom_fields.py, test_fleet.py).
-SAMPLE = {"sort_by": "updated_at", "sort_dir": "desc", "limit": "100",
-          "include_custom_fields": "true"}
-
+SAMPLE = {
+    "sort_by": "updated_at",
+    "sort_dir": "desc",
+    "limit": "100",
+    "include_custom_fields": "true",
+}
 
 
 @dataclass
@@ -82,9 +85,14 @@ def run_sync(
 
 #: The generated leads' custom fields, as discovery declares them (see leadgen.py).
 EMULATOR_CUSTOM_FIELDS = {
-    "lead_line": "string", "budget": "integer", "price_per_sqft": "number",
-    "preapproved": "boolean", "timeline": "string", "notes": "string",
-    "bedrooms": "any", "preferred_contact": "string",
+    "lead_line": "string",
+    "budget": "integer",
+    "price_per_sqft": "number",
+    "preapproved": "boolean",
+    "timeline": "string",
+    "notes": "string",
+    "bedrooms": "any",
+    "preferred_contact": "string",
 }
 
 
@@ -114,4 +122,3 @@ def full_table_catalog(config: dict[str, t.Any]) -> dict[str, t.Any]:
             if entry["breadcrumb"] == []:
                 entry["metadata"]["forced-replication-method"] = "FULL_TABLE"
     return catalog
-

@@ -50,7 +50,11 @@ class LeadsApi:
     paging: PageOptions = field(default_factory=PageOptions)
 
     def respond(
-        self, method: str, path: str, pairs: list[tuple[str, str]], headers: Message,
+        self,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        headers: Message,
     ) -> Response:
         """Route, authenticate, validate and list."""
         try:
@@ -108,10 +112,12 @@ def _list(store: LeadStore, params: dict[str, str], paging: PageOptions) -> Resp
             next_cursor = position.encode(paging.cursor_alphabet)
     include = query.include_custom_fields
     leads = b",".join(row.encoded(include_custom_fields=include) for row in rows)
-    rest = dumps({
-        "total": store.total(query),
-        "limit": query.limit,
-        "offset": query.offset,
-        "next_cursor": next_cursor,
-    })
+    rest = dumps(
+        {
+            "total": store.total(query),
+            "limit": query.limit,
+            "offset": query.offset,
+            "next_cursor": next_cursor,
+        }
+    )
     return Response(200, b'{"leads":[' + leads + b"]," + rest[1:], dict(JSON_TYPE))

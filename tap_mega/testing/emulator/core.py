@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tap_mega.testing.emulator.api import Account, LeadsApi
-from tap_mega.testing.emulator.data import copy_lead, ingest
+from tap_mega.testing.emulator.data import copy_lead, initial_leads
 from tap_mega.testing.emulator.edits import LeadEditor
 from tap_mega.testing.emulator.faults import (
     APPLICATION_KINDS,
@@ -36,7 +36,6 @@ from tap_mega.testing.emulator.wire import (
     error_response,
     redacted,
 )
-from tap_mega.testing.leadgen import generate_leads
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -127,17 +126,25 @@ class MegaEmulator:
         if rate_windows is None:
             rate_windows = [RateWindow(limit=60, seconds=60), RateWindow(limit=1000, seconds=3600)]
         forms = HeaderForms(reset=reset_rounding, retry_after=retry_after)
-        config = LimiterConfig(model=limiter, phase=limiter_phase, refusals_spend=refusals_spend,
-                               tie=report_tie, forms=forms)
+        config = LimiterConfig(
+            model=limiter,
+            phase=limiter_phase,
+            refusals_spend=refusals_spend,
+            tie=report_tie,
+            forms=forms,
+        )
         self._clock = clock
         self._limiter = RateLimiter(rate_windows, clock, config)
         self._errors_spend = errors_spend
         self._latency = _latency_range(latency_ms)
-        self._neighbour = None if not other_integration_rps else Neighbour(
-            self._spend_as_neighbour, other_integration_rps)
+        self._neighbour = (
+            None
+            if not other_integration_rps
+            else Neighbour(self._spend_as_neighbour, other_integration_rps)
+        )
         self.transfer = Transfer(gzip=gzip, chunked=chunked)
         spelling = Spelling(timestamps)
-        self._store = LeadStore(_initial_leads(leads, n_leads, seed, self.customer_id, spelling))
+        self._store = LeadStore(initial_leads(leads, n_leads, seed, self.customer_id, spelling))
         self._editor = LeadEditor(self._store, self.customer_id, seed, spelling)
         self._paging = PageOptions(cursor_alphabet, limit_above_max, trailing_empty_page, max_limit)
         self._deletions = _deletions(deletions)
@@ -173,8 +180,12 @@ class MegaEmulator:
         """Start on entering a ``with`` block."""
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         """Always stop, even when the test failed."""
         self.stop()
 
@@ -235,13 +246,10 @@ class MegaEmulator:
         seed: int | None = None,
         **field_changes: Any,
     ) -> list[str]:
-        """Change leads and stamp them with the data clock's next "now".
+        """Change ``ids`` (else ``count`` picked) at one new ``updated_at``, as one transaction.
 
-        Without ``ids``, ``count`` (default 1) leads are picked. Without field
-        changes an interaction is recorded (``interaction_count`` + 1,
-        ``last_interaction_at`` = now). ``custom_fields`` changes are merged
-        into the existing object. All changed leads share one ``updated_at``,
-        as one transaction would.
+        No field changes: an interaction (``interaction_count`` + 1). ``custom_fields``
+        changes are merged into the existing object.
         """
         with self._lock:
             return self._editor.update(ids, count, seed, field_changes)
@@ -252,32 +260,26 @@ class MegaEmulator:
             return self._editor.insert(n, seed)
 
     def late_commit(self, count: int, seconds_before: float, seed: int | None = None) -> list[str]:
-        """Commit ``count`` changes stamped ``seconds_before`` the newest updated_at.
+        """``count`` changes stamped ``seconds_before`` the newest updated_at, on older leads.
 
-        Models a long transaction whose ``updated_at`` was taken at its start:
-        it becomes visible after a sync already read past that instant, so a
-        tap that never looks back misses it. Only leads older than the stamp
-        are chosen, so each change really moves a lead forward in time.
+        A long transaction that stamped its start: it shows after a sync read past
+        that instant, so a tap that never looks back misses it.
         """
         with self._lock:
             return self._editor.late_commit(count, seconds_before, seed)
 
     def set_updated_at(self, lead_id: str, iso_string: str) -> None:
-        """Force a lead's ``updated_at``, spelled in the emulator's timestamp style.
-
-        In the default style sub-millisecond digits are truncated.
-        """
+        """Force a lead's ``updated_at`` (in the default style, to the millisecond)."""
         with self._lock:
             self._editor.set_updated_at(lead_id, iso_string)
 
     def delete_leads(
-        self, ids: list[str] | None = None, count: int | None = None, seed: int | None = None,
+        self,
+        ids: list[str] | None = None,
+        count: int | None = None,
+        seed: int | None = None,
     ) -> list[str]:
-        """Delete leads (or, as MEGA's de-duplication does, merge them away).
-
-        Without ``ids``, ``count`` (default 1) leads are picked. A walk in
-        progress then finds ``total`` smaller on its next page.
-        """
+        """Delete ``ids`` (else ``count`` picked), or merge them away as de-duplication does."""
         with self._lock:
             return self._editor.delete(ids, count, seed)
 
@@ -286,8 +288,9 @@ class MegaEmulator:
         """Number, record, fault or serve one request (called by the handler)."""
         split = urlsplit(raw_path)
         pairs = parse_qsl(split.query, keep_blank_values=True)
-        record = RecordedRequest(method, split.path, dict(pairs), redacted(headers),
-                                 at=self._clock())
+        record = RecordedRequest(
+            method, split.path, dict(pairs), redacted(headers), at=self._clock()
+        )
         with self._lock:
             self._requests.append(record)
             k = len(self._requests)
@@ -318,7 +321,11 @@ class MegaEmulator:
                 self._editor.delete(None, min(self._deletions[0], available), None)
 
     def _fault(
-        self, fault: Fault, method: str, path: str, pairs: list[tuple[str, str]],
+        self,
+        fault: Fault,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
         headers: Message,
     ) -> Response:
         """Misbehave as scripted: in front of the limiter, or behind it when it spends."""
@@ -337,7 +344,11 @@ class MegaEmulator:
         return fault_response(fault, rate_headers, real_page, forms)
 
     def _serve(
-        self, method: str, path: str, pairs: list[tuple[str, str]], headers: Message,
+        self,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        headers: Message,
     ) -> Response:
         """Rate-limit, then run the application.
 
@@ -358,7 +369,11 @@ class MegaEmulator:
         return response
 
     def _application(
-        self, method: str, path: str, pairs: list[tuple[str, str]], headers: Message,
+        self,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        headers: Message,
     ) -> Response:
         """The API itself, with this emulator's account and leads."""
         account = Account(self.token, self.customer_id, self.scopes)
@@ -382,14 +397,3 @@ def _deletions(deletions: tuple[int, int] | None) -> tuple[int, int] | None:
         msg = "deletions=(n, k) needs n >= 1 and k >= 1"
         raise ValueError(msg)
     return deletions
-
-
-def _initial_leads(
-    leads: list[dict[str, Any]] | None, n_leads: int, seed: int, customer_id: str,
-    spelling: Spelling,
-) -> list[dict[str, Any]]:
-    """The given leads (copied, spelled) or ``n_leads`` generated ones."""
-    if leads is not None:
-        return [ingest(lead, spelling) for lead in leads]
-    generated = generate_leads(n_leads, seed=seed, customer_id=customer_id)
-    return generated if spelling.is_default else [spelling.respell(lead) for lead in generated]

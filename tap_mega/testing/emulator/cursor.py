@@ -36,8 +36,12 @@ class Cursor:
         ``/`` and ``=`` in it, so a client must URL-encode it (an unencoded
         ``+`` arrives as a space and the cursor is refused).
         """
-        data = {"s": self.sort_by, "d": self.sort_dir, "v": _spell(self.value_us),
-                "i": self.lead_id}
+        data = {
+            "s": self.sort_by,
+            "d": self.sort_dir,
+            "v": _spell(self.value_us),
+            "i": self.lead_id,
+        }
         raw = json.dumps(data, separators=(",", ":")).encode()
         if alphabet == "urlsafe":
             return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -76,4 +80,3 @@ def _cursor_fields(data: object) -> dict[str, str]:
         msg = "cursor fields must be strings"
         raise TypeError(msg)
     return data
-

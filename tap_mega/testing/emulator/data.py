@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_mega.testing.emulator.instants import stored_us
 from tap_mega.testing.emulator.wire import dumps
+from tap_mega.testing.leadgen import generate_leads
 
 if TYPE_CHECKING:
     from tap_mega.testing.emulator.spelling import Spelling
@@ -20,7 +21,13 @@ class Row:
     """A stored lead plus the parsed values that queries need."""
 
     __slots__ = (
-        "created_us", "digits", "haystack", "json_full", "json_plain", "last_us", "lead",
+        "created_us",
+        "digits",
+        "haystack",
+        "json_full",
+        "json_plain",
+        "last_us",
+        "lead",
         "updated_us",
     )
 
@@ -92,3 +99,17 @@ def ingest(lead: dict[str, Any], spelling: Spelling) -> dict[str, Any]:
     copied = spelling.respell(copy_lead(lead))
     copied.setdefault("custom_fields", {})
     return copied
+
+
+def initial_leads(
+    leads: list[dict[str, Any]] | None,
+    n_leads: int,
+    seed: int,
+    customer_id: str,
+    spelling: Spelling,
+) -> list[dict[str, Any]]:
+    """The given leads (copied, spelled) or ``n_leads`` generated ones."""
+    if leads is not None:
+        return [ingest(lead, spelling) for lead in leads]
+    generated = generate_leads(n_leads, seed=seed, customer_id=customer_id)
+    return generated if spelling.is_default else [spelling.respell(lead) for lead in generated]

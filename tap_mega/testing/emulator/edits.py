@@ -40,7 +40,10 @@ class LeadEditor:
         return rng.sample(pool, count)
 
     def update(
-        self, ids: list[str] | None, count: int | None, seed: int | None,
+        self,
+        ids: list[str] | None,
+        count: int | None,
+        seed: int | None,
         field_changes: dict[str, Any],
     ) -> list[str]:
         """See :meth:`MegaEmulator.update_leads`."""
@@ -93,8 +96,9 @@ class LeadEditor:
         for lead in fresh:
             while lead["id"] in store.rows:
                 lead["id"] = make_uuid(self._rng)
-            lead.update(created_at=now, updated_at=now, last_interaction_at=None,
-                        interaction_count=0)
+            lead.update(
+                created_at=now, updated_at=now, last_interaction_at=None, interaction_count=0
+            )
             store.insert(lead)
         return [copy_lead(lead) for lead in fresh]
 

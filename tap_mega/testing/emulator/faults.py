@@ -30,14 +30,31 @@ if TYPE_CHECKING:
     from tap_mega.testing.emulator.headers import HeaderForms
 
 __all__ = [
-    "APPLICATION_KINDS", "FAULT_KINDS", "Fault", "FaultState", "application_fault",
-    "fault_response", "unsort",
+    "APPLICATION_KINDS",
+    "FAULT_KINDS",
+    "Fault",
+    "FaultState",
+    "application_fault",
+    "fault_response",
+    "unsort",
 ]
 
-FAULT_KINDS = frozenset({
-    "status", "drop", "slow", "malformed", "bad_shape", "rate_limit", "body",
-    "short_body", "reset", "not_json", "unsorted", "headers",
-})
+FAULT_KINDS = frozenset(
+    {
+        "status",
+        "drop",
+        "slow",
+        "malformed",
+        "bad_shape",
+        "rate_limit",
+        "body",
+        "short_body",
+        "reset",
+        "not_json",
+        "unsorted",
+        "headers",
+    }
+)
 #: Kinds served by the application behind the limiter, so they spend budget.
 APPLICATION_KINDS = frozenset({"unsorted", "headers"})
 
@@ -89,10 +106,11 @@ def _fault_problem(fault: Fault) -> str | None:
     """Explain why ``fault`` can never behave as its author meant, if so."""
     checks = (
         (fault.kind not in FAULT_KINDS, f"unknown fault kind {fault.kind!r}"),
-        (fault.at_request is None and not 0 < fault.probability <= 1,
-         "a fault needs at_request=k or 0 < probability <= 1"),
-        (fault.at_request is not None and fault.at_request < 1,
-         "at_request is 1-based"),
+        (
+            fault.at_request is None and not 0 < fault.probability <= 1,
+            "a fault needs at_request=k or 0 < probability <= 1",
+        ),
+        (fault.at_request is not None and fault.at_request < 1, "at_request is 1-based"),
         (fault.count is not None and fault.count < 1, "count must be >= 1"),
         (not 100 <= fault.status <= 599, "status must be an HTTP status"),  # noqa: PLR2004
         (fault.kind == "body" and fault.body is None, "kind 'body' needs body="),
@@ -121,7 +139,6 @@ class FaultState:
         self.hits += hit
         return hit
 
-
     @classmethod
     def of(cls, fault: Fault) -> FaultState:
         """A fresh state whose random stream is the fault's own seed."""
@@ -129,7 +146,9 @@ class FaultState:
 
 
 def fault_response(
-    fault: Fault, rate_headers: dict[str, str], real_page: Callable[[], Response],
+    fault: Fault,
+    rate_headers: dict[str, str],
+    real_page: Callable[[], Response],
     forms: HeaderForms,
 ) -> Response:
     """Misbehave as scripted; ``real_page`` serves what the API would have."""
@@ -139,7 +158,9 @@ def fault_response(
 
 
 def _misbehave(
-    fault: Fault, rate_headers: dict[str, str], real_page: Callable[[], Response],
+    fault: Fault,
+    rate_headers: dict[str, str],
+    real_page: Callable[[], Response],
     forms: HeaderForms,
 ) -> Response:
     """The fault's own response, before its scripted headers."""
@@ -186,18 +207,22 @@ def _status_fault(fault: Fault, rate_headers: dict[str, str]) -> Response:
 
 
 def _rate_limit_fault(
-    fault: Fault, rate_headers: dict[str, str], forms: HeaderForms,
+    fault: Fault,
+    rate_headers: dict[str, str],
+    forms: HeaderForms,
 ) -> Response:
     """A 429 the client could not predict (the token is shared)."""
     retry = 1 if fault.retry_after is None else fault.retry_after
     spelled = str(retry) if forms.retry_after == "seconds" else forms.retry_after_value(retry)
     headers = {"Retry-After": spelled}
     if rate_headers:
-        headers.update({
-            "RateLimit-Limit": rate_headers["RateLimit-Limit"],
-            "RateLimit-Remaining": "0",
-            "RateLimit-Reset": str(retry),
-        })
+        headers.update(
+            {
+                "RateLimit-Limit": rate_headers["RateLimit-Limit"],
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": str(retry),
+            }
+        )
     return error_response(429, RATE_LIMIT_MESSAGE, headers)
 
 

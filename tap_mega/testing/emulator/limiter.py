@@ -62,7 +62,9 @@ class RateLimiter:
     """
 
     def __init__(
-        self, windows: Sequence[RateWindow], clock: Callable[[], float],
+        self,
+        windows: Sequence[RateWindow],
+        clock: Callable[[], float],
         config: LimiterConfig | None = None,
     ) -> None:
         """Keep counts per key, created lazily."""

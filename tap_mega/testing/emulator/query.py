@@ -91,8 +91,14 @@ class Query:
 
     def filter_key(self) -> tuple[Any, ...]:
         """Everything ``total`` depends on (not sort, cursor or paging)."""
-        return (self.status, self.stage_id, self.search, self.created_since,
-                self.updated_since, self.lead_line)
+        return (
+            self.status,
+            self.stage_id,
+            self.search,
+            self.created_since,
+            self.updated_since,
+            self.lead_line,
+        )
 
 
 def unique_params(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -175,7 +181,10 @@ def _limit_param(params: dict[str, str], paging: PageOptions) -> int:
 
 
 def _cursor_param(
-    params: dict[str, str], sort_by: str, sort_dir: str, alphabet: str,
+    params: dict[str, str],
+    sort_by: str,
+    sort_dir: str,
+    alphabet: str,
 ) -> Cursor | None:
     """Decode the cursor and insist it belongs to this sort."""
     text = params.get("cursor")

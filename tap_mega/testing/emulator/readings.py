@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["add_reading_options", "reading_kwargs"]
 
+
 def _flag(text: str) -> bool:
     """A fault's boolean option: ``1``, ``true`` or ``yes`` (any case)."""
     return text.lower() in ("1", "true", "yes")
@@ -85,62 +86,134 @@ def _fault(text: str) -> Fault:
 def add_reading_options(parser: argparse.ArgumentParser) -> None:
     """Add the readings' flags, in groups, each with its ``--help`` line."""
     limits = parser.add_argument_group("rate-limit readings")
-    limits.add_argument("--limiter", choices=LIMITER_MODELS, default="sliding",
-                        help="how a window counts: an exact sliding log (default), fixed "
-                             "windows opened at the first hit, fixed windows aligned to the "
-                             "clock, or a token bucket refilling limit/seconds a second")
-    limits.add_argument("--limiter-phase", type=float, default=0.0, metavar="SECONDS",
-                        help="where --limiter aligned starts its windows on the clock")
-    limits.add_argument("--refusals-spend", action="store_true",
-                        help="a 429 counts against the budget too")
-    limits.add_argument("--errors-spend", action="store_true",
-                        help="a 5xx fault passes the limiter and counts against the budget")
-    limits.add_argument("--report-tie", choices=TIE_BREAKS, default="constrained",
-                        help="the window the RateLimit-* headers report when several have "
-                             "the fewest left: the one refilling last (default), the "
-                             "shortest (minute) or the longest (hour)")
-    limits.add_argument("--reset-rounding", choices=RESET_ROUNDINGS, default="ceil",
-                        help="RateLimit-Reset rounded up to whole seconds (default), "
-                             "down, or exact to the millisecond")
-    limits.add_argument("--retry-after", choices=RETRY_AFTER_FORMS, default="seconds",
-                        help="Retry-After as whole seconds (default), an HTTP date, or "
-                             "seconds with a fraction")
-    limits.add_argument("--latency", type=_latency, default=None, metavar="MS|LOW-HIGH",
-                        help="count (and serve) each request this many milliseconds after "
-                             "it arrives, drawn uniformly from the range")
-    limits.add_argument("--other-integration", type=above_zero("requests a second above 0"),
-                        default=0.0, metavar="RPS",
-                        help="another integration spends the same token's budget at RPS "
-                             "requests a second")
+    limits.add_argument(
+        "--limiter",
+        choices=LIMITER_MODELS,
+        default="sliding",
+        help="how a window counts: an exact sliding log (default), fixed "
+        "windows opened at the first hit, fixed windows aligned to the "
+        "clock, or a token bucket refilling limit/seconds a second",
+    )
+    limits.add_argument(
+        "--limiter-phase",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="where --limiter aligned starts its windows on the clock",
+    )
+    limits.add_argument(
+        "--refusals-spend", action="store_true", help="a 429 counts against the budget too"
+    )
+    limits.add_argument(
+        "--errors-spend",
+        action="store_true",
+        help="a 5xx fault passes the limiter and counts against the budget",
+    )
+    limits.add_argument(
+        "--report-tie",
+        choices=TIE_BREAKS,
+        default="constrained",
+        help="the window the RateLimit-* headers report when several have "
+        "the fewest left: the one refilling last (default), the "
+        "shortest (minute) or the longest (hour)",
+    )
+    limits.add_argument(
+        "--reset-rounding",
+        choices=RESET_ROUNDINGS,
+        default="ceil",
+        help="RateLimit-Reset rounded up to whole seconds (default), "
+        "down, or exact to the millisecond",
+    )
+    limits.add_argument(
+        "--retry-after",
+        choices=RETRY_AFTER_FORMS,
+        default="seconds",
+        help="Retry-After as whole seconds (default), an HTTP date, or seconds with a fraction",
+    )
+    limits.add_argument(
+        "--latency",
+        type=_latency,
+        default=None,
+        metavar="MS|LOW-HIGH",
+        help="count (and serve) each request this many milliseconds after "
+        "it arrives, drawn uniformly from the range",
+    )
+    limits.add_argument(
+        "--other-integration",
+        type=above_zero("requests a second above 0"),
+        default=0.0,
+        metavar="RPS",
+        help="another integration spends the same token's budget at RPS requests a second",
+    )
     wire = parser.add_argument_group("wire readings")
-    wire.add_argument("--date-offset", type=float, default=0.0, metavar="SECONDS",
-                      help="the Date header runs this many seconds ahead of the local "
-                           "clock (negative: behind), as a server with a skewed clock")
-    wire.add_argument("--gzip", action="store_true",
-                      help="gzip responses for clients that send Accept-Encoding: gzip")
-    wire.add_argument("--chunked", action="store_true",
-                      help="Transfer-Encoding: chunked instead of Content-Length")
-    wire.add_argument("--fault", type=_fault, action="append", default=[],
-                      metavar="KIND[:KEY=VALUE,...]",
-                      help=f"script a fault (repeatable); KIND is one of "
-                           f"{', '.join(sorted(FAULT_KINDS - {'body'}))}; keys: "
-                           f"{', '.join(_FAULT_KEYS)} (p: probability); e.g. "
-                           f"status:status=502,html=1,p=0.05 or reset:at=3")
+    wire.add_argument(
+        "--date-offset",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the Date header runs this many seconds ahead of the local "
+        "clock (negative: behind), as a server with a skewed clock",
+    )
+    wire.add_argument(
+        "--gzip",
+        action="store_true",
+        help="gzip responses for clients that send Accept-Encoding: gzip",
+    )
+    wire.add_argument(
+        "--chunked",
+        action="store_true",
+        help="Transfer-Encoding: chunked instead of Content-Length",
+    )
+    wire.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="KIND[:KEY=VALUE,...]",
+        help=f"script a fault (repeatable); KIND is one of "
+        f"{', '.join(sorted(FAULT_KINDS - {'body'}))}; keys: "
+        f"{', '.join(_FAULT_KEYS)} (p: probability); e.g. "
+        f"status:status=502,html=1,p=0.05 or reset:at=3",
+    )
     data = parser.add_argument_group("data readings")
-    data.add_argument("--timestamps", choices=TIMESTAMP_STYLES, default="mega",
-                      help="timestamp spelling: UTC with milliseconds (default), as given, "
-                           "at a +02:00 offset, without a fraction, or with microseconds")
-    data.add_argument("--cursor-alphabet", choices=CURSOR_ALPHABETS, default="urlsafe",
-                      help="base64url cursors (default), or standard base64 with +, / and =")
-    data.add_argument("--max-limit", type=whole_number("a page size of at least 1", 1),
-                      default=100, metavar="N",
-                      help="the largest page MEGA serves (default: the documented 100)")
-    data.add_argument("--limit-above-max", choices=LIMIT_READINGS, default="refuse",
-                      help="limit above 100: a 400 (default) or capped to 100")
-    data.add_argument("--trailing-empty-page", action="store_true",
-                      help="a full last page carries a cursor to an empty, final page")
-    data.add_argument("--delete", type=_deletions, default=None, metavar="N/K",
-                      help="delete N leads before every K-th request (total shrinks)")
+    data.add_argument(
+        "--timestamps",
+        choices=TIMESTAMP_STYLES,
+        default="mega",
+        help="timestamp spelling: UTC with milliseconds (default), as given, "
+        "at a +02:00 offset, without a fraction, or with microseconds",
+    )
+    data.add_argument(
+        "--cursor-alphabet",
+        choices=CURSOR_ALPHABETS,
+        default="urlsafe",
+        help="base64url cursors (default), or standard base64 with +, / and =",
+    )
+    data.add_argument(
+        "--max-limit",
+        type=whole_number("a page size of at least 1", 1),
+        default=100,
+        metavar="N",
+        help="the largest page MEGA serves (default: the documented 100)",
+    )
+    data.add_argument(
+        "--limit-above-max",
+        choices=LIMIT_READINGS,
+        default="refuse",
+        help="limit above 100: a 400 (default) or capped to 100",
+    )
+    data.add_argument(
+        "--trailing-empty-page",
+        action="store_true",
+        help="a full last page carries a cursor to an empty, final page",
+    )
+    data.add_argument(
+        "--delete",
+        type=_deletions,
+        default=None,
+        metavar="N/K",
+        help="delete N leads before every K-th request (total shrinks)",
+    )
 
 
 def reading_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -56,7 +56,9 @@ class Server(ThreadingHTTPServer):
 
     @override
     def handle_error(
-        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any,
+        self,
+        request: socket.socket | tuple[bytes, socket.socket],
+        client_address: Any,
     ) -> None:
         """Clients that hang up (timeouts, dropped faults) are normal, not errors."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
@@ -181,7 +183,10 @@ class _Handler(BaseHTTPRequestHandler):
 def serve_in_thread(server: Server, name: str) -> threading.Thread:
     """Serve in a daemon thread until :func:`shut_down`."""
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True,
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=name,
+        daemon=True,
     )
     thread.start()
     return thread

@@ -121,7 +121,7 @@ class LeadStore:
         preds = predicates(query, skip_since=query.sort_by)
         wanted = query.limit + 1
         if not preds:
-            chosen = positions[query.offset: query.offset + wanted]
+            chosen = positions[query.offset : query.offset + wanted]
             rows = [self.rows[index[p][1]] for p in chosen]
         else:
             rows = self._scan(index, positions, preds, query.offset, wanted)
@@ -142,8 +142,14 @@ class LeadStore:
         end = len(index) if at is None else bisect.bisect_left(index, at)
         return range(end - 1, lo - 1, -1)
 
-    def _scan(self, index: list[_IndexKey], positions: range, preds: list[Predicate],
-              skip: int, wanted: int) -> list[Row]:
+    def _scan(
+        self,
+        index: list[_IndexKey],
+        positions: range,
+        preds: list[Predicate],
+        skip: int,
+        wanted: int,
+    ) -> list[Row]:
         """Walk the index applying filters until enough rows are found."""
         rows: list[Row] = []
         for pos in positions:
@@ -171,5 +177,5 @@ class LeadStore:
             return (row.last_us is None, row.last_us or 0, row.lead["id"])
 
         matched.sort(key=key, reverse=query.sort_dir == "desc")
-        chosen = matched[query.offset: query.offset + query.limit]
+        chosen = matched[query.offset : query.offset + query.limit]
         return chosen, False

@@ -64,7 +64,7 @@ def encode(body: bytes, transfer: Transfer, accept_encoding: str | None) -> Enco
         headers["Content-Length"] = str(len(body))
         return Encoded(headers, body)
     headers["Transfer-Encoding"] = "chunked"
-    pieces = [body[i: i + _CHUNK] for i in range(0, len(body), _CHUNK)]
+    pieces = [body[i : i + _CHUNK] for i in range(0, len(body), _CHUNK)]
     framed = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
     return Encoded(headers, framed + b"0\r\n\r\n")
 

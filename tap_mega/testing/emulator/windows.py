@@ -249,7 +249,10 @@ def window_factory(model: str, phase: float) -> Callable[[RateWindow, float], Wi
 
 
 def limiter_floor(
-    requests: int, windows: Sequence[RateWindow], model: str = "sliding", phase: float = 0.0,
+    requests: int,
+    windows: Sequence[RateWindow],
+    model: str = "sliding",
+    phase: float = 0.0,
 ) -> float:
     """Seconds from the first admission to the last for a perfect client.
 
