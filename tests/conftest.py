@@ -16,6 +16,9 @@ beside them on the other workers.
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import ssl
+import subprocess
 import typing as t
 
 import pytest
@@ -113,3 +116,38 @@ def make_emulator() -> Iterator[t.Callable[..., MegaEmulator]]:
 def meltano_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
     """`meltano install` once per session (per xdist worker), for the Meltano and fleet tests."""
     return install_meltano(tmp_path_factory.mktemp("meltano-sys"))
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> ssl.SSLContext:
+    """A server context with a certificate for 127.0.0.1 that no CA signed."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context

@@ -10,7 +10,6 @@ import re
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 import time
 import typing as t
@@ -203,38 +202,6 @@ def test_a_reset_connection_is_named_as_such(
     assert_one_line_failure(done.returncode, done.stderr, "connection reset", "2 tries")
     assert retries(done.stderr) == [("1", "2", "connection reset", f"127.0.0.1:{server.port}")]
     assert server.connections == 2
-
-
-@pytest.fixture
-def self_signed(tmp_path: Path) -> ssl.SSLContext:
-    """A server TLS context with a certificate for 127.0.0.1 that no CA signed."""
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    return context
 
 
 def test_a_certificate_that_does_not_verify_fails_at_once_pointing_to_the_ca_bundle(

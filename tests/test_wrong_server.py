@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
-import ssl
-import subprocess
 import threading
 import time
 import typing as t
@@ -26,6 +23,7 @@ from tests.helpers.doctor import run_doctor
 from tests.helpers.sync import tap_config
 
 if t.TYPE_CHECKING:
+    import ssl
     from collections.abc import Iterator
     from pathlib import Path
 
@@ -200,41 +198,6 @@ def test_after_a_page_a_web_servers_answer_is_still_a_blip(tmp_path: Path) -> No
 # --------------------------------------------------------------------------- #
 # TLS
 # --------------------------------------------------------------------------- #
-@pytest.fixture
-def self_signed(tmp_path: Path) -> ssl.SSLContext:
-    """A server context with a certificate for 127.0.0.1 that no CA signed."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("needs the openssl command to make a certificate")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    return context
-
-
 def test_a_certificate_that_does_not_verify_is_the_tls_lines_error(
     serve: t.Callable[..., Site], tmp_path: Path, self_signed: ssl.SSLContext
 ) -> None:
