@@ -46,8 +46,9 @@ class Wait(t.NamedTuple):
 def read_headers(headers: Mapping[str, str]) -> tuple[int, int, float] | None:
     """`RateLimit-Limit`, `-Remaining`, `-Reset`, or None unless finite, >= 0, Limit >= 1."""
     try:
-        limit, remaining, reset = (float(headers[f"RateLimit-{name}"])
-                                   for name in ("Limit", "Remaining", "Reset"))
+        limit, remaining, reset = (
+            float(headers[f"RateLimit-{name}"]) for name in ("Limit", "Remaining", "Reset")
+        )
     except (KeyError, ValueError, TypeError):
         return None
     usable = limit >= 1 and 0 <= remaining < math.inf and 0 <= reset < math.inf
@@ -120,8 +121,10 @@ class Pacer:
         for window in self.windows.values():
             allowed = window.limit - self.reserve
             if allowed < 1:
-                msg = (f"rate_limit_reserve ({self.reserve}) leaves nothing of MEGA's window of "
-                       f"{window.describe()} requests: lower it below {window.limit}")
+                msg = (
+                    f"rate_limit_reserve ({self.reserve}) leaves nothing of MEGA's window of "
+                    f"{window.describe()} requests: lower it below {window.limit}"
+                )
                 raise ReserveTooLargeError(msg)
             if alone and window.exhausted and allowed > 1:
                 allowed -= 1
@@ -146,7 +149,8 @@ class Pacer:
             entries = deque(Entry(sent) for sent in self._sent)
             window = self.windows[limit] = Window(limit, max(reset, MIN_WINDOW_SECONDS), entries)
         if self.refill.learn(window, remaining, reset, now, self._sent) and self._logger:
-            self._logger.debug("Rate limit: MEGA's windows refill %s", self.refill.describe())
+            how = "as a token bucket does" if self.refill.bucket else "at reported resets"
+            self._logger.debug("Rate limit: MEGA's windows refill %s", how)
         window.report(remaining, reset, request, now, gradual=self.refill.gradual)
         window.exhausted |= remaining <= self.reserve
 
@@ -157,8 +161,11 @@ class Pacer:
     def answered(self) -> list[float]:
         """When our requests MEGA counted in the last horizon were answered, in seconds from now."""
         now, horizon = self._clock(), self._horizon()
-        return [r.answered - now for r in self._sent
-                if not r.refused and now - horizon < r.answered < math.inf]
+        return [
+            r.answered - now
+            for r in self._sent
+            if not r.refused and now - horizon < r.answered < math.inf
+        ]
 
     def note_rate_limited(self, retry_after: float) -> None:
         """A 429 still happened: wait `Retry-After`, with jitter only on top, or raise."""
@@ -170,5 +177,6 @@ class Pacer:
         reason = f"MEGA answered 429 and asked for {retry_after:g}s via Retry-After"
         self._blocked = (self._clock() + wait, reason)
         if self._logger is not None:
-            self._logger.warning("MEGA rate limit reached (429): waiting %.1fs as "
-                                 "Retry-After asks", wait)
+            self._logger.warning(
+                "MEGA rate limit reached (429): waiting %.1fs as Retry-After asks", wait
+            )

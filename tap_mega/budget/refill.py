@@ -35,13 +35,9 @@ class Refill:
         self.gradual = True
         self.bucket = False
 
-    def describe(self) -> str:
-        """The reading in force, for a DEBUG line."""
-        return ("a token bucket: slots come back at its refill rate" if self.bucket else
-                "one by one, as in a sliding log" if self.gradual else "at reported resets")
-
-    def learn(self, window: Window, remaining: int, reset: float, now: float,
-              sent: Sequence[Sent]) -> bool:
+    def learn(
+        self, window: Window, remaining: int, reset: float, now: float, sent: Sequence[Sent]
+    ) -> bool:
         """Read a report before `window` takes it in; True when the reading changed."""
         # Were it a bucket, `Remaining` is its whole tokens (one fraction short of
         # its deficit at most) and `Reset` the deficit's refill time rounded up.

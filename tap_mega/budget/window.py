@@ -62,8 +62,9 @@ class Window:
             return min(entry.release, entry.request.answered + self.seconds)
         return entry.release
 
-    def report(self, remaining: int, reset: float, request: Sent, now: float,
-               *, gradual: bool) -> None:
+    def report(
+        self, remaining: int, reset: float, request: Sent, now: float, *, gradual: bool
+    ) -> None:
         """Take in the headers of the answer to `request`, arrived `now`."""
         self.seconds = max(self.seconds, reset)
         reset_at = now + reset
@@ -71,8 +72,10 @@ class Window:
             if entry.release <= reset_at:
                 break
             entry.release = reset_at
-        ours = sum(not entry.request.refused and self.released_at(entry, gradual=gradual) > now
-                   for entry in self.entries)
+        ours = sum(
+            not entry.request.refused and self.released_at(entry, gradual=gradual) > now
+            for entry in self.entries
+        )
         self.reported, self.remaining, self.reset_at = request, remaining, reset_at
         self.foreign = max(0, self.limit - remaining - ours)
 
