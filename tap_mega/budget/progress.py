@@ -136,7 +136,7 @@ class Progress:
 
     def eta_seconds(self, elapsed: float) -> float | None:
         """Seconds left: the budget-bound pace over the pages still to fetch."""
-        if self.total is None or self.pages == 0:
+        if self.total is None:  # no page yet
             return None
         pages_left = math.ceil(max(self.total - self.leads, 0) / self._page_size)
         busy = max(elapsed - self._pacer.seconds_waited, 0.0)
