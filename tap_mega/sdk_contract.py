@@ -6,7 +6,6 @@ tests/test_sdk_contract.py fails with an entry's `if_it_breaks`, naming what to 
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass
 
 from singer_sdk import Stream, Tap
 from singer_sdk.plugin_base import PluginBase
@@ -15,8 +14,7 @@ from singer_sdk.plugin_base import PluginBase
 SDK_UNHANDLED_ERROR = "An unhandled error occurred while syncing"
 
 
-@dataclass(frozen=True)
-class PrivateName:
+class PrivateName(t.NamedTuple):
     """One private SDK name we override, call or set, or a text of the SDK we match."""
 
     owner: type[t.Any]
