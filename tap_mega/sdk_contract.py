@@ -1,14 +1,11 @@
-"""The singer-sdk private names tap-mega relies on: one list, checked by tests/test_sdk_contract.py.
+"""The singer-sdk private names tap-mega relies on (none public in 0.54), checked by a test.
 
-None has a public equivalent in singer-sdk 0.54. Each entry says what breaks if a release
-renames or reshapes it, and the test fails with that text, so an upgrade names what to
-revisit. This module imports nothing of tap-mega: it is documentation the test reads.
+tests/test_sdk_contract.py fails with an entry's `if_it_breaks`, naming what to revisit.
 """
 
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass
 
 from singer_sdk import Stream, Tap
 from singer_sdk.plugin_base import PluginBase
@@ -17,17 +14,14 @@ from singer_sdk.plugin_base import PluginBase
 SDK_UNHANDLED_ERROR = "An unhandled error occurred while syncing"
 
 
-@dataclass(frozen=True)
-class PrivateName:
+class PrivateName(t.NamedTuple):
     """One private SDK name we override, call or set, or a text of the SDK we match."""
 
     owner: type[t.Any]
     name: str
-    #: "method", "attribute" (on a built stream), "classproperty" or "log text".
-    kind: str
-    #: A method's parameters, without annotations or defaults (`*` before keyword-only
-    #: ones): a new default does not break us, a rename or a new required one does.
-    #: For "log text": the text the method's source must still contain.
+    kind: str  # "method", "attribute" (on a built stream), "classproperty" or "log text"
+    #: A method's parameter names and kinds (`*` before keyword-only ones): a new default
+    #: does not break us, a rename or a new required one does. For "log text": the text.
     shape: str
     if_it_breaks: str
 

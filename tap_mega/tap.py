@@ -143,10 +143,5 @@ class TapMega(MegaTap):
     @override
     def discover_streams(self) -> list[Stream]:
         """The one stream MEGA exposes for reading, told what kind of run this is."""
-        return [
-            LeadsStream(
-                self,
-                connection_test=self.connection_test,
-                catalog_given=self.input_catalog is not None,
-            )
-        ]
+        given = self.input_catalog is not None
+        return [LeadsStream(self, connection_test=self.connection_test, catalog_given=given)]

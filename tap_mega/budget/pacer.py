@@ -1,16 +1,10 @@
 """Request pacing on MEGA's `RateLimit-*` headers, so a sync never runs into a 429.
 
-Each response reports one window, the most constrained: its `Limit`, `Remaining`
-and `Reset` (seconds until it is full again). The pacer keeps a ledger per window
-(window.py), remembered when the headers turn to another, and learns how slots
-come back (refill.py). Assumed: MEGA counts a request once, between its leaving
-and its answer; `Reset` is not rounded down; a server's windows count alike.
-
-While only one window is known and it has run out, one of its slots is kept: a
-longer window tied with it at zero could be hidden by the headers (a server may
-break the tie toward the shorter), and the kept slot lets the hidden one be
-reported, with fewer left, before it answers 429. MEGA documents two windows:
-once both are known, every slot is used.
+Each response reports its most constrained window; the pacer keeps a ledger per window
+seen (window.py) and learns how slots come back (refill.py). Assumed: MEGA counts a
+request once, between its leaving and its answer, and does not round `Reset` down.
+While one window is known and ran out, a slot is kept: a longer window tied with it at
+zero may be hidden by the headers, and the slot lets it be reported before a 429.
 """
 
 from __future__ import annotations
@@ -32,9 +26,9 @@ if t.TYPE_CHECKING:
 
 #: Spread on top of `Retry-After`: clients refused together do not all come back together.
 RETRY_AFTER_JITTER_SECONDS = 1.0
-#: Our own requests are kept at least this long: MEGA's longest documented window.
+#: Our requests are kept two of MEGA's longest documented windows: refill.py compares
+#: a report with the one before it.
 LOG_HORIZON_SECONDS = 3600.0
-#: ... and this many horizons back: refill.py compares a report with the one before it.
 KEPT_HORIZONS = 2
 #: `Reset` counts whole seconds: a window reported with 0 still lasts one.
 MIN_WINDOW_SECONDS = 1.0
@@ -50,10 +44,11 @@ class Wait(t.NamedTuple):
 
 
 def read_headers(headers: Mapping[str, str]) -> tuple[int, int, float] | None:
-    """`RateLimit-Limit`, `-Remaining`, `-Reset`: None unless finite, >= 0, and Limit >= 1."""
+    """`RateLimit-Limit`, `-Remaining`, `-Reset`, or None unless finite, >= 0, Limit >= 1."""
     try:
-        limit, remaining, reset = (float(headers[f"RateLimit-{name}"])
-                                   for name in ("Limit", "Remaining", "Reset"))
+        limit, remaining, reset = (
+            float(headers[f"RateLimit-{name}"]) for name in ("Limit", "Remaining", "Reset")
+        )
     except (KeyError, ValueError, TypeError):
         return None
     usable = limit >= 1 and 0 <= remaining < math.inf and 0 <= reset < math.inf
@@ -85,32 +80,27 @@ class Pacer:
         #: Our requests, oldest first: for windows not reported yet, and the ETA's replay.
         self._sent: deque[Sent] = deque()
         self._in_flight: Sent | None = None
-        self._blocked_until: float | None = None
-        self._retry_after = 0.0
+        #: Until when a 429 asked us to wait, and why.
+        self._blocked: tuple[float, str] | None = None
         self.requests_sent = 0
         self.rate_limited = 0
         self.seconds_waited = 0.0
 
     def wait_for_turn(self) -> None:
-        """Sleep until the next request fits every known window, or give up cleanly.
-
-        Raises:
-            BudgetExhaustedError: the wait is longer than `max_wait`.
-        """
+        """Sleep until the next request fits every known window, or raise BudgetExhaustedError."""
         wait = self.next_wait()
         if wait.seconds > self.max_wait:
             raise BudgetExhaustedError(wait.seconds, wait.reason)
         if wait.seconds > 0:
-            if self._logger and self._blocked_until is None:  # a 429's wait was logged already
+            if self._logger and self._blocked is None:  # a 429's wait was logged already
                 level = logging.INFO if wait.seconds >= INFO_WAIT_SECONDS else logging.DEBUG
                 self._logger.log(level, "Rate limit: waiting %.1fs because %s", *wait)
             self._sleep(wait.seconds)
             self.seconds_waited += wait.seconds
-        self._blocked_until = None
+        self._blocked = None
         self._send(self._clock())
 
     def _send(self, now: float) -> Sent:
-        """Count a request leaving `now`, in our log and in every known window."""
         if self._in_flight is not None:  # no answer came (a reset connection): MEGA may
             self._in_flight.answered = now  # have counted it all the same
         self.requests_sent += 1
@@ -124,26 +114,23 @@ class Pacer:
         """The longest wait any constraint asks for right now."""
         now = self._clock()
         waits = [Wait(0.0, "")]
-        if self._blocked_until is not None:
-            reason = f"MEGA answered 429 and asked for {self._retry_after:g}s via Retry-After"
-            waits.append(Wait(self._blocked_until - now, reason))
+        if self._blocked is not None:
+            until, reason = self._blocked
+            waits.append(Wait(until - now, reason))
         alone = len(self.windows) == 1  # MEGA documents two: while one is known, keep a slot
         for window in self.windows.values():
-            allowed = self._allowed(window, keep_one=alone)
+            allowed = window.limit - self.reserve
+            if allowed < 1:
+                msg = (
+                    f"rate_limit_reserve ({self.reserve}) leaves nothing of MEGA's window of "
+                    f"{window.describe()} requests: lower it below {window.limit}"
+                )
+                raise ReserveTooLargeError(msg)
+            if alone and window.exhausted and allowed > 1:
+                allowed -= 1
             free_at = self.refill.free_at(window, now, allowed, self._sent)
             waits.append(Wait(free_at - now, f"the {window.describe()} window is used up"))
         return max(waits, key=lambda wait: wait.seconds)
-
-    def _allowed(self, window: Window, *, keep_one: bool) -> int:
-        """How many of the window's slots we may fill: less the reserve, and the kept slot."""
-        allowed = window.limit - self.reserve
-        if allowed < 1:
-            msg = (f"rate_limit_reserve ({self.reserve}) leaves nothing of MEGA's window of "
-                   f"{window.describe()} requests: lower it below {window.limit}")
-            raise ReserveTooLargeError(msg)
-        if keep_one and window.exhausted and allowed > 1:
-            allowed -= 1
-        return allowed
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Learn from any response, success or error."""
@@ -162,10 +149,10 @@ class Pacer:
             entries = deque(Entry(sent) for sent in self._sent)
             window = self.windows[limit] = Window(limit, max(reset, MIN_WINDOW_SECONDS), entries)
         if self.refill.learn(window, remaining, reset, now, self._sent) and self._logger:
-            self._logger.debug("Rate limit: MEGA's windows refill %s", self.refill.describe())
+            how = "as a token bucket does" if self.refill.bucket else "at reported resets"
+            self._logger.debug("Rate limit: MEGA's windows refill %s", how)
         window.report(remaining, reset, request, now, gradual=self.refill.gradual)
-        if remaining <= self.reserve:
-            window.exhausted = True
+        window.exhausted |= remaining <= self.reserve
 
     def _horizon(self) -> float:
         """The longest window, an hour at least: our requests in it must be known as ours."""
@@ -174,22 +161,22 @@ class Pacer:
     def answered(self) -> list[float]:
         """When our requests MEGA counted in the last horizon were answered, in seconds from now."""
         now, horizon = self._clock(), self._horizon()
-        return [r.answered - now for r in self._sent
-                if not r.refused and now - horizon < r.answered < math.inf]
+        return [
+            r.answered - now
+            for r in self._sent
+            if not r.refused and now - horizon < r.answered < math.inf
+        ]
 
     def note_rate_limited(self, retry_after: float) -> None:
-        """A 429 still happened: wait `Retry-After`, with jitter only on top.
-
-        Raises:
-            BudgetExhaustedError: `Retry-After` is longer than `max_wait`.
-        """
+        """A 429 still happened: wait `Retry-After`, with jitter only on top, or raise."""
         self.rate_limited += 1
         if retry_after > self.max_wait:
             reason = f"MEGA answered 429 with Retry-After {retry_after:g}s"
             raise BudgetExhaustedError(retry_after, reason)
         wait = retry_after + self._jitter()
-        self._retry_after = retry_after
-        self._blocked_until = self._clock() + wait
+        reason = f"MEGA answered 429 and asked for {retry_after:g}s via Retry-After"
+        self._blocked = (self._clock() + wait, reason)
         if self._logger is not None:
-            self._logger.warning("MEGA rate limit reached (429): waiting %.1fs as "
-                                 "Retry-After asks", wait)
+            self._logger.warning(
+                "MEGA rate limit reached (429): waiting %.1fs as Retry-After asks", wait
+            )

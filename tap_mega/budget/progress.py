@@ -1,9 +1,7 @@
 """One-line progress reports with an ETA that knows the request budget.
 
-A first sync of a large account is bounded by the hourly budget, not by CPU, so
-an ETA from the records-per-second so far would be wrong by hours; it replays
-the pacer's rule over the requests still to make instead (`answer_times`, which
-`tap-mega-doctor` uses too).
+A large first sync is bounded by the hourly budget, not by CPU, so the ETA replays
+the pacer's rule over the requests still to make (`answer_times`, which the doctor uses too).
 """
 
 from __future__ import annotations
@@ -53,18 +51,16 @@ def seconds_for(pacer: Pacer, requests: int, seconds_per_request: float) -> floa
 def answer_times(pacer: Pacer, requests: int, seconds_per_request: float) -> list[float]:
     """When each of `requests` more is answered, in seconds from now.
 
-    Replays the pacer's rule on a copy of its log: each request goes when the
-    previous one is done and every window has a free slot. The gaps between the
-    times are the waits a run would make (the doctor splits a sync into runs there).
+    Each goes when the previous one is done and every window has a free slot; the
+    gaps are the waits a run would make (the doctor splits a sync into runs there).
     """
     windows = [(w.limit - max(pacer.reserve, 0), w.seconds) for w in assumed_windows(pacer)]
-    windows = [(allowed, seconds) for allowed, seconds in windows if allowed >= 1]
     times, at = pacer.answered(), 0.0
     answered: list[float] = []
     for _ in range(requests):
         at += seconds_per_request
         for allowed, seconds in windows:
-            if len(times) >= allowed:
+            if 1 <= allowed <= len(times):
                 at = max(at, times[-allowed] + seconds)
         answered.append(at)
         times.append(at)
@@ -83,39 +79,28 @@ class Progress:
         clock: Callable[[], float] = time.monotonic,
         already: int = 0,
     ) -> None:
-        """Start counting now; the first line comes after `interval` seconds.
-
-        `already`: leads earlier runs emitted in the walk this run goes on with,
-        so the count and the ETA are the walk's, not just this run's.
-        """
+        """`already`: leads earlier runs of this walk emitted, so counts and ETA are the walk's."""
         self._pacer = pacer
         self._page_size = max(page_size, 1)
         self._interval = interval
         self._clock = clock
-        self.started_at = clock()
-        self._last_report = self.started_at
+        self.started_at = self._last_report = clock()
         self.already = already
-        #: Leads the walk has emitted, in this run and the earlier ones it goes on from.
         self.leads = already
         self.pages = 0
+        #: MEGA's count left from the walk's fixed `updated_since`: the first page's is the size.
         self.total: int | None = None
-        self._first_total: int | None = None
 
     def serves_pages_of(self, limit: int) -> None:
         """MEGA serves fewer leads a page than asked: count the pages left in its size."""
         self._page_size = max(limit, 1)
 
     def page_done(self, leads: int, total: int) -> str | None:
-        """Count a page; return a line when one is due, else None.
-
-        `total` counts what is left from the page's `updated_since`, which stays
-        fixed for the whole walk, so the first page's value is the sync's size.
-        """
+        """Count a page; return a line when one is due, else None."""
         self.pages += 1
         self.leads += leads
-        if self._first_total is None:
-            self._first_total = total
-        self.total = self._first_total
+        if self.total is None:
+            self.total = total
         now = self._clock()
         if now - self._last_report < self._interval:
             return None
@@ -126,42 +111,34 @@ class Progress:
         """`12,300 / 128,000 leads (9.6%), 123 pages, 125 requests, ... ETA 1h 56m`."""
         elapsed = max(self._clock() - self.started_at, 1e-9)
         pacer = self._pacer
-        parts = [self._leads_text(), f"{self.pages:,} pages", self._requests_text()]
-        parts.append(f"{self.leads_this_run / elapsed:,.0f} leads/s")
-        parts.append(f"{pacer.requests_sent / elapsed * 3600:,.0f} requests/h")
-        tail = f"{budget_text(pacer)}: "
+        leads = f"{self.leads:,} leads"
+        if self.total is not None and self.total > 0:
+            percent = min(100.0, 100.0 * self.leads / self.total)
+            leads = f"{self.leads:,} / {self.total:,} leads ({percent:.1f}%)"
+        requests = f"{pacer.requests_sent:,} requests"
+        if pacer.rate_limited:
+            requests += f" ({pacer.rate_limited} answered 429)"
         if done:
-            tail += f"done in {format_duration(elapsed)}"
+            tail = f"done in {format_duration(elapsed)}"
         else:
-            tail += f"ETA {self._eta_text(elapsed)}"
-        return "Progress: " + ", ".join(parts) + ", " + tail
+            eta = self.eta_seconds(elapsed)
+            tail = "ETA " + ("unknown" if eta is None else format_duration(eta))
+        return (
+            f"Progress: {leads}, {self.pages:,} pages, {requests}, "
+            f"{self.leads_this_run / elapsed:,.0f} leads/s, "
+            f"{pacer.requests_sent / elapsed * 3600:,.0f} requests/h, {budget_text(pacer)}: {tail}"
+        )
 
     @property
     def leads_this_run(self) -> int:
-        """Leads this run emitted."""
+        """The walk's leads less those earlier runs emitted."""
         return self.leads - self.already
-
-    def _leads_text(self) -> str:
-        if self.total is None or self.total <= 0:
-            return f"{self.leads:,} leads"
-        percent = min(100.0, 100.0 * self.leads / self.total)
-        return f"{self.leads:,} / {self.total:,} leads ({percent:.1f}%)"
-
-    def _requests_text(self) -> str:
-        text = f"{self._pacer.requests_sent:,} requests"
-        if self._pacer.rate_limited:
-            text += f" ({self._pacer.rate_limited} answered 429)"
-        return text
 
     def eta_seconds(self, elapsed: float) -> float | None:
         """Seconds left: the budget-bound pace over the pages still to fetch."""
-        if self.total is None or self.pages == 0:
+        if self.total is None:  # no page yet
             return None
         pages_left = math.ceil(max(self.total - self.leads, 0) / self._page_size)
         busy = max(elapsed - self._pacer.seconds_waited, 0.0)
         per_request = busy / max(self._pacer.requests_sent, 1)
         return seconds_for(self._pacer, pages_left, per_request)
-
-    def _eta_text(self, elapsed: float) -> str:
-        eta = self.eta_seconds(elapsed)
-        return "unknown" if eta is None else format_duration(eta)

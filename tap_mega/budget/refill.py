@@ -1,16 +1,9 @@
 """How a server's windows give slots back: learnt from its reports, not assumed.
 
-Three ways fit MEGA's headers, each paced its own way: one by one, as a sliding
-log frees each request a window length after counting it (`gradual`); all at once
-at a fixed or clock-aligned window's end, when only a reported reset frees
-anything; steadily, as a token bucket refills (`bucket`), whoever spent it.
-
-Gradual is assumed until the reports show otherwise (until the shortest window
-first refills, every reading paces the same), by room the pacer did not expect:
-a report's `surplus`, more left than MEGA's last count, less our requests since,
-plus those a sliding log could have freed. A window refilled at once shows one
-jump, at most once a window length; a bucket, steps of a slot or two, several
-within one. Once either is seen, the server is paced that way for the run.
+One by one as a sliding log frees them (`gradual`, assumed until shown otherwise), all at
+once at a window's end, or steadily as a token bucket refills (`bucket`). A report with
+more room than a sliding log explains (`surplus`) tells them apart: a window refilled at
+once shows one jump per window length, a bucket several small steps. The reading holds for the run.
 """
 
 from __future__ import annotations
@@ -42,13 +35,9 @@ class Refill:
         self.gradual = True
         self.bucket = False
 
-    def describe(self) -> str:
-        """For a DEBUG line: the reading in force."""
-        return ("a token bucket: slots come back at its refill rate" if self.bucket else
-                "one by one, as in a sliding log" if self.gradual else "at reported resets")
-
-    def learn(self, window: Window, remaining: int, reset: float, now: float,
-              sent: Sequence[Sent]) -> bool:
+    def learn(
+        self, window: Window, remaining: int, reset: float, now: float, sent: Sequence[Sent]
+    ) -> bool:
         """Read a report before `window` takes it in; True when the reading changed."""
         # Were it a bucket, `Remaining` is its whole tokens (one fraction short of
         # its deficit at most) and `Reset` the deficit's refill time rounded up.
@@ -67,16 +56,13 @@ class Refill:
         surplus = freed - could_leave - window.foreign
         if surplus > JUMP_SLOTS:
             self.gradual = False
-            return True
-        if surplus <= 0:
-            return False
-        if now - window.first_step > window.seconds:
-            window.first_step, window.steps = now, 0
-        window.steps += 1
-        if window.steps >= BUCKET_STEPS:
-            self.bucket, self.gradual = True, False
-            return True
-        return False
+        elif surplus > 0:
+            if now - window.first_step > window.seconds:
+                window.first_step, window.steps = now, 0
+            window.steps += 1
+            self.bucket = window.steps >= BUCKET_STEPS
+            self.gradual = not self.bucket
+        return not self.gradual  # it was gradual until this report
 
     def free_at(self, window: Window, now: float, allowed: int, sent: Sequence[Sent]) -> float:
         """When `window` next has room for a request, in the reading in force."""

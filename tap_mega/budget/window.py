@@ -1,14 +1,9 @@
 """One of MEGA's rate windows: a ledger of what its headers proved, not a model of the server.
 
-MEGA documents what `RateLimit-*` means, not how its limiter counts, so a window
-trusts only this: `Remaining` is MEGA's own count when it counted our request
-(occupants beyond ours are other integrations', `foreign`); `Reset` is when every
-occupant it counted is gone, so each request of ours counted before a report leaves
-by that report's reset at the latest (`release`); a request sent after the last
-report stays until a later one says otherwise, or (gradual, see refill.py) a
-window length after it was counted. Instants are read as an answer arrives, after
-MEGA counted the request: that round trip is the margin kept for latency. `Reset`
-is read as rounded up or exact, as servers send it.
+Trusted only: `Remaining` is MEGA's count when it counted our request (occupants beyond
+ours are `foreign`); `Reset` is when all it counted are gone, so our requests before a
+report leave by its reset (`release`). Instants are read as the answer arrives: that
+round trip is the margin kept for latency.
 """
 
 from __future__ import annotations
@@ -27,8 +22,7 @@ class Sent:
     sent: float
     number: int = 0
     answered: float = math.inf
-    #: Answered 429: by MEGA's count it holds no slot, the window was full before it.
-    refused: bool = False
+    refused: bool = False  # a 429 holds no slot: the window was full before it
 
 
 @dataclass
@@ -36,8 +30,7 @@ class Entry:
     """One of our requests as one window sees it."""
 
     request: Sent
-    #: The earliest reset reported by a response that came after it was counted.
-    release: float = math.inf
+    release: float = math.inf  # the earliest reset reported after it was counted
 
 
 @dataclass
@@ -45,17 +38,15 @@ class Window:
     """What we know of one rate window, identified by its limit."""
 
     limit: int
-    #: The longest `Reset` seen: the window's length, as far as we can tell.
-    seconds: float
+    seconds: float  # the longest `Reset` seen
     entries: deque[Entry] = field(default_factory=deque)
-    #: The last report: the request it answered, its `Remaining`, when every occupant
-    #: it counted is gone (arrival + `Reset`), and how many of those were not ours.
+    #: The last report: the request it answered, its `Remaining`, when all it counted
+    #: are gone (arrival + `Reset`), and how many of those were not ours.
     reported: Sent | None = None
     remaining: int = 0
     reset_at: float = 0.0
     foreign: int = 0
-    #: The window once ran out (nothing left beyond the reserve).
-    exhausted: bool = False
+    exhausted: bool = False  # nothing was left beyond the reserve once
     #: Bucket readings (refill.py): the slowest rate it refills at, and its small steps.
     refill_rate: float = 0.0
     steps: int = 0
@@ -66,17 +57,14 @@ class Window:
         return f"{self.limit:,}/{format_duration(self.seconds)}"
 
     def released_at(self, entry: Entry, *, gradual: bool) -> float:
-        """When `entry` surely leaves: its release, or sooner a window after its answer.
-
-        The latter holds when slots free gradually, or while no report covered the entry.
-        """
-        after = entry.request.answered + self.seconds
+        """Its release, or a window after its answer if sooner (gradual) or unreported."""
         if gradual or entry.release == math.inf:
-            return min(entry.release, after)
+            return min(entry.release, entry.request.answered + self.seconds)
         return entry.release
 
-    def report(self, remaining: int, reset: float, request: Sent, now: float,
-               *, gradual: bool) -> None:
+    def report(
+        self, remaining: int, reset: float, request: Sent, now: float, *, gradual: bool
+    ) -> None:
         """Take in the headers of the answer to `request`, arrived `now`."""
         self.seconds = max(self.seconds, reset)
         reset_at = now + reset
@@ -84,8 +72,10 @@ class Window:
             if entry.release <= reset_at:
                 break
             entry.release = reset_at
-        ours = sum(not entry.request.refused and self.released_at(entry, gradual=gradual) > now
-                   for entry in self.entries)
+        ours = sum(
+            not entry.request.refused and self.released_at(entry, gradual=gradual) > now
+            for entry in self.entries
+        )
         self.reported, self.remaining, self.reset_at = request, remaining, reset_at
         self.foreign = max(0, self.limit - remaining - ours)
 
