@@ -8,9 +8,9 @@ import random
 import sys
 import time
 import typing as t
-from functools import cached_property
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import urlparse
 
 import backoff
 from singer_sdk import RESTStream, metrics
@@ -25,7 +25,6 @@ from tap_mega.api.responses import (
     describe_error_response,
     envelope,
     not_mega,
-    not_mega_line,
     parse_retry_after,
 )
 from tap_mega.budget.pacer import Pacer
@@ -76,9 +75,8 @@ class MegaStream(RESTStream[str | None]):
         super().__init__(tap)
         self.connection_test = connection_test
         self.settings = Settings.from_config(self.config)
+        #: The last good page: once there is one, a 404 page is a front end's blip.
         self._last_page: tuple[requests.Response, Page] | None = None
-        #: Good pages this stream has read: after one, a 404 page is a front end's blip.
-        self.pages_read = 0
         self.pacer = Pacer(
             reserve=self.settings.rate_limit_reserve,
             max_wait=self.settings.max_wait_seconds,
@@ -156,12 +154,15 @@ class MegaStream(RESTStream[str | None]):
         self.pacer.observe(status, response.headers)
         if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise RateLimitedError(parse_retry_after(response))
-        if not self.pages_read and (why := not_mega(response)):
+        if self._last_page is None and (why := not_mega(response)):
             # Before any page, an answer of the wrong shape means a wrong `api_url`.
-            raise NotMegaError(not_mega_line(self.url_base, response, why))
+            msg = (
+                f"{self.url_base} is not MEGA's API: GET {urlparse(response.url).path} got "
+                f"{why}; check `api_url` (left unset, the tap uses MEGA's own)"
+            )
+            raise NotMegaError(msg)
         if status < HTTPStatus.BAD_REQUEST:
             self.read_page(response)
-            self.pages_read += 1
             return
         detail = describe_error_response(response)
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
@@ -202,12 +203,7 @@ class MegaStream(RESTStream[str | None]):
             params=self.get_url_params(context, cursor) if params is None else params,
             headers=self.http_headers,
         )
-        return self.send_request(prepared, context)
-
-    @cached_property
-    def send_request(self) -> RequestFunc:
-        """`send_try`, wrapped once in our pacing and retries."""
-        return self.request_decorator(self.send_try)
+        return self.request_decorator(self.send_try)(prepared, context)
 
     def send_try(
         self, prepared_request: requests.PreparedRequest, context: Context | None
@@ -237,6 +233,15 @@ class MegaStream(RESTStream[str | None]):
 
         `paced` sits inside the retries, so a 429 is waited out without spending a try.
         """
+
+        def paced(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            while True:
+                self.pacer.wait_for_turn()
+                try:
+                    return func(prepared, context)
+                except RateLimitedError as exc:
+                    self.pacer.note_rate_limited(exc.retry_after)
+
         retried: RequestFunc = backoff.on_exception(
             self.backoff_wait_generator,
             (RetriableAPIError, *NETWORK_FAILURES),
@@ -245,37 +250,20 @@ class MegaStream(RESTStream[str | None]):
             on_backoff=self.backoff_handler,
             jitter=self.backoff_jitter,
             logger=None,
-        )(self.paced(func))
+        )(paced)
         return self.told_unreachable(retried)
 
     def told_unreachable(self, func: RequestFunc) -> RequestFunc:
         """`func`, its final network failure told as one line: the host and the cause."""
 
-        def send(
-            prepared_request: requests.PreparedRequest, context: Context | None
-        ) -> requests.Response:
+        def send(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
             try:
-                return func(prepared_request, context)
+                return func(prepared, context)
             except NETWORK_FAILURES as exc:
                 waited = "`request_timeout`"
                 if self.timeout < self.settings.request_timeout:
                     waited = f"{self.timeout}s (a connection test's limit; a sync waits {waited})"
                 raise unreachable(exc, self.url_base, self.backoff_max_tries(), waited) from exc
-
-        return send
-
-    def paced(self, func: RequestFunc) -> RequestFunc:
-        """`func`, sent when the budget allows, with 429s waited out and sent again."""
-
-        def send(
-            prepared_request: requests.PreparedRequest, context: Context | None
-        ) -> requests.Response:
-            while True:
-                self.pacer.wait_for_turn()
-                try:
-                    return func(prepared_request, context)
-                except RateLimitedError as exc:
-                    self.pacer.note_rate_limited(exc.retry_after)
 
         return send
 

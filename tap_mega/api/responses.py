@@ -52,15 +52,6 @@ def not_mega(response: requests.Response) -> str | None:
     return None
 
 
-def not_mega_line(api_url: str, response: requests.Response, why: str) -> str:
-    """The one line for an answer from something that is not MEGA's API."""
-    path = urlparse(response.url).path
-    return (
-        f"{api_url} is not MEGA's API: GET {path} got {why}; check `api_url` "
-        "(left unset, the tap uses MEGA's own)"
-    )
-
-
 def content_type(response: requests.Response) -> str:
     """The media type alone, lower case."""
     return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
