@@ -25,7 +25,14 @@ def register_secret(value: t.Any) -> None:
     if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_LENGTH:
         return
     if not _secrets:  # the first: wrap the record factory, once per process
-        _install_record_factory()
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: t.Any, **kwargs: t.Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            redact_record(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
     _secrets.update({value, value.strip()})
 
 
@@ -44,17 +51,6 @@ def contains_secret(text: str) -> bool:
 def redacted_traceback(exc: BaseException) -> str:
     """A traceback as Python prints it, redacted."""
     return redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-
-
-def _install_record_factory() -> None:
-    previous = logging.getLogRecordFactory()
-
-    def factory(*args: t.Any, **kwargs: t.Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        redact_record(record)
-        return record
-
-    logging.setLogRecordFactory(factory)
 
 
 def redact_record(record: logging.LogRecord) -> None:

@@ -21,13 +21,9 @@ class Terminated(BaseException):
 
     def __init__(self, signum: int) -> None:
         """`signum`: for the message and the exit code."""
-        self.signum = signum
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
-
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal, as shells report it: 143 for SIGTERM, 130 for SIGINT."""
-        return 128 + self.signum
+        #: As shells report it: 143 for SIGTERM, 130 for SIGINT.
+        self.exit_code = 128 + signum
 
 
 class TerminationGuard:

@@ -21,12 +21,7 @@ from typing_extensions import override
 from tap_mega import __version__
 from tap_mega.api.network import NETWORK_FAILURES, cause_of, host_of, retry_reason, unreachable
 from tap_mega.api.pages import NextCursorPaginator, Page, read_page_body
-from tap_mega.api.responses import (
-    describe_error_response,
-    envelope,
-    not_mega,
-    parse_retry_after,
-)
+from tap_mega.api.responses import describe_error_response, envelope, not_mega, parse_retry_after
 from tap_mega.budget.pacer import Pacer
 from tap_mega.errors import (
     MegaAuthError,
@@ -136,11 +131,9 @@ class MegaStream(RESTStream[str | None]):
 
     def read_page(self, response: requests.Response) -> Page:
         """Parse a body once for all callers (a weak-keyed cache's callback ate a SIGTERM)."""
-        if self._last_page is not None and self._last_page[0] is response:
-            return self._last_page[1]
-        page = read_page_body(response)
-        self._last_page = (response, page)
-        return page
+        if self._last_page is None or self._last_page[0] is not response:
+            self._last_page = (response, read_page_body(response))
+        return self._last_page[1]
 
     @override
     def get_new_paginator(self, start: str | None = None) -> NextCursorPaginator:
@@ -212,12 +205,11 @@ class MegaStream(RESTStream[str | None]):
         response = self.requests_session.send(
             prepared_request, timeout=self.timeout, allow_redirects=self.allow_redirects
         )
-        ok = response.status_code < HTTPStatus.BAD_REQUEST
         tags: dict[str, t.Any] = {
             metrics.Tag.STREAM: self.name,
             metrics.Tag.ENDPOINT: self.path,
             metrics.Tag.HTTP_STATUS_CODE: response.status_code,
-            metrics.Tag.STATUS: metrics.Status.SUCCEEDED if ok else metrics.Status.FAILED,
+            metrics.Tag.STATUS: metrics.Status.SUCCEEDED if response.ok else metrics.Status.FAILED,
         }
         if context:
             tags[metrics.Tag.CONTEXT] = context

@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import ssl
 import typing as t
-from dataclasses import dataclass
 from http.client import IncompleteRead, RemoteDisconnected
 from urllib.parse import urlparse
 
@@ -48,8 +47,7 @@ NETWORK_FAILURES: tuple[type[Exception], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Cause:
+class Cause(t.NamedTuple):
     """Why a request failed, and whether a retry can cure it."""
 
     text: str

@@ -44,8 +44,7 @@ def read_page_body(response: requests.Response) -> Page:
     if not isinstance(body, dict):
         msg = "MEGA returned a 200 whose body is not a JSON object"
         raise MegaResponseError(msg)
-    missing = [key for key in PAGE_KEYS if key not in body]
-    if missing:
+    if missing := [key for key in PAGE_KEYS if key not in body]:
         msg = f"MEGA returned a page without {', '.join(missing)}: not the documented shape"
         raise MegaResponseError(msg)
     leads, total, cursor = body["leads"], body["total"], body["next_cursor"]
@@ -73,18 +72,17 @@ class NextCursorPaginator(BaseAPIPaginator[str | None]):
         """`start`: a cursor saved earlier; None for the first page."""
         super().__init__(start)
         self._read_page = read_page
-        self._seen: set[str] = {start} if start else set()
+        self._seen: set[str | None] = {start} if start else set()
 
     @override
     def get_next(self, response: requests.Response) -> str | None:
         """The next cursor, None (done) after the last page: never one seen before."""
         cursor = self._read_page(response).next_cursor
-        if cursor is not None:
-            if cursor in self._seen:
-                msg = (
-                    f"MEGA returned a next_cursor already followed in this sync "
-                    f"(page {self.count}): stopping instead of paging in a loop"
-                )
-                raise MegaResponseError(msg)
-            self._seen.add(cursor)
+        if cursor in self._seen:  # None, the end, comes once
+            msg = (
+                f"MEGA returned a next_cursor already followed in this sync "
+                f"(page {self.count}): stopping instead of paging in a loop"
+            )
+            raise MegaResponseError(msg)
+        self._seen.add(cursor)
         return cursor
