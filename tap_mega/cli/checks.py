@@ -165,18 +165,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def unknown_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
-    """Names in `config` that no setting declares: usually a typo worth a warning."""
-    return sorted(set(config) - set(schema["properties"]))
-
-
 def misspelt_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
     """Unknown names that are a near miss of a setting the config does not give.
 
     Only warned of, a misspelt `start_date` would spend hours of budget reading everything.
     """
     known = {name.lower(): name for name in schema["properties"]}
-    for name in unknown_settings(config, schema):
+    for name in sorted(set(config) - set(schema["properties"])):
         close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.8)
         if close and known[close[0]] not in config:
             yield (

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"tap-mega: error: {redact(exc.format_message())} (see tap-mega --help)\n")
         sys.exit(EXIT_USAGE)
     except TargetStoppedError as exc:
-        silence_stdout()
+        # Point stdout at /dev/null: else flushing it at exit prints a BrokenPipeError.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.stderr.write(f"tap-mega: error: {exc}\n")
         sys.exit(EXIT_FAILURE)
     except Terminated as exc:
@@ -48,15 +49,6 @@ def main(argv: list[str] | None = None) -> None:
             sys.stderr.write(f"tap-mega: error: {redact(line)}\n")
         sys.exit(EXIT_FAILURE)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def silence_stdout() -> None:
-    """Point stdout at /dev/null: else flushing it at exit prints a BrokenPipeError."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    finally:
-        os.close(devnull)
 
 
 if __name__ == "__main__":
