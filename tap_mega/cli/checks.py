@@ -88,13 +88,11 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
             "as MEGA issues it (check for a stray character when it was pasted)"
         )
     for name in ("customer_id", "stage_id"):
-        value = config.get(name)
-        if value not in (None, "") and not is_uuid(str(value)):
-            yield f"setting `{name}` must be a UUID, got {value!r}"
-    start_date = config.get("start_date")
-    if start_date not in (None, ""):
+        if config.get(name) and not is_uuid(config[name]):
+            yield f"setting `{name}` must be a UUID, got {config[name]!r}"
+    if start_date := config.get("start_date"):
         try:
-            parse_timestamp(str(start_date))
+            parse_timestamp(start_date)
         except InvalidTimestampError:
             yield f"setting `start_date` must be an ISO-8601 date-time, got {start_date!r}"
     if (problem := api_url_problem(config.get("api_url"))) is not None:

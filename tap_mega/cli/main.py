@@ -40,13 +40,12 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(exc.exit_code)
     except Exception as exc:
-        line = failure_line(exc)
-        if line is None and sys.excepthook is not sys.__excepthook__:
-            raise  # the SDK's excepthook logs it, through the redacting log records
-        if line is None:
-            sys.stderr.write(redacted_traceback(exc))
-        else:
+        if (line := failure_line(exc)) is not None:
             sys.stderr.write(f"tap-mega: error: {redact(line)}\n")
+        elif sys.excepthook is not sys.__excepthook__:
+            raise  # the SDK's excepthook logs it, through the redacting log records
+        else:
+            sys.stderr.write(redacted_traceback(exc))
         sys.exit(EXIT_FAILURE)
     sys.exit(code if isinstance(code, int) else 0)
 
