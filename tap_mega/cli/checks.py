@@ -80,8 +80,7 @@ def schema_violations(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> 
 
 def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
     """What a type cannot say: a UUID, a timestamp, a URL that may carry the token, a duration."""
-    token = config.get("token")
-    if isinstance(token, str) and not TOKEN_CHARACTERS.fullmatch(token):
+    if not TOKEN_CHARACTERS.fullmatch(config["token"]):  # a string: the schema checked it
         # Never echo it: the value is a secret even when it is malformed.
         yield (
             "setting `token` must be printable ASCII without spaces or line breaks, "
