@@ -6,7 +6,7 @@ The SDK fills in no defaults and hands every part the raw `config`.
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from tap_mega.state.lookback import parse_lookback
 from tap_mega.timestamps import parse_timestamp
@@ -50,20 +50,12 @@ class Settings:
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> Settings:
         """The settings of a checked config: one left out takes its default (null is refused)."""
-        return cls(
-            token=config["token"],
-            customer_id=config["customer_id"],
-            api_url=config.get("api_url", cls.api_url).rstrip("/"),
-            start_date=config.get("start_date") or None,
-            page_size=config.get("page_size", cls.page_size),
-            include_custom_fields=config.get("include_custom_fields", cls.include_custom_fields),
-            custom_fields_schema=config.get("custom_fields_schema"),
-            filters={name: config[name] for name in FILTER_PARAMS if config.get(name)},
-            lookback=parse_lookback(config.get("lookback_window")),
-            request_timeout=float(config.get("request_timeout", cls.request_timeout)),
-            max_wait_seconds=float(config.get("max_wait_seconds", cls.max_wait_seconds)),
-            rate_limit_reserve=config.get("rate_limit_reserve", cls.rate_limit_reserve),
-        )
+        settings = {item.name: config[item.name] for item in fields(cls) if item.name in config}
+        settings["api_url"] = config.get("api_url", cls.api_url).rstrip("/")
+        settings["start_date"] = config.get("start_date") or None
+        settings["filters"] = {name: config[name] for name in FILTER_PARAMS if config.get(name)}
+        settings["lookback"] = parse_lookback(config.get("lookback_window"))
+        return cls(**settings)
 
     @property
     def start(self) -> dt.datetime | None:

@@ -90,6 +90,21 @@ def test_an_unusable_file_is_one_line_naming_it_and_no_request(
     assert emulator.token not in line
 
 
+def test_a_catalog_without_streams_is_one_line_and_no_request(
+    tmp_path: Path, emulator: MegaEmulator
+) -> None:
+    # The SDK would select no stream from it and exit 0 having read nothing.
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(tap_config(emulator)))
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"type": "SCHEMA", "stream": "leads"}))
+
+    line = the_one_line(tap("--config", str(config), "--catalog", str(catalog)), 1)
+
+    assert f"the --catalog file {catalog} is not a Singer catalog: it has no `streams` list" in line
+    assert emulator.request_count == 0
+
+
 @pytest.mark.parametrize(
     ("given", "fragment"),
     [

@@ -80,21 +80,18 @@ def schema_violations(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> 
 
 def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
     """What a type cannot say: a UUID, a timestamp, a URL that may carry the token, a duration."""
-    token = config.get("token")
-    if isinstance(token, str) and not TOKEN_CHARACTERS.fullmatch(token):
+    if not TOKEN_CHARACTERS.fullmatch(config["token"]):  # a string: the schema checked it
         # Never echo it: the value is a secret even when it is malformed.
         yield (
             "setting `token` must be printable ASCII without spaces or line breaks, "
             "as MEGA issues it (check for a stray character when it was pasted)"
         )
     for name in ("customer_id", "stage_id"):
-        value = config.get(name)
-        if value not in (None, "") and not is_uuid(str(value)):
-            yield f"setting `{name}` must be a UUID, got {value!r}"
-    start_date = config.get("start_date")
-    if start_date not in (None, ""):
+        if config.get(name) and not is_uuid(config[name]):
+            yield f"setting `{name}` must be a UUID, got {config[name]!r}"
+    if start_date := config.get("start_date"):
         try:
-            parse_timestamp(str(start_date))
+            parse_timestamp(start_date)
         except InvalidTimestampError:
             yield f"setting `start_date` must be an ISO-8601 date-time, got {start_date!r}"
     if (problem := api_url_problem(config.get("api_url"))) is not None:
@@ -165,18 +162,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def unknown_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
-    """Names in `config` that no setting declares: usually a typo worth a warning."""
-    return sorted(set(config) - set(schema["properties"]))
-
-
 def misspelt_settings(config: Mapping[str, t.Any], schema: dict[str, t.Any]) -> Iterator[str]:
     """Unknown names that are a near miss of a setting the config does not give.
 
     Only warned of, a misspelt `start_date` would spend hours of budget reading everything.
     """
     known = {name.lower(): name for name in schema["properties"]}
-    for name in unknown_settings(config, schema):
+    for name in sorted(set(config) - set(schema["properties"])):
         close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.8)
         if close and known[close[0]] not in config:
             yield (

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"tap-mega: error: {redact(exc.format_message())} (see tap-mega --help)\n")
         sys.exit(EXIT_USAGE)
     except TargetStoppedError as exc:
-        silence_stdout()
+        # Point stdout at /dev/null: else flushing it at exit prints a BrokenPipeError.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.stderr.write(f"tap-mega: error: {exc}\n")
         sys.exit(EXIT_FAILURE)
     except Terminated as exc:
@@ -39,24 +40,14 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(exc.exit_code)
     except Exception as exc:
-        line = failure_line(exc)
-        if line is None and sys.excepthook is not sys.__excepthook__:
-            raise  # the SDK's excepthook logs it, through the redacting log records
-        if line is None:
-            sys.stderr.write(redacted_traceback(exc))
-        else:
+        if (line := failure_line(exc)) is not None:
             sys.stderr.write(f"tap-mega: error: {redact(line)}\n")
+        elif sys.excepthook is not sys.__excepthook__:
+            raise  # the SDK's excepthook logs it, through the redacting log records
+        else:
+            sys.stderr.write(redacted_traceback(exc))
         sys.exit(EXIT_FAILURE)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def silence_stdout() -> None:
-    """Point stdout at /dev/null: else flushing it at exit prints a BrokenPipeError."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    finally:
-        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -151,11 +151,17 @@ class MegaTap(Tap):
         syncing = not (discover or testing)
         if syncing:
             cls.print_version(print_fn=cls.logger.info)
+        given_catalog = (
+            None if catalog is None or not syncing else read_json_object(catalog, "--catalog")
+        )
+        if given_catalog is not None and not isinstance(given_catalog.get("streams"), list):
+            msg = f"the --catalog file {catalog} is not a Singer catalog: it has no `streams` list"
+            raise InputError(msg)
         tap = cls(
             config=config.config,
             parse_env_config=config.parse_env,
             state=plain,
-            catalog=read_catalog(catalog) if syncing and catalog is not None else None,
+            catalog=given_catalog,
             setup_mapper=not discover,
             connection_test=test == CliTestOptionValue.All.value,
         )
@@ -189,7 +195,7 @@ class MegaTap(Tap):
             if (problem := account_problem(bookmark, self.config, name)) is not None:
                 raise InputError(problem)
         if raise_errors:
-            for name in settings.unknown_settings(self.config, schema):
+            for name in sorted(set(self.config) - set(schema["properties"])):
                 self.logger.warning("Ignoring unknown setting `%s`: no such setting", name)
         return []
 
@@ -197,15 +203,6 @@ class MegaTap(Tap):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Stop at a safe point and exit non-zero (the SDK exits 0); see termination.py."""
         GUARD.handle(signum)
-
-
-def read_catalog(path: str) -> dict[str, t.Any]:
-    """A --catalog file: a JSON object with a `streams` list, or one line naming it."""
-    catalog = read_json_object(path, "--catalog")
-    if not isinstance(catalog.get("streams"), list):
-        msg = f"the --catalog file {path} is not a Singer catalog: it has no `streams` list"
-        raise InputError(msg)
-    return catalog
 
 
 def settings_file(path: str) -> dict[str, t.Any]:

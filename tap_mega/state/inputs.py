@@ -6,6 +6,7 @@ The bookmark names its account (`ACCOUNT_KEY`): another account's would skip its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import typing as t
 import uuid
@@ -25,24 +26,20 @@ SHAPES = (
     'a Singer state {"bookmarks": ...}, a STATE message {"type": "STATE", "value": ...} '
     'or Meltano\'s {"singer_state": ...}'
 )
-#: Keys a Singer state may hold besides `bookmarks`.
-SINGER_STATE_KEYS = frozenset({"bookmarks", "currently_syncing"})
 
 
 def singer_state(value: t.Any, source: str) -> dict[str, t.Any]:
     """The plain Singer state in `value`; `source` ("the --state file x") names it if refused."""
     if value is None or value == {}:
         return {}
-    if isinstance(value, dict):
-        if value.get("type") == "STATE" and isinstance(value.get("value"), dict):
-            return singer_state(value["value"], source)
-        if set(value) == {"singer_state"} and isinstance(value["singer_state"], dict):
-            return singer_state(value["singer_state"], source)
-        problem = singer_state_problem(value)
-        if problem is None:
-            return value
-    else:
-        problem = json_kind(value)
+    if not isinstance(value, dict):
+        problem: str | None = json_kind(value)
+    elif value.get("type") == "STATE" and isinstance(value.get("value"), dict):
+        return singer_state(value["value"], source)
+    elif set(value) == {"singer_state"} and isinstance(value["singer_state"], dict):
+        return singer_state(value["singer_state"], source)
+    elif (problem := singer_state_problem(value)) is None:
+        return value
     msg = f"{source} is not a state tap-mega can read ({problem}); it accepts {SHAPES}"
     raise InputError(msg)
 
@@ -51,8 +48,7 @@ def singer_state_problem(value: dict[str, t.Any]) -> str | None:
     """Why an object is not a plain Singer state; None when it is one."""
     if isinstance(value.get("type"), str):
         return f"a {value['type']} message"
-    unknown = sorted(set(value) - SINGER_STATE_KEYS)
-    if unknown:
+    if unknown := sorted(set(value) - {"bookmarks", "currently_syncing"}):
         return "an object with " + ", ".join(f"`{key}`" for key in unknown[:3])
     bookmarks = value.get("bookmarks", {})
     if not isinstance(bookmarks, dict):
@@ -71,8 +67,7 @@ def ignored_bookmark_problem(
     It skips one for a stream it does not have, and a `replication_key_value` without
     its stream's `replication_key` (`replication_keys`, by stream name).
     """
-    unknown = sorted(set(bookmarks) - set(replication_keys))
-    if unknown:
+    if unknown := sorted(set(bookmarks) - set(replication_keys)):
         names = ", ".join(f"`{name}`" for name in unknown[:3])
         streams = ", ".join(f"`{name}`" for name in replication_keys)
         return (
@@ -112,9 +107,7 @@ def account_problem(
             f"the state's `{stream}` bookmark has an `{ACCOUNT_KEY}` tap-mega did not write; "
             f"{CLEAR_ADVICE}"
         )
-    if same_customer(recorded["customer_id"], current["customer_id"]) and same_host(
-        recorded["api_host"], current["api_host"]
-    ):
+    if canonical_account(recorded) == canonical_account(current):
         return None
     return (
         f"the state is for customer {recorded['customer_id']} at {recorded['api_host']}, "
@@ -129,14 +122,9 @@ CLEAR_ADVICE = (
 )
 
 
-def same_customer(left: str, right: str) -> bool:
-    """Two spellings of one customer UUID (case, braces, hyphens) are one customer."""
-    try:
-        return uuid.UUID(left) == uuid.UUID(right)
-    except ValueError:
-        return left.lower() == right.lower()
-
-
-def same_host(left: str, right: str) -> bool:
-    """One host; `localhost` and any loopback address are all this machine (the emulator)."""
-    return left.lower() == right.lower() or (is_loopback(left) and is_loopback(right))
+def canonical_account(account: Mapping[str, str]) -> tuple[str, str]:
+    """One spelling of an account: a UUID's (case, braces, hyphens); loopback hosts' (emulator)."""
+    customer, host = account["customer_id"].lower(), account["api_host"].lower()
+    with contextlib.suppress(ValueError):
+        customer = str(uuid.UUID(customer))
+    return customer, "localhost" if is_loopback(host) else host
