@@ -49,14 +49,12 @@ class ResumePoint:
             return None
         cursor, walk, served = (value.get(key, "") for key in ("cursor", "walk", "served_at"))
         since, emitted = value.get("updated_since"), value.get("emitted", 0)
-        if not all(isinstance(item, str) and item for item in (cursor, walk, served)):
-            return None
-        if not isinstance(since, (str, type(None))) or type(emitted) is not int or emitted < 0:
+        written = all(isinstance(item, str) and item for item in (cursor, walk, served))
+        if not written or type(emitted) is not int or emitted < 0:
             return None
         try:
             parse_timestamp(served)
-            if since is not None:
-                parse_timestamp(since)
+            since = None if since is None else format_timestamp(parse_timestamp(since))
         except InvalidTimestampError:
             return None
         return cls(cursor, since, walk, served, emitted)

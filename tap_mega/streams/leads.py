@@ -7,8 +7,6 @@ why, in sdk_contract.py.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import sys
 import typing as t
 from functools import cached_property
@@ -35,7 +33,7 @@ from tap_mega.streams.schema import (
     lead_schema,
     sampled_custom_fields,
 )
-from tap_mega.streams.walk import Walk, WalkStart, earliest_updated_at
+from tap_mega.streams.walk import Walk, earliest_updated_at
 from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
     InvalidTimestampError,
@@ -154,35 +152,28 @@ class LeadsStream(MegaStream):
 
     @property
     def page_limit(self) -> int:
-        """`page_size`, or no more than a dry run's `ABORT_AT_RECORD_COUNT` (`--test`: one)."""
-        page_size, limit = self.settings.page_size, self.ABORT_AT_RECORD_COUNT
-        return page_size if limit is None else max(1, min(page_size, limit))
+        """`page_size`; one in `--test`, which reads one lead."""
+        return 1 if self.connection_test else self.settings.page_size
 
     @override
     def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Walk the pages; the SDK checkpoints every 10,000 records, a crash here loses a page."""
-        start = WalkStart(self.starting_instant(context))
-        if self.ABORT_AT_RECORD_COUNT is not None:
-            # The SDK's dry run reads one record more only to abort on it, with an ERROR.
-            walk = self.walk(context, start)
-            with contextlib.closing(walk):
-                yield from itertools.islice(walk, self.ABORT_AT_RECORD_COUNT or 1)
-            return
+        point = None
         if self.incremental:
             self.set_state(context, ACCOUNT_KEY, account_of(self.config))  # see state/inputs.py
-            start = self.resume_start(context, start)
+            point = self.saved_resume_point(context)
         try:
-            yield from self.walk(context, start)
+            yield from self.walk(context, point)
         except SavedCursorRefusedError as exc:
             self.logger.warning(
                 "MEGA refused the cursor the last run saved (%s); starting again "
                 "lookback_window before the bookmark.",
                 exc,
             )
-            yield from self.walk(context, WalkStart(self.starting_instant(context)))
+            yield from self.walk(context, None)
 
-    def resume_start(self, context: Context | None, fresh: WalkStart) -> WalkStart:
-        """The cursor the last run saved when it is safe to follow (resume.py), else `fresh`."""
+    def saved_resume_point(self, context: Context | None) -> ResumePoint | None:
+        """The point the last run saved, when it is safe to follow (resume.py)."""
         saved = self.get_context_state(context).get(RESUME_STATE_KEY)
         point = ResumePoint.from_state(saved)
         if point is None:
@@ -191,7 +182,7 @@ class LeadsStream(MegaStream):
                     "Ignoring the state's %s: not a resume point this tap wrote.",
                     RESUME_STATE_KEY,
                 )
-            return fresh
+            return None
         reason = why_not_resume(
             point,
             bookmark=self.stream_state_bookmark(context),
@@ -204,23 +195,26 @@ class LeadsStream(MegaStream):
                 "lookback_window before the bookmark instead.",
                 reason,
             )
-            return fresh
+            return None
         self.logger.info("Resuming the last run's walk from the cursor it saved.")
-        since = parse_timestamp(point.updated_since) if point.updated_since else None
-        return WalkStart(since, point.cursor, point.emitted)
+        return point
 
     def walk(
-        self, context: Context | None, start: WalkStart
+        self, context: Context | None, point: ResumePoint | None
     ) -> Generator[dict[str, t.Any], None, None]:
-        """One walk through the pages, from the first or from a saved cursor."""
+        """One walk through the pages, from the first or from the point a stopped run saved."""
         params = self.get_url_params(context, None)
-        if start.since is not None:
-            params["updated_since"] = format_timestamp(start.since)
+        start = self.starting_instant(context)
+        if point is not None and point.updated_since is not None:
+            params["updated_since"] = point.updated_since
+        elif point is None and start is not None:
+            params["updated_since"] = format_timestamp(start)
+        already = point.emitted if point else 0
         interval = self.progress_interval_seconds
-        progress = Progress(self.pacer, self.page_limit, interval=interval, already=start.emitted)
+        progress = Progress(self.pacer, self.page_limit, interval=interval, already=already)
         fingerprint = walk_fingerprint(params, self.settings.start_date)  # not updated_since
-        walk = Walk(start, params, fingerprint, progress, self.stream_state_bookmark(context))
-        paginator = self.get_new_paginator(start=start.cursor)
+        walk = Walk(point, params, fingerprint, progress, self.stream_state_bookmark(context))
+        paginator = self.get_new_paginator(start=point.cursor if point else None)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             try:
@@ -238,6 +232,9 @@ class LeadsStream(MegaStream):
                     paginator.advance(response)
                     self.save_resume_point(context, walk.resume_point(page.next_cursor, response))
                     self._write_state_message()
+                    if self.connection_test:
+                        # One lead: the SDK would read a second only to abort on it, with an ERROR.
+                        return
             except (Exception, Terminated) as exc:
                 if isinstance(exc, (MegaResponseError, SavedCursorRefusedError)):
                     # MEGA's order or cursors are in doubt: the bookmark is the safe start.
@@ -261,7 +258,7 @@ class LeadsStream(MegaStream):
                 self.logger.warning(stuck)
             return None
         except MegaRequestError as exc:
-            if cursor is not None and cursor == walk.start.cursor:  # only ever the first page
+            if walk.resumed and cursor == walk.resumed.cursor:  # only ever the first page
                 raise SavedCursorRefusedError(str(exc)) from exc
             raise
 

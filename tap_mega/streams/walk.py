@@ -16,8 +16,6 @@ from tap_mega.state.resume import ResumePoint, served_at
 from tap_mega.timestamps import InvalidTimestampError, format_duration, normalize_timestamp
 
 if t.TYPE_CHECKING:
-    import datetime as dt
-
     import requests
 
     from tap_mega.api.pages import Page
@@ -25,20 +23,12 @@ if t.TYPE_CHECKING:
     from tap_mega.errors import BudgetExhaustedError
 
 
-class WalkStart(t.NamedTuple):
-    """Where a walk begins: its fixed `updated_since`, and a saved cursor (None: page one)."""
-
-    since: dt.datetime | None
-    cursor: str | None = None
-    #: Leads earlier runs emitted in the walk this cursor belongs to.
-    emitted: int = 0
-
-
 @dataclass
 class Walk:
     """One ascending walk: its fixed query, its progress, the last `updated_at` it passed."""
 
-    start: WalkStart
+    #: The point a stopped run saved that this walk resumes; None: from page one.
+    resumed: ResumePoint | None
     #: The query of every page but the cursor: filters, sort, limit, `updated_since`.
     params: dict[str, t.Any]
     #: What a saved cursor of this walk is only valid under (resume.walk_fingerprint).
