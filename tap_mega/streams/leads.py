@@ -85,11 +85,8 @@ class LeadsStream(MegaStream):
     def starting_instant(self, context: Context | None) -> dt.datetime | None:
         """The bookmark minus `lookback_window`, never before `start_date`; None: everything."""
         bookmark = self.stream_state_bookmark(context)
-        return incremental_start(
-            parse_timestamp(bookmark) if bookmark else None,
-            self.settings.start,
-            self.settings.lookback,
-        )
+        mark = parse_timestamp(bookmark) if bookmark else None
+        return incremental_start(mark, self.settings.start, self.settings.lookback)
 
     @override
     def _increment_stream_state(
@@ -113,7 +110,7 @@ class LeadsStream(MegaStream):
         """The bookmark (None: none, or FULL_TABLE), made canonical so strings compare."""
         state = self.get_context_state(context)
         value = state.get("replication_key_value")
-        if not value or not self.incremental or state.get("replication_key") != "updated_at":
+        if not value or not self.incremental:  # load_state refused another replication_key
             return None
         try:
             state["replication_key_value"] = normalize_timestamp(str(value))
@@ -142,18 +139,13 @@ class LeadsStream(MegaStream):
         params: dict[str, t.Any] = {
             "sort_by": "updated_at",
             "sort_dir": "asc",
-            "limit": self.page_limit,
+            "limit": 1 if self.connection_test else self.settings.page_size,  # --test: one lead
             "include_custom_fields": str(self.settings.include_custom_fields).lower(),
             **{FILTER_PARAMS[setting]: value for setting, value in self.settings.filters.items()},
         }
         if next_page_token:
             params["cursor"] = next_page_token
         return params
-
-    @property
-    def page_limit(self) -> int:
-        """`page_size`; one in `--test`, which reads one lead."""
-        return 1 if self.connection_test else self.settings.page_size
 
     @override
     def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -204,14 +196,13 @@ class LeadsStream(MegaStream):
     ) -> Generator[dict[str, t.Any], None, None]:
         """One walk through the pages, from the first or from the point a stopped run saved."""
         params = self.get_url_params(context, None)
-        start = self.starting_instant(context)
-        if point is not None and point.updated_since is not None:
-            params["updated_since"] = point.updated_since
-        elif point is None and start is not None:
+        if point is None and (start := self.starting_instant(context)) is not None:
             params["updated_since"] = format_timestamp(start)
+        elif point is not None and point.updated_since is not None:
+            params["updated_since"] = point.updated_since
         already = point.emitted if point else 0
         interval = self.progress_interval_seconds
-        progress = Progress(self.pacer, self.page_limit, interval=interval, already=already)
+        progress = Progress(self.pacer, params["limit"], interval=interval, already=already)
         fingerprint = walk_fingerprint(params, self.settings.start_date)  # not updated_since
         walk = Walk(point, params, fingerprint, progress, self.stream_state_bookmark(context))
         paginator = self.get_new_paginator(start=point.cursor if point else None)
@@ -224,7 +215,7 @@ class LeadsStream(MegaStream):
                         break
                     request_counter.increment()
                     page = self.read_page(response)
-                    if notice := walk.served_limit_line(page, self.page_limit):
+                    if notice := walk.served_limit_line(page):
                         self.logger.info(notice)
                     yield from self.emit_leads(walk, page.leads, context)
                     if line := progress.page_done(len(page.leads), page.total):

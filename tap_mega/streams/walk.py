@@ -69,8 +69,9 @@ class Walk:
         since = self.params.get("updated_since")
         return ResumePoint(cursor, since, self.fingerprint, served, self.progress.leads).to_state()
 
-    def served_limit_line(self, page: Page, asked: int) -> str | None:
+    def served_limit_line(self, page: Page) -> str | None:
         """Say once that MEGA caps `limit` below `page_size`: only the ETA needs to know."""
+        asked = self.params["limit"]
         if page.limit is None or page.limit >= asked or page.limit == self.served_limit:
             return None
         self.served_limit = page.limit
