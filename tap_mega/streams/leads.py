@@ -244,9 +244,8 @@ class LeadsStream(MegaStream):
             with GUARD.interruptible():
                 return self.fetch_page(context, cursor, params)
         except BudgetExhaustedError as exc:
-            self.logger.warning(walk.stopped_early_line(exc, self.pacer.max_wait))
-            if stuck := walk.stuck_line(self.stream_state_bookmark(context)):
-                self.logger.warning(stuck)
+            for line in walk.stopped_early_lines(exc, self.pacer.max_wait):
+                self.logger.warning(line)
             return None
         except MegaRequestError as exc:
             if walk.resumed and cursor == walk.resumed.cursor:  # only ever the first page

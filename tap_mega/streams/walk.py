@@ -16,6 +16,8 @@ from tap_mega.state.resume import ResumePoint, served_at
 from tap_mega.timestamps import InvalidTimestampError, format_duration, normalize_timestamp
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import requests
 
     from tap_mega.api.pages import Page
@@ -81,8 +83,8 @@ class Walk:
             f"going on with pages of {page.limit}."
         )
 
-    def stopped_early_line(self, exc: BudgetExhaustedError, max_wait: float) -> str:
-        """Say how far the run got, why it stopped, and that nothing is lost."""
+    def stopped_early_lines(self, exc: BudgetExhaustedError, max_wait: float) -> Iterator[str]:
+        """How far the run got, why it stopped, that nothing is lost; and if it is stuck."""
         progress = self.progress
         total = f" of {progress.total:,}" if progress.total is not None else ""
         earlier = (
@@ -90,25 +92,22 @@ class Walk:
             if progress.already
             else ""
         )
-        return (
+        yield (
             f"Stopping early: the next request would wait {format_duration(exc.wait)} "
             f"because {exc.reason}, longer than max_wait_seconds="
             f"{max_wait:g}. Emitted {progress.leads:,}{total} leads{earlier}; "
             "the state is saved and the next run resumes from here."
         )
-
-    def stuck_line(self, now: str | None) -> str | None:
-        """Warn when a stopped run left the bookmark (`now`) as it found it: the next would too."""
-        incoming = self.incoming_bookmark
-        if incoming is None or self.progress.leads_this_run == 0 or now != incoming:
-            return None
-        return (
-            f"No progress: this run stopped before reading past the bookmark it started "
-            f"from ({incoming}), so the next run would start there again. More leads "
-            "share that updated_at (with the lookback_window before it) than one run's "
-            "budget reaches; raise max_wait_seconds so a run can wait for the budget "
-            "and read past them."
-        )
+        incoming, last = self.incoming_bookmark, self.last_updated_at
+        if incoming is not None and last is not None and last <= incoming:
+            # The leads it emitted left the bookmark as it found it: the next run would too.
+            yield (
+                f"No progress: this run stopped before reading past the bookmark it started "
+                f"from ({incoming}), so the next run would start there again. More leads "
+                "share that updated_at (with the lookback_window before it) than one run's "
+                "budget reaches; raise max_wait_seconds so a run can wait for the budget "
+                "and read past them."
+            )
 
 
 def earliest_updated_at(undelivered: list[dict[str, t.Any]]) -> str | None:
