@@ -38,10 +38,6 @@ class ResumePoint:
     #: Leads the walk emitted before the cursor, over all its runs: for progress.
     emitted: int = 0
 
-    def to_state(self) -> dict[str, t.Any]:
-        """The JSON object kept in the stream's state."""
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_state(cls, value: object) -> ResumePoint | None:
         """A saved point; None when absent, null, or not one this tap wrote."""

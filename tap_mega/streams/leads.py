@@ -7,6 +7,7 @@ why, in sdk_contract.py.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import typing as t
 from functools import cached_property
@@ -126,10 +127,10 @@ class LeadsStream(MegaStream):
             state[key] = value
             self.state_manager.is_flushed = False
 
-    def save_resume_point(self, context: Context | None, point: dict[str, t.Any] | None) -> None:
+    def save_resume_point(self, context: Context | None, point: ResumePoint | None) -> None:
         """Null rather than absent once set: a store merging failed runs' states keeps none."""
         if self.incremental:
-            self.set_state(context, RESUME_STATE_KEY, point)
+            self.set_state(context, RESUME_STATE_KEY, point and dataclasses.asdict(point))
 
     @override
     def get_url_params(

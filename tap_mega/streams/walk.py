@@ -61,15 +61,13 @@ class Walk:
             raise MegaResponseError(msg)
         self.last_updated_at = updated_at
 
-    def resume_point(
-        self, cursor: str | None, response: requests.Response
-    ) -> dict[str, t.Any] | None:
+    def resume_point(self, cursor: str | None, response: requests.Response) -> ResumePoint | None:
         """The state's record of the next page's cursor; None when there is none to follow."""
         served = served_at(response.headers.get("Date"))
         if cursor is None or served is None:
             return None
         since = self.params.get("updated_since")
-        return ResumePoint(cursor, since, self.fingerprint, served, self.progress.leads).to_state()
+        return ResumePoint(cursor, since, self.fingerprint, served, self.progress.leads)
 
     def served_limit_line(self, page: Page) -> str | None:
         """Say once that MEGA caps `limit` below `page_size`: only the ETA needs to know."""
