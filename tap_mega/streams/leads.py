@@ -73,11 +73,6 @@ class LeadsStream(MegaStream):
         super().__init__(tap, connection_test=connection_test)
         self.catalog_given = catalog_given
 
-    @property
-    def incremental(self) -> bool:
-        """False for a FULL_TABLE catalog, which keeps no bookmark and no resume point."""
-        return self.replication_method == REPLICATION_INCREMENTAL
-
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """None: MEGA's clock stamps `updated_at`, so ours must not cap the bookmark."""
@@ -98,7 +93,7 @@ class LeadsStream(MegaStream):
         The lookback re-reads older leads, which the SDK's sort check refuses; a run
         resumed from any STATE looks back again, so it may re-emit leads, never skip one.
         """
-        if not self.incremental:
+        if self.replication_method != REPLICATION_INCREMENTAL:
             return  # as the SDK: a FULL_TABLE catalog keeps no bookmark
         state = self.get_context_state(context)
         # Canonical, so bookmarks compare as strings; the record keeps MEGA's spelling.
@@ -111,7 +106,7 @@ class LeadsStream(MegaStream):
         """The bookmark (None: none, or FULL_TABLE), made canonical so strings compare."""
         state = self.get_context_state(context)
         value = state.get("replication_key_value")
-        if not value or not self.incremental:  # load_state refused another replication_key
+        if not value or self.replication_method != REPLICATION_INCREMENTAL:
             return None
         try:
             state["replication_key_value"] = normalize_timestamp(str(value))
@@ -129,7 +124,7 @@ class LeadsStream(MegaStream):
 
     def save_resume_point(self, context: Context | None, point: ResumePoint | None) -> None:
         """Null rather than absent once set: a store merging failed runs' states keeps none."""
-        if self.incremental:
+        if self.replication_method == REPLICATION_INCREMENTAL:
             self.set_state(context, RESUME_STATE_KEY, point and dataclasses.asdict(point))
 
     @override
@@ -152,7 +147,7 @@ class LeadsStream(MegaStream):
     def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Walk the pages; the SDK checkpoints every 10,000 records, a crash here loses a page."""
         point = None
-        if self.incremental:
+        if self.replication_method == REPLICATION_INCREMENTAL:
             self.set_state(context, ACCOUNT_KEY, account_of(self.config))  # see state/inputs.py
             point = self.saved_resume_point(context)
         try:
@@ -176,12 +171,10 @@ class LeadsStream(MegaStream):
                     RESUME_STATE_KEY,
                 )
             return None
-        reason = why_not_resume(
-            point,
-            bookmark=self.stream_state_bookmark(context),
-            lookback=self.settings.lookback,
-            walk=walk_fingerprint(self.get_url_params(context, None), self.settings.start_date),
-        )
+        bookmark = self.stream_state_bookmark(context)
+        fingerprint = walk_fingerprint(self.get_url_params(context, None), self.settings.start_date)
+        lookback = self.settings.lookback
+        reason = why_not_resume(point, bookmark=bookmark, lookback=lookback, walk=fingerprint)
         if reason:
             self.logger.info(
                 "Not resuming from the cursor the last run saved: %s. Starting "
@@ -284,8 +277,7 @@ class LeadsStream(MegaStream):
         The setting's fields, else a sample's; none in `--test` (one request), or when a
         catalog was given (the sync reads it). `custom_fields` still carries every value.
         """
-        explicit = self.settings.custom_fields_schema
-        if explicit is not None:
+        if (explicit := self.settings.custom_fields_schema) is not None:
             return lead_schema(explicit_custom_fields(explicit))
         if not self.settings.include_custom_fields or self.catalog_given or self.connection_test:
             return lead_schema({})

@@ -52,8 +52,7 @@ class Walk:
         except InvalidTimestampError as exc:
             msg = f"MEGA returned lead {lead_id} with an unusable updated_at: {raw!r}"
             raise MegaResponseError(msg) from exc
-        previous = self.last_updated_at
-        if previous is not None and updated_at < previous:
+        if (previous := self.last_updated_at) is not None and updated_at < previous:
             msg = (
                 f"MEGA returned lead {lead_id} out of order: updated_at {updated_at} "
                 f"after {previous} in an ascending walk"
