@@ -6,6 +6,7 @@ import datetime as dt
 import time
 import typing as t
 from collections import Counter
+from dataclasses import asdict
 
 import pytest
 
@@ -38,8 +39,8 @@ FIVE_MINUTES = dt.timedelta(minutes=5)
 
 
 def test_a_point_survives_the_state_as_json() -> None:
-    assert ResumePoint.from_state(POINT.to_state()) == POINT
-    assert ResumePoint.from_state({**POINT.to_state(), "updated_since": None}) is not None
+    assert ResumePoint.from_state(asdict(POINT)) == POINT
+    assert ResumePoint.from_state({**asdict(POINT), "updated_since": None}) is not None
 
 
 @pytest.mark.parametrize(
@@ -48,16 +49,16 @@ def test_a_point_survives_the_state_as_json() -> None:
         None,
         "abc",
         [],
-        {**POINT.to_state(), "cursor": ""},
-        {**POINT.to_state(), "cursor": 7},
-        {**POINT.to_state(), "walk": None},
-        {**POINT.to_state(), "served_at": "yesterday"},
-        {**POINT.to_state(), "updated_since": "soon"},
-        {**POINT.to_state(), "updated_since": 5},
-        {key: value for key, value in POINT.to_state().items() if key != "served_at"},
-        {**POINT.to_state(), "emitted": -1},
-        {**POINT.to_state(), "emitted": "100"},
-        {**POINT.to_state(), "emitted": True},
+        {**asdict(POINT), "cursor": ""},
+        {**asdict(POINT), "cursor": 7},
+        {**asdict(POINT), "walk": None},
+        {**asdict(POINT), "served_at": "yesterday"},
+        {**asdict(POINT), "updated_since": "soon"},
+        {**asdict(POINT), "updated_since": 5},
+        {key: value for key, value in asdict(POINT).items() if key != "served_at"},
+        {**asdict(POINT), "emitted": -1},
+        {**asdict(POINT), "emitted": "100"},
+        {**asdict(POINT), "emitted": True},
     ],
 )
 def test_anything_the_tap_did_not_write_is_no_point(saved: object) -> None:
@@ -65,7 +66,7 @@ def test_anything_the_tap_did_not_write_is_no_point(saved: object) -> None:
 
 
 def test_a_point_without_a_count_counts_from_zero() -> None:
-    saved = {key: value for key, value in POINT.to_state().items() if key != "emitted"}
+    saved = {key: value for key, value in asdict(POINT).items() if key != "emitted"}
     point = ResumePoint.from_state(saved)
     assert point is not None
     assert point.emitted == 0

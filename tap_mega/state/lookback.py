@@ -32,12 +32,11 @@ def parse_lookback(value: t.Any) -> dt.timedelta:
     if value is None:
         return dt.timedelta(seconds=DEFAULT_LOOKBACK_SECONDS)
     text = value.strip().upper() if isinstance(value, str) else ""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
     window = None
     with contextlib.suppress(OverflowError, ValueError):  # too large, or NaN
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            window = dt.timedelta(seconds=value)
-        elif _NUMBER.fullmatch(text):
-            window = dt.timedelta(seconds=float(text))
+        if number or _NUMBER.fullmatch(text):
+            window = dt.timedelta(seconds=float(value))
         elif match := _DURATION.fullmatch(text):
             parts = {name: float(part) for name, part in match.groupdict().items() if part}
             window = dt.timedelta(**parts)

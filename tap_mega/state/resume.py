@@ -38,10 +38,6 @@ class ResumePoint:
     #: Leads the walk emitted before the cursor, over all its runs: for progress.
     emitted: int = 0
 
-    def to_state(self) -> dict[str, t.Any]:
-        """The JSON object kept in the stream's state."""
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_state(cls, value: object) -> ResumePoint | None:
         """A saved point; None when absent, null, or not one this tap wrote."""
@@ -49,14 +45,12 @@ class ResumePoint:
             return None
         cursor, walk, served = (value.get(key, "") for key in ("cursor", "walk", "served_at"))
         since, emitted = value.get("updated_since"), value.get("emitted", 0)
-        if not all(isinstance(item, str) and item for item in (cursor, walk, served)):
-            return None
-        if not isinstance(since, (str, type(None))) or type(emitted) is not int or emitted < 0:
+        written = all(isinstance(item, str) and item for item in (cursor, walk, served))
+        if not written or type(emitted) is not int or emitted < 0:
             return None
         try:
             parse_timestamp(served)
-            if since is not None:
-                parse_timestamp(since)
+            since = None if since is None else format_timestamp(parse_timestamp(since))
         except InvalidTimestampError:
             return None
         return cls(cursor, since, walk, served, emitted)

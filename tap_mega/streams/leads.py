@@ -7,8 +7,7 @@ why, in sdk_contract.py.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
+import dataclasses
 import sys
 import typing as t
 from functools import cached_property
@@ -35,7 +34,7 @@ from tap_mega.streams.schema import (
     lead_schema,
     sampled_custom_fields,
 )
-from tap_mega.streams.walk import Walk, WalkStart, earliest_updated_at
+from tap_mega.streams.walk import Walk, earliest_updated_at
 from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import (
     InvalidTimestampError,
@@ -74,11 +73,6 @@ class LeadsStream(MegaStream):
         super().__init__(tap, connection_test=connection_test)
         self.catalog_given = catalog_given
 
-    @property
-    def incremental(self) -> bool:
-        """False for a FULL_TABLE catalog, which keeps no bookmark and no resume point."""
-        return self.replication_method == REPLICATION_INCREMENTAL
-
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """None: MEGA's clock stamps `updated_at`, so ours must not cap the bookmark."""
@@ -87,11 +81,8 @@ class LeadsStream(MegaStream):
     def starting_instant(self, context: Context | None) -> dt.datetime | None:
         """The bookmark minus `lookback_window`, never before `start_date`; None: everything."""
         bookmark = self.stream_state_bookmark(context)
-        return incremental_start(
-            parse_timestamp(bookmark) if bookmark else None,
-            self.settings.start,
-            self.settings.lookback,
-        )
+        mark = parse_timestamp(bookmark) if bookmark else None
+        return incremental_start(mark, self.settings.start, self.settings.lookback)
 
     @override
     def _increment_stream_state(
@@ -102,7 +93,7 @@ class LeadsStream(MegaStream):
         The lookback re-reads older leads, which the SDK's sort check refuses; a run
         resumed from any STATE looks back again, so it may re-emit leads, never skip one.
         """
-        if not self.incremental:
+        if self.replication_method != REPLICATION_INCREMENTAL:
             return  # as the SDK: a FULL_TABLE catalog keeps no bookmark
         state = self.get_context_state(context)
         # Canonical, so bookmarks compare as strings; the record keeps MEGA's spelling.
@@ -115,7 +106,7 @@ class LeadsStream(MegaStream):
         """The bookmark (None: none, or FULL_TABLE), made canonical so strings compare."""
         state = self.get_context_state(context)
         value = state.get("replication_key_value")
-        if not value or not self.incremental or state.get("replication_key") != "updated_at":
+        if not value or self.replication_method != REPLICATION_INCREMENTAL:
             return None
         try:
             state["replication_key_value"] = normalize_timestamp(str(value))
@@ -131,10 +122,10 @@ class LeadsStream(MegaStream):
             state[key] = value
             self.state_manager.is_flushed = False
 
-    def save_resume_point(self, context: Context | None, point: dict[str, t.Any] | None) -> None:
+    def save_resume_point(self, context: Context | None, point: ResumePoint | None) -> None:
         """Null rather than absent once set: a store merging failed runs' states keeps none."""
-        if self.incremental:
-            self.set_state(context, RESUME_STATE_KEY, point)
+        if self.replication_method == REPLICATION_INCREMENTAL:
+            self.set_state(context, RESUME_STATE_KEY, point and dataclasses.asdict(point))
 
     @override
     def get_url_params(
@@ -144,7 +135,7 @@ class LeadsStream(MegaStream):
         params: dict[str, t.Any] = {
             "sort_by": "updated_at",
             "sort_dir": "asc",
-            "limit": self.page_limit,
+            "limit": 1 if self.connection_test else self.settings.page_size,  # --test: one lead
             "include_custom_fields": str(self.settings.include_custom_fields).lower(),
             **{FILTER_PARAMS[setting]: value for setting, value in self.settings.filters.items()},
         }
@@ -152,37 +143,25 @@ class LeadsStream(MegaStream):
             params["cursor"] = next_page_token
         return params
 
-    @property
-    def page_limit(self) -> int:
-        """`page_size`, or no more than a dry run's `ABORT_AT_RECORD_COUNT` (`--test`: one)."""
-        page_size, limit = self.settings.page_size, self.ABORT_AT_RECORD_COUNT
-        return page_size if limit is None else max(1, min(page_size, limit))
-
     @override
     def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Walk the pages; the SDK checkpoints every 10,000 records, a crash here loses a page."""
-        start = WalkStart(self.starting_instant(context))
-        if self.ABORT_AT_RECORD_COUNT is not None:
-            # The SDK's dry run reads one record more only to abort on it, with an ERROR.
-            walk = self.walk(context, start)
-            with contextlib.closing(walk):
-                yield from itertools.islice(walk, self.ABORT_AT_RECORD_COUNT or 1)
-            return
-        if self.incremental:
+        point = None
+        if self.replication_method == REPLICATION_INCREMENTAL:
             self.set_state(context, ACCOUNT_KEY, account_of(self.config))  # see state/inputs.py
-            start = self.resume_start(context, start)
+            point = self.saved_resume_point(context)
         try:
-            yield from self.walk(context, start)
+            yield from self.walk(context, point)
         except SavedCursorRefusedError as exc:
             self.logger.warning(
                 "MEGA refused the cursor the last run saved (%s); starting again "
                 "lookback_window before the bookmark.",
                 exc,
             )
-            yield from self.walk(context, WalkStart(self.starting_instant(context)))
+            yield from self.walk(context, None)
 
-    def resume_start(self, context: Context | None, fresh: WalkStart) -> WalkStart:
-        """The cursor the last run saved when it is safe to follow (resume.py), else `fresh`."""
+    def saved_resume_point(self, context: Context | None) -> ResumePoint | None:
+        """The point the last run saved, when it is safe to follow (resume.py)."""
         saved = self.get_context_state(context).get(RESUME_STATE_KEY)
         point = ResumePoint.from_state(saved)
         if point is None:
@@ -191,36 +170,36 @@ class LeadsStream(MegaStream):
                     "Ignoring the state's %s: not a resume point this tap wrote.",
                     RESUME_STATE_KEY,
                 )
-            return fresh
-        reason = why_not_resume(
-            point,
-            bookmark=self.stream_state_bookmark(context),
-            lookback=self.settings.lookback,
-            walk=walk_fingerprint(self.get_url_params(context, None), self.settings.start_date),
-        )
+            return None
+        bookmark = self.stream_state_bookmark(context)
+        fingerprint = walk_fingerprint(self.get_url_params(context, None), self.settings.start_date)
+        lookback = self.settings.lookback
+        reason = why_not_resume(point, bookmark=bookmark, lookback=lookback, walk=fingerprint)
         if reason:
             self.logger.info(
                 "Not resuming from the cursor the last run saved: %s. Starting "
                 "lookback_window before the bookmark instead.",
                 reason,
             )
-            return fresh
+            return None
         self.logger.info("Resuming the last run's walk from the cursor it saved.")
-        since = parse_timestamp(point.updated_since) if point.updated_since else None
-        return WalkStart(since, point.cursor, point.emitted)
+        return point
 
     def walk(
-        self, context: Context | None, start: WalkStart
+        self, context: Context | None, point: ResumePoint | None
     ) -> Generator[dict[str, t.Any], None, None]:
-        """One walk through the pages, from the first or from a saved cursor."""
+        """One walk through the pages, from the first or from the point a stopped run saved."""
         params = self.get_url_params(context, None)
-        if start.since is not None:
-            params["updated_since"] = format_timestamp(start.since)
+        if point is None and (start := self.starting_instant(context)) is not None:
+            params["updated_since"] = format_timestamp(start)
+        elif point is not None and point.updated_since is not None:
+            params["updated_since"] = point.updated_since
+        already = point.emitted if point else 0
         interval = self.progress_interval_seconds
-        progress = Progress(self.pacer, self.page_limit, interval=interval, already=start.emitted)
+        progress = Progress(self.pacer, params["limit"], interval=interval, already=already)
         fingerprint = walk_fingerprint(params, self.settings.start_date)  # not updated_since
-        walk = Walk(start, params, fingerprint, progress, self.stream_state_bookmark(context))
-        paginator = self.get_new_paginator(start=start.cursor)
+        walk = Walk(point, params, fingerprint, progress, self.stream_state_bookmark(context))
+        paginator = self.get_new_paginator(start=point.cursor if point else None)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             try:
@@ -230,7 +209,7 @@ class LeadsStream(MegaStream):
                         break
                     request_counter.increment()
                     page = self.read_page(response)
-                    if notice := walk.served_limit_line(page, self.page_limit):
+                    if notice := walk.served_limit_line(page):
                         self.logger.info(notice)
                     yield from self.emit_leads(walk, page.leads, context)
                     if line := progress.page_done(len(page.leads), page.total):
@@ -238,6 +217,9 @@ class LeadsStream(MegaStream):
                     paginator.advance(response)
                     self.save_resume_point(context, walk.resume_point(page.next_cursor, response))
                     self._write_state_message()
+                    if self.connection_test:
+                        # One lead: the SDK would read a second only to abort on it, with an ERROR.
+                        return
             except (Exception, Terminated) as exc:
                 if isinstance(exc, (MegaResponseError, SavedCursorRefusedError)):
                     # MEGA's order or cursors are in doubt: the bookmark is the safe start.
@@ -256,12 +238,11 @@ class LeadsStream(MegaStream):
             with GUARD.interruptible():
                 return self.fetch_page(context, cursor, params)
         except BudgetExhaustedError as exc:
-            self.logger.warning(walk.stopped_early_line(exc, self.pacer.max_wait))
-            if stuck := walk.stuck_line(self.stream_state_bookmark(context)):
-                self.logger.warning(stuck)
+            for line in walk.stopped_early_lines(exc, self.pacer.max_wait):
+                self.logger.warning(line)
             return None
         except MegaRequestError as exc:
-            if cursor is not None and cursor == walk.start.cursor:  # only ever the first page
+            if walk.resumed and cursor == walk.resumed.cursor:  # only ever the first page
                 raise SavedCursorRefusedError(str(exc)) from exc
             raise
 
@@ -296,8 +277,7 @@ class LeadsStream(MegaStream):
         The setting's fields, else a sample's; none in `--test` (one request), or when a
         catalog was given (the sync reads it). `custom_fields` still carries every value.
         """
-        explicit = self.settings.custom_fields_schema
-        if explicit is not None:
+        if (explicit := self.settings.custom_fields_schema) is not None:
             return lead_schema(explicit_custom_fields(explicit))
         if not self.settings.include_custom_fields or self.catalog_given or self.connection_test:
             return lead_schema({})

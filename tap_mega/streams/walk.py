@@ -16,7 +16,7 @@ from tap_mega.state.resume import ResumePoint, served_at
 from tap_mega.timestamps import InvalidTimestampError, format_duration, normalize_timestamp
 
 if t.TYPE_CHECKING:
-    import datetime as dt
+    from collections.abc import Iterator
 
     import requests
 
@@ -25,20 +25,12 @@ if t.TYPE_CHECKING:
     from tap_mega.errors import BudgetExhaustedError
 
 
-class WalkStart(t.NamedTuple):
-    """Where a walk begins: its fixed `updated_since`, and a saved cursor (None: page one)."""
-
-    since: dt.datetime | None
-    cursor: str | None = None
-    #: Leads earlier runs emitted in the walk this cursor belongs to.
-    emitted: int = 0
-
-
 @dataclass
 class Walk:
     """One ascending walk: its fixed query, its progress, the last `updated_at` it passed."""
 
-    start: WalkStart
+    #: The point a stopped run saved that this walk resumes; None: from page one.
+    resumed: ResumePoint | None
     #: The query of every page but the cursor: filters, sort, limit, `updated_since`.
     params: dict[str, t.Any]
     #: What a saved cursor of this walk is only valid under (resume.walk_fingerprint).
@@ -60,8 +52,7 @@ class Walk:
         except InvalidTimestampError as exc:
             msg = f"MEGA returned lead {lead_id} with an unusable updated_at: {raw!r}"
             raise MegaResponseError(msg) from exc
-        previous = self.last_updated_at
-        if previous is not None and updated_at < previous:
+        if (previous := self.last_updated_at) is not None and updated_at < previous:
             msg = (
                 f"MEGA returned lead {lead_id} out of order: updated_at {updated_at} "
                 f"after {previous} in an ascending walk"
@@ -69,18 +60,17 @@ class Walk:
             raise MegaResponseError(msg)
         self.last_updated_at = updated_at
 
-    def resume_point(
-        self, cursor: str | None, response: requests.Response
-    ) -> dict[str, t.Any] | None:
+    def resume_point(self, cursor: str | None, response: requests.Response) -> ResumePoint | None:
         """The state's record of the next page's cursor; None when there is none to follow."""
         served = served_at(response.headers.get("Date"))
         if cursor is None or served is None:
             return None
         since = self.params.get("updated_since")
-        return ResumePoint(cursor, since, self.fingerprint, served, self.progress.leads).to_state()
+        return ResumePoint(cursor, since, self.fingerprint, served, self.progress.leads)
 
-    def served_limit_line(self, page: Page, asked: int) -> str | None:
+    def served_limit_line(self, page: Page) -> str | None:
         """Say once that MEGA caps `limit` below `page_size`: only the ETA needs to know."""
+        asked = self.params["limit"]
         if page.limit is None or page.limit >= asked or page.limit == self.served_limit:
             return None
         self.served_limit = page.limit
@@ -90,8 +80,8 @@ class Walk:
             f"going on with pages of {page.limit}."
         )
 
-    def stopped_early_line(self, exc: BudgetExhaustedError, max_wait: float) -> str:
-        """Say how far the run got, why it stopped, and that nothing is lost."""
+    def stopped_early_lines(self, exc: BudgetExhaustedError, max_wait: float) -> Iterator[str]:
+        """How far the run got, why it stopped, that nothing is lost; and if it is stuck."""
         progress = self.progress
         total = f" of {progress.total:,}" if progress.total is not None else ""
         earlier = (
@@ -99,25 +89,22 @@ class Walk:
             if progress.already
             else ""
         )
-        return (
+        yield (
             f"Stopping early: the next request would wait {format_duration(exc.wait)} "
             f"because {exc.reason}, longer than max_wait_seconds="
             f"{max_wait:g}. Emitted {progress.leads:,}{total} leads{earlier}; "
             "the state is saved and the next run resumes from here."
         )
-
-    def stuck_line(self, now: str | None) -> str | None:
-        """Warn when a stopped run left the bookmark (`now`) as it found it: the next would too."""
-        incoming = self.incoming_bookmark
-        if incoming is None or self.progress.leads_this_run == 0 or now != incoming:
-            return None
-        return (
-            f"No progress: this run stopped before reading past the bookmark it started "
-            f"from ({incoming}), so the next run would start there again. More leads "
-            "share that updated_at (with the lookback_window before it) than one run's "
-            "budget reaches; raise max_wait_seconds so a run can wait for the budget "
-            "and read past them."
-        )
+        incoming, last = self.incoming_bookmark, self.last_updated_at
+        if incoming is not None and last is not None and last <= incoming:
+            # The leads it emitted left the bookmark as it found it: the next run would too.
+            yield (
+                f"No progress: this run stopped before reading past the bookmark it started "
+                f"from ({incoming}), so the next run would start there again. More leads "
+                "share that updated_at (with the lookback_window before it) than one run's "
+                "budget reaches; raise max_wait_seconds so a run can wait for the budget "
+                "and read past them."
+            )
 
 
 def earliest_updated_at(undelivered: list[dict[str, t.Any]]) -> str | None:
