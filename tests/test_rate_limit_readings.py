@@ -68,10 +68,13 @@ def test_no_429_and_near_the_floor_under_every_limiter_model(model: str) -> None
     # The floor sends a burst of 30 in no time; here each request takes up to
     # 20 ms to be counted, so a burst takes up to 0.6 s, and a slot missed at
     # the edge of a fixed or aligned window waits for the next one. Over six
-    # seconds that is up to one short window more; over MEGA's hour it is
-    # nothing (test_pacer_readings.py holds the tap to 1.05 over 1,500
-    # requests with that latency, and benchmarks/RESULTS.md has the figures).
-    assert span <= floor * 1.05 + WINDOWS[0].seconds, (span, floor)
+    # seconds that is up to one short window more, plus that spread (an aligned
+    # grid whose edge falls just after the first request shows both); over
+    # MEGA's hour it is nothing (test_pacer_readings.py holds the tap to 1.05
+    # over 1,500 requests with that latency, and benchmarks/RESULTS.md has the
+    # figures).
+    burst_spread = WINDOWS[0].limit * 0.020
+    assert span <= floor * 1.05 + WINDOWS[0].seconds + burst_spread, (span, floor)
 
 
 def test_another_integration_is_waited_out_and_a_reserve_that_covers_it_meets_no_429(
