@@ -25,6 +25,7 @@ too, whatever else is exported: an emulator's leads never land in `dev`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import ipaddress
@@ -112,10 +113,30 @@ def ensure_meltano(sys_dir: Path | None = None) -> Path:
     """Create .venv-meltano and run `meltano install`, each once; return `meltano`.
 
     `sys_dir` moves Meltano's .meltano folder (plugin venvs, state database)
-    elsewhere, which tests use to stay out of the user's project state.
+    elsewhere, which tests use to stay out of the user's project state. One
+    process at a time: the suite's workers (and a test's own `dev.py sync`)
+    would otherwise build .venv-meltano at once ("Text file busy").
     """
     if sys.version_info < (3, 10):
         sys.exit("tap-mega needs Python 3.10 or newer")
+    with one_at_a_time("meltano"):
+        return install_meltano(sys_dir)
+
+
+def one_at_a_time(name: str) -> contextlib.AbstractContextManager[object]:
+    """An exclusive lock for this checkout's `name` work; a no-op where fcntl is missing."""
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only; Windows runs no parallel workers here
+    except ImportError:
+        return contextlib.nullcontext()
+    key = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    handle = (Path(tempfile.gettempdir()) / f"tap-mega-{key}-{name}.lock").open("w")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle  # closing it (the `with` block's end) releases the lock
+
+
+def install_meltano(sys_dir: Path | None) -> Path:
+    """`ensure_meltano`'s work, under its lock."""
     meltano_fingerprint = hashlib.sha256(
         MELTANO_REQUIREMENT.encode() + MELTANO_LOCK.read_bytes(),
     ).hexdigest()
