@@ -17,7 +17,7 @@ from tap_mega.streams.schema import ANY_SCALAR, declared_type, lead_schema, samp
 from tap_mega.testing.emulator import Fault, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp
 from tests.helpers.cli import assert_one_line_failure, run_main
-from tests.helpers.sync import SAMPLE, bookmark, tap_config
+from tests.helpers.sync import EMULATOR_CUSTOM_FIELDS, SAMPLE, bookmark, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -200,31 +200,8 @@ def test_declared_types_match_the_emulators_data(
         "notes": NULLABLE["string"],
         "bedrooms": ANY_SCALAR,  # integers and text: the mixed slug
         "preferred_contact": NULLABLE["string"],  # only on the recent leads
-    } | {
-        slug: declared[slug]
-        for slug in declared
-        if slug
-        not in {
-            "lead_line",
-            "budget",
-            "price_per_sqft",
-            "preapproved",
-            "timeline",
-            "notes",
-            "bedrooms",
-            "preferred_contact",
-        }
-    }
-    assert set(declared) == {
-        "lead_line",
-        "budget",
-        "price_per_sqft",
-        "preapproved",
-        "timeline",
-        "notes",
-        "bedrooms",
-        "preferred_contact",
-    }
+    } | {slug: declared[slug] for slug in declared if slug not in EMULATOR_CUSTOM_FIELDS}
+    assert set(declared) == set(EMULATOR_CUSTOM_FIELDS)
     oldest = sorted(recent_emulator.leads, key=lambda lead: lead["updated_at"])[:100]
     assert not any("preferred_contact" in lead["custom_fields"] for lead in oldest)
 

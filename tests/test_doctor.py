@@ -17,6 +17,7 @@ import requests
 
 from tap_mega.budget.pacer import Pacer
 from tap_mega.budget.progress import seconds_for
+from tap_mega.settings import Settings
 from tap_mega.testing.emulator import LEADS_PATH, MegaEmulator, RateWindow
 from tap_mega.timestamps import normalize_timestamp, parse_timestamp
 from tests.helpers.doctor import DOCTOR_MAIN, DOCUMENTED, leads_state, run_doctor
@@ -161,7 +162,7 @@ def test_filters_are_the_taps(make_emulator, tmp_path):
 def replayed_eta(requests_before: int, needed: int, per_request: float) -> float:
     """The pacer's own ETA after `requests_before` answered requests on the documented window."""
     clock = [0.0]
-    pacer = Pacer(clock=lambda: clock[0], sleep=lambda _: None)
+    pacer = Pacer(max_wait=Settings.max_wait_seconds, clock=lambda: clock[0], sleep=lambda _: None)
     for sent in range(1, requests_before + 1):
         pacer.observe(
             200,

@@ -11,6 +11,7 @@ import pytest
 from tap_mega.budget.pacer import Pacer
 from tap_mega.budget.progress import answer_times, seconds_for
 from tap_mega.doctor.budget import Seen, first_sync_requests, first_sync_times, split_into_runs
+from tap_mega.settings import Settings
 from tap_mega.testing.emulator import RateWindow
 from tests.helpers.cli import run_cli
 from tests.helpers.doctor import DOCUMENTED, run_doctor
@@ -19,7 +20,7 @@ from tests.helpers.sync import tap_config
 
 def documented_pacer() -> Pacer:
     """A pacer that has seen one answer on MEGA's documented minute window."""
-    pacer = Pacer(clock=lambda: 0.0, sleep=lambda _: None)
+    pacer = Pacer(max_wait=Settings.max_wait_seconds, clock=lambda: 0.0, sleep=lambda _: None)
     pacer.observe(
         200, {"RateLimit-Limit": "60", "RateLimit-Remaining": "59", "RateLimit-Reset": "60"}
     )

@@ -36,6 +36,7 @@ from tests.helpers.meltano import (
     reachable_pg_env,
     truth,
 )
+from tests.helpers.sync import EMULATOR_CUSTOM_FIELDS
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -219,23 +220,13 @@ def test_columns_environment_loads_each_custom_field_as_a_typed_column(
         "custom_fields__bedrooms": "text",  # integers and text: the mixed slug
         "custom_fields__preferred_contact": "text",  # only on recently updated leads
     }
-    slugs = (
-        "lead_line",
-        "budget",
-        "price_per_sqft",
-        "preapproved",
-        "timeline",
-        "notes",
-        "bedrooms",
-        "preferred_contact",
-    )
-    columns = ", ".join(f"custom_fields__{slug}" for slug in slugs)
+    columns = ", ".join(f"custom_fields__{slug}" for slug in EMULATOR_CUSTOM_FIELDS)
     rows = postgres.rows(f"select id, {columns} from {postgres.schema}.leads")
     assert len(rows) == len(emulator.leads)
     loaded = {row["id"]: row for row in rows}
     for lead in emulator.leads:
         row = loaded[lead["id"]]
-        for slug in slugs:
+        for slug in EMULATOR_CUSTOM_FIELDS:
             value = lead["custom_fields"].get(slug)
             # The mixed slug lands as each value's JSON text: 3 as '3', studio as 'studio'.
             expected = json.dumps(value) if slug == "bedrooms" and isinstance(value, int) else value

@@ -27,7 +27,7 @@ from tap_mega.timestamps import (
         ("2026-07-01T20:20:00.123456+02:00", "2026-07-01T18:20:00.123456Z"),
         ("2026-07-01T18:20:00", "2026-07-01T18:20:00.000000Z"),
         ("2026-07-01", "2026-07-01T00:00:00.000000Z"),
-        # As long as MEGA's spelling, but an ISO week date: the fast path must not pad it.
+        # As long as MEGA's spelling, but an ISO week date: the `Z` shortcut must read it right.
         ("2026-W27-3T18:20:00.000Z", "2026-07-01T18:20:00.000000Z"),
     ],
 )

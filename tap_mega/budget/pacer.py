@@ -61,8 +61,8 @@ class Pacer:
     def __init__(  # noqa: PLR0913 - each is a knob tests or settings turn
         self,
         *,
+        max_wait: float,
         reserve: int = 0,
-        max_wait: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] | None = None,

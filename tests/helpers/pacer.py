@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tap_mega.budget.pacer import Pacer
+from tap_mega.settings import Settings
 
 
 class FakeClock:
@@ -19,4 +20,5 @@ class FakeClock:
 
 
 def make_pacer(clock: FakeClock, **kwargs: object) -> Pacer:
+    kwargs.setdefault("max_wait", Settings.max_wait_seconds)
     return Pacer(clock=clock, sleep=clock.sleep, jitter=lambda: 0.5, **kwargs)  # type: ignore[arg-type]
