@@ -5,18 +5,20 @@ The SDK fills in no defaults and hands every part the raw `config`.
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 from dataclasses import dataclass, field, fields
 
 from tap_mega.state.lookback import parse_lookback
-from tap_mega.timestamps import parse_timestamp
+from tap_mega.timestamps import parse_duration, parse_timestamp
 
 if t.TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Mapping
 
 #: Where MEGA's API lives unless `api_url` says otherwise.
 DEFAULT_API_URL = "https://app.gomega.ai"
+#: How often a full reconcile pass runs at the latest, when no lead is seen vanishing.
+DEFAULT_RECONCILE_INTERVAL = "P7D"
 #: Settings passed through as the API's own filters, with their names on the wire.
 FILTER_PARAMS = {
     "status": "status",
@@ -46,6 +48,9 @@ class Settings:
     #: A full hourly rate window.
     max_wait_seconds: float = 3600
     rate_limit_reserve: int = 0
+    #: Detect deleted leads and retire them with reconcile passes (streams/mirror.py).
+    reconcile_deletes: bool = True
+    reconcile_interval: dt.timedelta = parse_duration(DEFAULT_RECONCILE_INTERVAL, "", 0)
 
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> Settings:
@@ -55,6 +60,8 @@ class Settings:
         settings["start_date"] = config.get("start_date") or None
         settings["filters"] = {name: config[name] for name in FILTER_PARAMS if config.get(name)}
         settings["lookback"] = parse_lookback(config.get("lookback_window"))
+        interval = config.get("reconcile_interval", DEFAULT_RECONCILE_INTERVAL)
+        settings["reconcile_interval"] = parse_duration(interval, "reconcile_interval", 0)
         return cls(**settings)
 
     @property

@@ -8,7 +8,7 @@ from singer_sdk import typing as th
 from typing_extensions import override
 
 from tap_mega.cli.plugin import MegaTap
-from tap_mega.settings import Settings
+from tap_mega.settings import DEFAULT_RECONCILE_INTERVAL, Settings
 from tap_mega.state.lookback import DEFAULT_LOOKBACK_SECONDS
 from tap_mega.streams.leads import LeadsStream
 from tap_mega.streams.schema import EXPLICIT_TYPES
@@ -137,6 +137,23 @@ class TapMega(MegaTap):
             title="Rate-limit reserve",
             description="Requests per rate window the tap leaves unused for the "
             "customer's other integrations on the same token.",
+        ),
+        th.Property(
+            "reconcile_deletes",
+            th.BooleanType,
+            default=Settings.reconcile_deletes,
+            title="Reconcile deletes",
+            description="Retire leads deleted in MEGA: after each walk, two "
+            "requests count whether any vanished; then a full pass whose RECORDs carry "
+            "a version, followed by ACTIVATE_VERSION. False: neither.",
+        ),
+        th.Property(
+            "reconcile_interval",
+            th.CustomType({"type": ["string", "number"]}),
+            default=DEFAULT_RECONCILE_INTERVAL,
+            title="Reconcile interval",
+            description="The longest time between full reconcile passes (an ISO-8601 "
+            "duration such as P7D, or seconds), even when no lead is seen vanishing.",
         ),
     ).to_dict()
 

@@ -10,12 +10,26 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import re
+import typing as t
 
 MEGA_SPELLING_LENGTH = len("2026-07-01T18:20:00.000Z")
 
 
+# No years or months: their length depends on the calendar.
+_DURATION = re.compile(
+    r"P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?",
+)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
 class InvalidTimestampError(ValueError):
     """Text that is not an ISO-8601 instant."""
+
+
+class DurationError(ValueError):
+    """A duration setting that is neither an ISO-8601 duration nor a number of seconds."""
 
 
 def parse_timestamp(value: str) -> dt.datetime:
@@ -56,3 +70,25 @@ def format_duration(seconds: float) -> str:
     parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
     shown = [f"{value}{unit}" for value, unit in parts if value]
     return " ".join(shown[:2]) if shown else "0s"
+
+
+def parse_duration(value: t.Any, setting: str, default_seconds: float) -> dt.timedelta:
+    """Seconds (a number or numeric text) or an ISO-8601 duration; None: the default."""
+    if value is None:
+        return dt.timedelta(seconds=default_seconds)
+    text = value.strip().upper() if isinstance(value, str) else ""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    window = None
+    with contextlib.suppress(OverflowError, ValueError):  # too large, or NaN
+        if number or _NUMBER.fullmatch(text):
+            window = dt.timedelta(seconds=float(value))
+        elif match := _DURATION.fullmatch(text):
+            parts = {name: float(part) for name, part in match.groupdict().items() if part}
+            window = dt.timedelta(**parts)
+    if window is None or window < dt.timedelta(0):
+        msg = (
+            f"setting `{setting}` must be a number of seconds (0 or more) or an "
+            f"ISO-8601 duration such as PT5M, got {value!r}"
+        )
+        raise DurationError(msg)
+    return window

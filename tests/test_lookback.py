@@ -9,11 +9,10 @@ import pytest
 
 from tap_mega.state.lookback import (
     DEFAULT_LOOKBACK_SECONDS,
-    LookbackError,
     incremental_start,
     parse_lookback,
 )
-from tap_mega.timestamps import parse_timestamp
+from tap_mega.timestamps import DurationError, parse_timestamp
 from tests.helpers.cli import assert_one_line_failure, run_main
 from tests.helpers.sync import bookmark, run_sync, tap_config
 
@@ -49,7 +48,7 @@ def test_lookback_accepts_seconds_and_durations(value: object, seconds: float) -
     "value", [-1, "-5", "P", "PT", "P1M", "P1Y", "5 minutes", "", True, float("nan"), [], 1e300]
 )
 def test_lookback_refuses_anything_else_naming_the_setting(value: object) -> None:
-    with pytest.raises(LookbackError, match="setting `lookback_window`"):
+    with pytest.raises(DurationError, match="setting `lookback_window`"):
         parse_lookback(value)
 
 

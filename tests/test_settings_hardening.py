@@ -160,6 +160,7 @@ def test_defaults_in_the_schema_are_the_values_the_tap_uses(emulator: MegaEmulat
     """The SDK does not fill schema defaults into the config: the code must agree."""
     from tap_mega.state.lookback import parse_lookback  # noqa: PLC0415
     from tap_mega.tap import TapMega  # noqa: PLC0415
+    from tap_mega.timestamps import parse_duration  # noqa: PLC0415
 
     # Custom fields declared (a setting without a default), so no sample is requested.
     minimal = {
@@ -182,7 +183,11 @@ def test_defaults_in_the_schema_are_the_values_the_tap_uses(emulator: MegaEmulat
         "lookback_window": parse_lookback(stream.config.get("lookback_window")).total_seconds(),
         "max_wait_seconds": stream.pacer.max_wait,
         "rate_limit_reserve": stream.pacer.reserve,
+        "reconcile_deletes": stream.settings.reconcile_deletes,
+        "reconcile_interval": stream.settings.reconcile_interval,
     }
 
     assert set(in_use) == set(defaults)
+    assert in_use["reconcile_interval"] == parse_duration(defaults.pop("reconcile_interval"), "", 0)
+    del in_use["reconcile_interval"]
     assert in_use == defaults

@@ -13,8 +13,13 @@ from urllib.parse import urlparse
 
 from jsonschema import Draft7Validator
 
-from tap_mega.state.lookback import LookbackError, parse_lookback
-from tap_mega.timestamps import InvalidTimestampError, parse_timestamp
+from tap_mega.state.lookback import parse_lookback
+from tap_mega.timestamps import (
+    DurationError,
+    InvalidTimestampError,
+    parse_duration,
+    parse_timestamp,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -98,7 +103,8 @@ def meaning_problems(config: Mapping[str, t.Any]) -> Iterator[str]:
         yield problem
     try:
         parse_lookback(config.get("lookback_window"))
-    except LookbackError as exc:
+        parse_duration(config.get("reconcile_interval"), "reconcile_interval", 0)
+    except DurationError as exc:
         yield str(exc)
     if config.get("custom_fields_schema") and config.get("include_custom_fields") is False:
         # Its columns would be declared and stay empty: MEGA is not asked for the fields.

@@ -7,46 +7,18 @@ few leads of that window (harmless when the target merges on `id`).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import re
 import typing as t
+
+from tap_mega.timestamps import parse_duration
 
 #: Far longer than a CRM write or a replica's lag; re-reads usually under one page.
 DEFAULT_LOOKBACK_SECONDS = 300
 
-# No years or months: their length depends on the calendar.
-_DURATION = re.compile(
-    r"P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?",
-)
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-
-
-class LookbackError(ValueError):
-    """A `lookback_window` that is neither a duration nor a number of seconds."""
-
 
 def parse_lookback(value: t.Any) -> dt.timedelta:
     """Seconds (a number or numeric text) or an ISO-8601 duration; None: the default."""
-    if value is None:
-        return dt.timedelta(seconds=DEFAULT_LOOKBACK_SECONDS)
-    text = value.strip().upper() if isinstance(value, str) else ""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    window = None
-    with contextlib.suppress(OverflowError, ValueError):  # too large, or NaN
-        if number or _NUMBER.fullmatch(text):
-            window = dt.timedelta(seconds=float(value))
-        elif match := _DURATION.fullmatch(text):
-            parts = {name: float(part) for name, part in match.groupdict().items() if part}
-            window = dt.timedelta(**parts)
-    if window is None or window < dt.timedelta(0):
-        msg = (
-            "setting `lookback_window` must be a number of seconds (0 or more) or an "
-            f"ISO-8601 duration such as PT5M, got {value!r}"
-        )
-        raise LookbackError(msg)
-    return window
+    return parse_duration(value, "lookback_window", DEFAULT_LOOKBACK_SECONDS)
 
 
 def incremental_start(
