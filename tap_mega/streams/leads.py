@@ -19,7 +19,7 @@ from typing_extensions import override
 from tap_mega.api.client import MegaStream
 from tap_mega.budget.progress import PROGRESS_INTERVAL_SECONDS, Progress
 from tap_mega.errors import MegaResponseError, SavedCursorRefusedError
-from tap_mega.settings import FILTER_PARAMS
+from tap_mega.settings import DEFAULT_RECONCILE_INTERVAL, FILTER_PARAMS
 from tap_mega.state.inputs import ACCOUNT_KEY, account_of
 from tap_mega.state.lookback import incremental_start
 from tap_mega.state.mirror import STATE_KEY as MIRROR_STATE_KEY
@@ -238,7 +238,7 @@ class LeadsStream(MegaStream):
         if not check_within_budget(self, mirror, whole, context):
             return
         if mirror.pass_ is None:
-            interval = self.config.get("reconcile_interval", "P7D")
+            interval = self.config.get("reconcile_interval", DEFAULT_RECONCILE_INTERVAL)
             reason = mirror.why_pass(now_utc(), self.settings.reconcile_interval, str(interval))
             if reason is None:
                 return
