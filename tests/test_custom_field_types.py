@@ -17,6 +17,7 @@ import typing as t
 
 import jsonschema
 import pytest
+from singer_sdk.singerlib.catalog import SelectionMask
 
 from tap_mega.streams.fields import Declarations, fits, type_name_of, value_kind
 from tap_mega.streams.schema import ANY_SCALAR, EXPLICIT_TYPES
@@ -772,3 +773,20 @@ def test_a_new_slug_of_whole_numbers_is_declared_as_the_sample_or_its_first_valu
     )
 
     assert bookmark(second.result.final_state)["custom_fields"]["rooms"] == declared
+
+
+def test_a_deselected_slug_and_its_variants_are_never_declared() -> None:
+    mask = SelectionMask({("properties", "custom_fields", "properties", "budget"): False})
+    declarations, _ = Declarations.start(
+        {"vip": EXPLICIT_TYPES["boolean"]}, {"budget": "number"}, mask
+    )
+    lead = {"id": "L1", "custom_fields": {"budget": "450k", "vip": True, "referral": "web"}}
+
+    [line] = declarations.fit(lead)
+
+    assert "`referral`" in line  # never listed in the catalog: selected, as its parent is
+    assert lead["custom_fields"] == {"budget": "450k", "vip": True, "referral": "web"}
+    assert set(declarations.properties()) == {"vip", "referral"}
+    declarations.types["budget__v_text"] = "string"  # remembered from a run that selected it
+    assert set(declarations.properties()) == {"vip", "referral"}
+    assert declarations.types["budget"] == "number"  # still remembered
