@@ -293,6 +293,7 @@ def test_fits(value: object, type_name: str, expected: bool) -> None:
     + [
         ({"type": "number"}, "number"),  # not nullable, as a user's catalog may say
         ({"type": ["null", "integer"]}, "integer"),
+        ({"type": ["integer", "number", "null"]}, "number"),  # any number: a numeric column
         ({"type": ["string", "null"], "maxLength": 9}, "string"),
         ({}, "any"),
         ({"anyOf": [{"type": "string"}, {"type": "null"}]}, "any"),

@@ -19,7 +19,10 @@ if t.TYPE_CHECKING:
 #: A variant's suffix by the kind of value it holds, and the type it is declared with.
 VARIANT_TYPES = {"text": "string", "number": "number", "boolean": "boolean"}
 #: A declaration's JSON types (less null) to its type name; anything else is "any".
-_TYPE_NAMES = {frozenset(spec["type"]) - {"null"}: name for name, spec in EXPLICIT_TYPES.items()}
+_TYPE_NAMES = {
+    **{frozenset(spec["type"]) - {"null"}: name for name, spec in EXPLICIT_TYPES.items()},
+    frozenset({"integer", "number"}): "number",  # a catalog's spelling of any number
+}
 
 
 def value_kind(value: object) -> str | None:
