@@ -803,16 +803,9 @@ CUTS = [("status", at) for at in range(1, 9)] + [
 ]
 
 
-UNSORTED = pytest.mark.xfail(
-    strict=True,
-    reason="tap bug: a page out of order mid-pass leaves the pass's position at the page's "
-    "first lead (leads.py run_pass, walk.py emit_leads): the leads after it are never carried",
-)
-
-
 @pytest.mark.parametrize(
     ("kind", "at"),
-    [pytest.param(*cut, marks=UNSORTED if cut[0] == "unsorted" else ()) for cut in CUTS],
+    CUTS,
     ids=[f"{kind}@{at}" for kind, at in CUTS],
 )
 def test_a_pass_cut_by_a_mega_error_anywhere_resumes_its_version(
