@@ -187,9 +187,16 @@ def _read(kind: type[_T], value: dict[str, t.Any]) -> _T | None:
     except TypeError:
         return None
     numbers = [getattr(item, name) for name in ("version", "emitted", "older") if name in names]
-    instants = [getattr(item, name) for name in ("started_at", "since") if name in names]
+    instants = [
+        getattr(item, name) for name in ("started_at", "since", "position") if name in names
+    ]
     if any(type(number) is not int or number < 0 for number in numbers):
         return None
     if any(moment is not None and _instant(moment) is None for moment in instants):
         return None
+    if not isinstance(item.walk, str):
+        return None
+    if isinstance(item, Pass) and item.position is not None:
+        # Compared as text with the bookmark (leads.py): only the canonical form orders right.
+        item.position = _instant(item.position)
     return item
