@@ -395,12 +395,6 @@ def test_leads_created_updated_and_deleted_during_a_pass(
     target.assert_mirrors_mega()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tap bug: a first sync takes the check's baseline after its pass, so a lead "
-    "deleted during it after going out is never counted as vanished (leads.py "
-    "mirrored_records); it stays live until reconcile_interval",
-)
 def test_a_lead_deleted_during_a_first_sync_after_it_went_out_is_caught_next(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
@@ -417,11 +411,6 @@ def test_a_lead_deleted_during_a_first_sync_after_it_went_out_is_caught_next(
     target.assert_mirrors_mega()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tap bug: leads a pass emits after the run's check (those created since) are in "
-    "no baseline, so one deleted before the next check is never counted as vanished",
-)
 def test_a_lead_created_during_a_pass_then_deleted_is_caught_by_a_later_run(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
@@ -574,12 +563,6 @@ def test_a_pass_under_way_starts_again_when_the_filters_change(
     target.assert_mirrors_mega()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tap bug: a pass dropped for changed filters is forgotten (leads.py "
-    "mirrored_records), so the next pass can reuse its version when the clock went "
-    "back; the dropped pass's rows then survive the ACTIVATE_VERSION",
-)
 def test_a_restarted_pass_never_reuses_the_dropped_passs_version(
     make_emulator: Callable[..., MegaEmulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -602,12 +585,6 @@ def test_a_restarted_pass_never_reuses_the_dropped_passs_version(
     assert activations(run)[0] > abandoned
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tap bug: a run with reconcile_deletes false re-sends leads the pass under way "
-    "already carried, without a version; the pass, resumed later, does not carry them "
-    "again, so its ACTIVATE_VERSION retires leads alive in MEGA",
-)
 def test_a_pass_resumed_after_a_run_with_reconcile_deletes_false_retires_no_live_lead(
     make_emulator: Callable[..., MegaEmulator], tmp_path: Path
 ) -> None:
@@ -708,11 +685,6 @@ def test_a_pass_cut_by_the_budget_anywhere_resumes_its_version_and_activates_onc
     target.assert_mirrors_mega()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tap bug: while a pass is under way every run spends its walk and the check's "
-    "two requests first, so a run stopped after 3 requests never moves the pass on",
-)
 def test_a_pass_moves_on_even_when_each_run_affords_three_requests(
     make_emulator: Callable[..., MegaEmulator], tmp_path: Path
 ) -> None:

@@ -60,7 +60,7 @@ class Check:
 class Mirror:
     """Everything about the target's rows that a run must remember."""
 
-    #: The version the target holds (the last ACTIVATE_VERSION); None before any.
+    #: The version RECORDs carry outside a pass: the last pass's (activated, or dropped).
     version: int | None = None
     pass_: Pass | None = None
     #: Leads vanished since the last pass started: another pass must run.
@@ -105,6 +105,12 @@ class Mirror:
         self.pass_ = Pass(version, format_timestamp(now), walk)
         self.due = False  # this pass starts after what was seen vanishing
         return self.pass_
+
+    def drop_pass(self) -> None:
+        """Forget the pass under way, not its version (a later one must be newer) nor its need."""
+        if self.pass_ is not None:
+            self.version = max(self.version or 0, self.pass_.version)
+            self.pass_, self.due = None, True
 
     def complete_pass(self) -> int:
         """The pass has seen every lead: its version becomes the target's."""
