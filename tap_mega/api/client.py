@@ -70,6 +70,9 @@ class MegaStream(RESTStream[str | None]):
         super().__init__(tap)
         self.tap = tap
         self.connection_test = connection_test
+        #: A SCHEMA went out after the sync's first: an SDK target then loads the records
+        #: before it last, after any ACTIVATE_VERSION (streams/reconcile.py).
+        self.schema_resent = False
         self.settings = Settings.from_config(self.config)
         #: The last good page: once there is one, a 404 page is a front end's blip.
         self._last_page: tuple[requests.Response, Page] | None = None

@@ -68,15 +68,18 @@ class Mirror:
     #: When the last completed pass started; `reconcile_interval` counts from it.
     reconciled_at: str | None = None
     check: Check | None = None
+    #: A completed pass's version whose ACTIVATE_VERSION waits for the next run (reconcile.py).
+    activate: int | None = None
 
     @classmethod
     def from_state(cls, value: object) -> Mirror:
         """The mirror a run saved; parts that are not ours are dropped, which costs a pass."""
         if not isinstance(value, dict):
             return cls()
-        version = value.get("version")
+        version, activate = value.get("version"), value.get("activate")
         mirror = cls(
             version=version if type(version) is int else None,
+            activate=activate if type(activate) is int else None,
             due=value.get("due") is True,
             reconciled_at=_instant(value.get("reconciled_at")),
         )

@@ -28,6 +28,7 @@ from tap_mega.state.resume import STATE_KEY as RESUME_STATE_KEY
 from tap_mega.state.resume import ResumePoint, walk_fingerprint, why_not_resume
 from tap_mega.streams.fields import Declarations
 from tap_mega.streams.reconcile import (
+    activate_pending,
     check_then_start_due_pass,
     check_within_budget,
     finish_pass,
@@ -226,6 +227,7 @@ class LeadsStream(MegaStream):
         A pass is checked only at its end; caught up with the bookmark (a first sync's,
         always), it rides the incremental walk, which reads all the pass has left.
         """
+        activate_pending(self, mirror, context)  # a pass the last run completed
         whole = self.walk_id(context)
         if mirror.pass_ is not None and mirror.pass_.walk != whole:
             self.logger.info("Starting the reconcile pass again: the filters changed since.")

@@ -45,6 +45,14 @@ def check_then_start_due_pass(
         return False
     interval = stream.config.get("reconcile_interval", DEFAULT_RECONCILE_INTERVAL)
     reason = mirror.why_pass(now_utc(), stream.settings.reconcile_interval, str(interval))
+    if reason is not None and stream.schema_resent:
+        # Its RECORDs would reach the target before this run's earlier ones, which carry
+        # the old version: written last, they would be retired at the pass's end.
+        stream.logger.info(
+            "A reconcile pass is due (%s); it starts next run, as a SCHEMA changed in this one.",
+            reason,
+        )
+        return False
     if reason is not None:
         start_pass(stream, mirror, walk, reason, context)
     return reason is not None
@@ -75,17 +83,35 @@ def finish_pass(stream: MegaStream, mirror: Mirror, walk: str, context: Context 
 
     Killed between the first two, the next run reads the pass's tail again and sends
     it again. The check counts what vanished during the pass, which may have gone out.
+    After a SCHEMA changed mid-run, an SDK target writes the records before it last,
+    after an ACTIVATE_VERSION: the next run sends it, before any RECORD.
     """
-    version = mirror.complete_pass()
-    write_activate_version(stream, version)
-    save_mirror(stream, mirror, context)
-    stream._write_state_message()  # noqa: SLF001 (sdk_contract.py)
+    mirror.activate = mirror.complete_pass()
+    if stream.schema_resent:
+        stream.logger.info(
+            "Reconcile pass complete: every live lead carries version %d; ACTIVATE_VERSION "
+            "goes out when the next run starts, once the target has loaded this run's "
+            "records (a SCHEMA changed during this run).",
+            mirror.activate,
+        )
+    else:
+        activate_pending(stream, mirror, context)
+    check_within_budget(stream, mirror, walk, context)
+
+
+def activate_pending(stream: MegaStream, mirror: Mirror, context: Context | None) -> None:
+    """Send the ACTIVATE_VERSION a completed pass left, then the STATE that says it went."""
+    if mirror.activate is None:
+        return
+    write_activate_version(stream, mirror.activate)
     stream.logger.info(
         "Reconcile pass complete: every live lead carries version %d; ACTIVATE_VERSION sent, "
         "so the target retires the rows it did not carry.",
-        version,
+        mirror.activate,
     )
-    check_within_budget(stream, mirror, walk, context)
+    mirror.activate = None
+    save_mirror(stream, mirror, context)
+    stream._write_state_message()  # noqa: SLF001 (sdk_contract.py)
 
 
 def save_mirror(stream: MegaStream, mirror: Mirror, context: Context | None) -> None:
@@ -199,6 +225,7 @@ def write_schema(stream: MegaStream) -> None:
             alias, maps[alias].transformed_schema, maps[alias].transformed_key_properties, keys
         ),
     )
+    stream.schema_resent = True
 
 
 def write_activate_version(stream: MegaStream, version: int) -> None:
