@@ -263,7 +263,7 @@ def test_pass_versions_rise_strictly_whatever_the_clock_does() -> None:
     [(250, False), (200, True), (0, False)],
     ids=["250 leads", "200 leads and a trailing empty page", "no leads"],
 )
-def test_a_first_sync_is_one_pass_then_one_check_request(
+def test_a_first_sync_counts_then_is_one_pass_then_a_check(
     make_emulator: Callable[..., MegaEmulator], tmp_path: Path, n_leads: int, trailing: bool
 ) -> None:
     emulator = make_emulator(n_leads=n_leads, seed=3, trailing_empty_page=trailing)
@@ -272,21 +272,30 @@ def test_a_first_sync_is_one_pass_then_one_check_request(
     run = run_into(target, mirror_config(emulator), tmp_path)
 
     pages = max(math.ceil(n_leads / 100) + trailing, 1)  # an empty account: one empty page
-    assert legs(emulator.requests) == ["walk"] * pages + ["check"]
+    # The baseline, the pass riding the walk, then the check against the baseline (its
+    # created_since count only when the baseline counted a lead).
+    counts = ["check"] * (2 if n_leads else 1)
+    assert legs(emulator.requests) == ["check"] + ["walk"] * pages + counts
+    assert "created_since" not in emulator.requests[0].params, "the baseline counts all"
     [version] = activations(run)
     assert versions(run) <= {version}, "every RECORD carries the pass's version"
     types = [m["type"] for m in run.result.messages]
     assert "RECORD" not in types[types.index("ACTIVATE_VERSION") :], "after the last RECORD"
     assert len(run.result.records) == n_leads
-    # Every STATE before the ACTIVATE holds the pass; the one after, its version as done.
+    # The first STATE, before any RECORD, holds the baseline; every later one up to the
+    # ACTIVATE holds the pass; those after it, its version as done.
     states = [m for m in run.result.messages if m["type"] in ("STATE", "ACTIVATE_VERSION")]
     split = [m["type"] for m in states].index("ACTIVATE_VERSION")
-    assert all(mirror_of(m["value"])["pass"]["version"] == version for m in states[:split])
+    assert "RECORD" not in types[: types.index("STATE")]
+    counted = mirror_of(states[0]["value"])
+    assert (counted["check"]["older"], counted["pass"]) == (n_leads, None)
+    assert all(mirror_of(m["value"])["pass"]["version"] == version for m in states[1:split])
     mirror = mirror_of(target.state)
     assert (mirror["version"], mirror["pass"], mirror["due"]) == (version, None, False)
     assert mirror["check"]["older"] == n_leads
     assert FIRST_SYNC.format(version) in run.stderr
     assert COMPLETE.format(version) in run.stderr
+    assert "Reconcile check: no lead vanished since the last check." in run.stderr
     target.assert_mirrors_mega()
 
 
@@ -330,7 +339,8 @@ def test_deleted_leads_are_found_by_the_next_run_and_retired_by_its_pass(
 
     served = emulator.requests[before:]
     walked = legs(served).index("check")  # the walk re-reads the lookback window, then the 60
-    assert legs(served)[walked:] == ["check", "check"] + ["walk"] * math.ceil(240 / 100)
+    pass_pages = ["walk"] * math.ceil(240 / 100)
+    assert legs(served)[walked:] == ["check", "check", *pass_pages, "check", "check"]
     pass_start = served[walked + 2].params
     assert "cursor" not in pass_start
     assert "updated_since" not in pass_start, "the pass reads the whole account"
@@ -341,7 +351,8 @@ def test_deleted_leads_are_found_by_the_next_run_and_retired_by_its_pass(
         f"Starting a reconcile pass (version {version}) because leads vanished from MEGA "
         "since the last check" in run.stderr
     )
-    assert COMPLETE.format(version) in run.stderr
+    after_pass = run.stderr.split(COMPLETE.format(version))[1]
+    assert "Reconcile check: no lead vanished since the last check." in after_pass
     assert target.deleted == set(gone)
     assert all(target.live[lead_id]["status"] == "won" for lead_id in changed)
     assert {lead["id"] for lead in created} <= set(target.live)
@@ -359,7 +370,8 @@ def test_leads_created_updated_and_deleted_during_a_pass(
     emulator: MegaEmulator, tmp_path: Path
 ) -> None:
     """Created and updated: carried. Deleted ahead of the pass: retired by it. Deleted
-    after it went out: still live when the pass ends, retired by the next run's pass."""
+    after it went out: still live when the pass ends, counted by the check that follows
+    it (against the count from before the pass), retired by the next run's pass."""
     target = SqlTarget(emulator)
     config = mirror_config(emulator, page_size=50)
     run_into(target, config, tmp_path)
@@ -386,10 +398,14 @@ def test_leads_created_updated_and_deleted_during_a_pass(
         assert target.live[lead_id]["custom_fields"]["notes"] == "changed mid-pass"
     assert ahead[0] in target.deleted, "deleted before the pass reached it: retired"
     assert emitted[0] in target.live, "the pass carried it before it was deleted"
+    after_pass = run.stderr.split(COMPLETE.format(version))[1]
+    assert "Reconcile check: 2 leads created before" in after_pass
+    assert mirror_of(target.state)["due"] is True
 
     later = run_into(target, config, tmp_path)
 
-    assert "Reconcile check: 2 leads created before" in later.stderr
+    assert "Reconcile check: no lead vanished since the last check." in later.stderr
+    assert "because leads vanished from MEGA since the last check" in later.stderr
     [again] = activations(later)
     assert again > version
     target.assert_mirrors_mega()
@@ -406,6 +422,34 @@ def test_a_lead_deleted_during_a_first_sync_after_it_went_out_is_caught_next(
     first = run_into(target, config, tmp_path)
     assert oldest in first.result.ids
     for _ in range(2):
+        run_into(target, config, tmp_path)
+
+    target.assert_mirrors_mega()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "tap bug: leads.py mirrored_records (`baseless`, line 233) takes the baseline in "
+        "the middle of a pass under way when the state's check is unreadable or absent, "
+        "and the pass's own check compares with it: a lead the pass sent before, deleted "
+        "before that count, is never counted (retired only by the reconcile_interval pass)"
+    ),
+)
+def test_a_pass_under_way_without_a_baseline_still_catches_a_lead_it_sent_then_lost(
+    emulator: MegaEmulator, tmp_path: Path
+) -> None:
+    """Mirror.from_state drops a check it cannot read, "which costs a pass"."""
+    target = SqlTarget(emulator)
+    config = mirror_config(emulator, page_size=50)
+    emulator.add_fault(Fault("status", at_request=4, status=400))  # the baseline, 2 pages
+    run_into(target, config, tmp_path, ok=False)
+    oldest = emulator.leads[0]["id"]
+    assert oldest in target.live, "the first sync's pass sent it"
+    emulator.delete_leads([oldest])
+    mirror_of(target.state)["check"] = {"since": "unreadable", "older": 0, "walk": "w"}
+
+    for _ in range(3):
         run_into(target, config, tmp_path)
 
     target.assert_mirrors_mega()
@@ -472,7 +516,8 @@ def test_a_pass_starts_once_reconcile_interval_has_passed(
 
     [version] = activations(due)
     assert version == math.floor((T0 + interval).timestamp())
-    assert legs(emulator.requests[before:]) == ["walk", "check", "check"] + ["walk"] * 3
+    served = legs(emulator.requests[before:])
+    assert served == ["walk", "check", "check"] + ["walk"] * 3 + ["check", "check"]
     text = setting.get("reconcile_interval", "P7D")
     assert f"because reconcile_interval ({text}) has passed since the last one" in due.stderr
     assert mirror_of(target.state)["reconciled_at"] == format_timestamp(T0 + interval)
@@ -529,8 +574,12 @@ def test_changed_filters_reset_the_check_and_a_pass_mirrors_the_new_selection(
     run = run_into(target, mirror_config(emulator, status="won"), tmp_path)
 
     assert "Reconcile check: the filters or start_date changed; a pass is due." in run.stderr
-    assert legs(emulator.requests[before:]) == ["walk", "check", "walk"], "a new baseline"
-    assert {r.params.get("status") for r in emulator.requests[before:]} == {"won"}
+    # A new baseline before any RECORD, the walk, the check against it, the pass (the
+    # won leads fit one page), the check after it.
+    served = emulator.requests[before:]
+    assert legs(served) == ["check", "walk", "check", "check", "walk", "check", "check"]
+    assert "created_since" not in served[0].params, "the new selection's baseline"
+    assert {r.params.get("status") for r in served} == {"won"}
     [version] = activations(run)
     assert version > first
     target.assert_mirrors_mega()
@@ -645,18 +694,22 @@ def change_mega(emulator: MegaEmulator) -> None:
     emulator.set_updated_at(created["id"], format_timestamp(later))
 
 
-#: Each budget's first run after the changes, its requests as w (a walk's page) and c
-#: (a check's): where the cut lands. Later runs: the walk, the check, pass pages.
-FIRST_CUT = {
-    4: "wwww",  # in the walk; the next run is cut after the check, before the pass's page 1
-    5: "wwwww",
-    7: "wwwwwwc",  # between the check's two requests
-    8: "wwwwwwcc",  # after the check: the pass has started, no page read
-    9: "wwwwwwccw",  # in the pass
+#: Each budget's runs after the changes, each run's requests as w (a page of the walk
+#: or the pass) and c (a check's), A where ACTIVATE_VERSION went out: together they cut
+#: every leg. A pass under way resumes right after the walk, unchecked; the check
+#: after it compares with the count from before it.
+RUNS_AFTER_CHANGES = {
+    # In the walk; after the check (the pass started, no page read); after the ACTIVATE,
+    # before its check.
+    4: ["wwww", "wwcc", "wwww", "wwwwA", "wcc"],
+    5: ["wwwww", "wccww", "wwwwwA", "wcc"],  # in the walk; in the pass; after the ACTIVATE
+    7: ["wwwwwwc", "wccwwww", "wwwAcc"],  # between the check's two requests; in the pass
+    8: ["wwwwwwcc", "wwwwwwwAc", "wcc"],  # after the check; in the check after the pass
+    9: ["wwwwwwccw", "wwwwwwAcc"],  # in the pass
 }
 
 
-@pytest.mark.parametrize("per_run", FIRST_CUT)
+@pytest.mark.parametrize("per_run", RUNS_AFTER_CHANGES)
 def test_a_pass_cut_by_the_budget_anywhere_resumes_its_version_and_activates_once(
     make_emulator: Callable[..., MegaEmulator], tmp_path: Path, per_run: int
 ) -> None:
@@ -666,19 +719,21 @@ def test_a_pass_cut_by_the_budget_anywhere_resumes_its_version_and_activates_onc
     run_until_unstopped(target, config, tmp_path, budget.next_window)
     [first] = target.activations
     change_mega(emulator)
-    before = emulator.request_count
+    schedule: list[str] = []
 
-    runs = run_until_unstopped(target, config, tmp_path, budget.next_window)
+    runs = run_until_unstopped(target, config, tmp_path, budget.next_window, schedule=schedule)
 
-    cut = emulator.requests[before : before + per_run]
-    assert "".join(leg[0] for leg in legs(cut)) == FIRST_CUT[per_run]
+    assert schedule == RUNS_AFTER_CHANGES[per_run]
     [version] = target.activations[1:]
     assert version > first
-    assert [bool(activations(run)) for run in runs] == [False] * (len(runs) - 1) + [True]
+    [done] = [i for i, run in enumerate(runs) if activations(run)]
     started = next(i for i, run in enumerate(runs) if "Starting a reconcile pass" in run.stderr)
-    assert started < len(runs) - 1, "the pass spans runs"
-    for run in runs[started:-1]:
+    assert started < done, "the pass spans runs"
+    for run in runs[started:done]:
         assert mirror_of(run.result.final_state)["pass"]["version"] == version
+    for run in runs[done:]:
+        mirror = mirror_of(run.result.final_state)
+        assert (mirror["version"], mirror["pass"]) == (version, None), "done, and saved"
     for run in runs[started + 1 :]:
         assert "Starting a reconcile pass" not in run.stderr
         assert versions(run) <= {version}, "the same version, run after run"
@@ -699,7 +754,16 @@ def test_a_pass_moves_on_even_when_each_run_affords_three_requests(
     target.assert_mirrors_mega()
 
 
-@pytest.mark.parametrize("per_run", [2, 3, 4])
+#: A first sync's runs, as RUNS_AFTER_CHANGES: the baseline, the walk the pass rides,
+#: the check after it. A budget of 2 is left out: no run could walk and check.
+FIRST_SYNC_RUNS = {
+    3: ["cww", "www", "wAcc"],  # in the walk
+    4: ["cwww", "wwwAc", "wcc"],  # in the walk; between the check's two requests
+    7: ["cwwwwwwA", "wcc"],  # after the ACTIVATE, before its check
+}
+
+
+@pytest.mark.parametrize("per_run", FIRST_SYNC_RUNS)
 def test_a_first_sync_over_several_runs_reads_the_account_once_then_activates(
     make_emulator: Callable[..., MegaEmulator], tmp_path: Path, per_run: int
 ) -> None:
@@ -713,9 +777,13 @@ def test_a_first_sync_over_several_runs_reads_the_account_once_then_activates(
         if parse_timestamp(lead["updated_at"]) >= newest - dt.timedelta(minutes=5)
     }
 
-    runs = run_until_unstopped(target, budget.config(), tmp_path, budget.next_window)
+    schedule: list[str] = []
 
-    assert len(runs) >= 2
+    runs = run_until_unstopped(
+        target, budget.config(), tmp_path, budget.next_window, schedule=schedule
+    )
+
+    assert schedule == FIRST_SYNC_RUNS[per_run]
     [version] = target.activations
     assert [bool(activations(run)) for run in runs].count(True) == 1
     read = Counter(record["id"] for run in runs for record in run.result.records)
@@ -765,8 +833,8 @@ def test_a_pass_cut_after_any_line_resumes_and_never_retires_a_live_lead(
 
 
 #: The run after 5 deletions on 250 leads, pages of 50: the walk (1), the check (2, 3),
-#: the pass (4 to 8). Each fault cuts the run at that request.
-CUT_RUN = ["walk", "check", "check"] + ["walk"] * 5
+#: the pass (4 to 8), ACTIVATE_VERSION, the check (9, 10). Each fault cuts the run there.
+CUT_RUN = ["walk", "check", "check"] + ["walk"] * 5 + ["check", "check"]
 CUTS = [("status", at) for at in range(1, 9)] + [
     ("unsorted", 4),  # a page out of order (pages 2 and 4 share one updated_at)
     ("unsorted", 6),
@@ -804,6 +872,35 @@ def test_a_pass_cut_by_a_mega_error_anywhere_resumes_its_version(
         assert cut["version"] == version, "the pass resumes with its version"
     if cut is not None and cut["emitted"]:
         assert f"Resuming the reconcile pass (version {version})" in resumed.stderr
+    target.assert_mirrors_mega()
+
+
+@pytest.mark.parametrize("at", [9, 10], ids=["first count", "second count"])
+def test_a_mega_error_in_the_check_after_a_pass_leaves_it_done(
+    make_emulator: Callable[..., MegaEmulator], tmp_path: Path, at: int
+) -> None:
+    emulator = make_emulator(n_leads=250, seed=5)
+    target = SqlTarget(emulator)
+    config = mirror_config(emulator, page_size=50)
+    [first] = activations(run_into(target, config, tmp_path))
+    emulator.delete_leads(count=5, seed=1)
+    before = emulator.request_count
+    emulator.add_fault(Fault("status", at_request=emulator.request_count + at, status=400))
+
+    failed = run_into(target, config, tmp_path, ok=False)
+
+    assert_one_line_failure(failed.returncode, failed.stderr)
+    assert legs(emulator.requests[before:]) == CUT_RUN[:at]
+    [version] = activations(failed)
+    assert version > first
+    mirror = mirror_of(target.state)
+    assert (mirror["version"], mirror["pass"]) == (version, None), "the STATE after it"
+    target.assert_mirrors_mega()
+    before = emulator.request_count
+    resumed = run_into(target, config, tmp_path)
+    assert legs(emulator.requests[before:]) == ["walk", "check", "check"]
+    assert activations(resumed) == []
+    assert "Reconcile check: no lead vanished since the last check." in resumed.stderr
     target.assert_mirrors_mega()
 
 

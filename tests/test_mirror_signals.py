@@ -25,6 +25,7 @@ from tests.helpers.crash import run_until_killed
 from tests.helpers.mirror import (
     SqlTarget,
     activations,
+    legs,
     mirror_config,
     mirror_of,
     run_into,
@@ -178,4 +179,46 @@ def test_sigterm_while_a_run_waits_on_mega_stops_it_and_the_next_finishes_the_pa
             f"Resuming the reconcile pass (version {version}): 200 leads read in earlier runs."
             in resumed.stderr
         )
+    target.assert_mirrors_mega()
+
+
+#: The same run's check after its pass: the walk (1), the check (2, 3), the pass's ten
+#: pages (4 to 13), ACTIVATE_VERSION and its STATE, the check (14, 15).
+AFTER_PASS = {"the check after the pass": 14, "its second request": 15}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("held", AFTER_PASS.values(), ids=AFTER_PASS.keys())
+def test_sigterm_in_the_check_after_a_pass_leaves_it_activated_and_done(
+    make_emulator: Callable[..., MegaEmulator], tmp_path: Path, held: int
+) -> None:
+    emulator = make_emulator(n_leads=1_000, seed=5)
+    target = SqlTarget(emulator)
+    config = mirror_config(emulator)
+    [first] = activations(run_into(target, config, tmp_path))
+    emulator.delete_leads(count=10, seed=1)
+    before = emulator.request_count
+    held += before
+    emulator.add_fault(Fault("slow", at_request=held, seconds=5))
+
+    code, stdout, stderr = sigterm_at_request(
+        spawn_cli(config, tmp_path, state=target.state), emulator, held
+    )
+
+    assert code == 128 + signal.SIGTERM, stderr
+    assert error_lines(stderr) == [INTERRUPTED]
+    counts = ["check"] * (held - before - 13)  # the check's requests MEGA saw
+    assert legs(emulator.requests[before:]) == ["walk", "check", "check"] + ["walk"] * 10 + counts
+    target.runs.append([])
+    for line in stdout.splitlines(keepends=True):
+        assert target.take(line), "whole lines only"
+    [version] = target.activations[1:]
+    assert version > first
+    mirror = mirror_of(target.state)
+    assert (mirror["version"], mirror["pass"]) == (version, None), "the STATE after it"
+    target.assert_mirrors_mega()
+    before = emulator.request_count
+    resumed = run_into(target, config, tmp_path)
+    assert legs(emulator.requests[before:]) == ["walk", "check", "check"]
+    assert activations(resumed) == []
     target.assert_mirrors_mega()

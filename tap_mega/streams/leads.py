@@ -222,10 +222,10 @@ class LeadsStream(MegaStream):
     def mirrored_records(
         self, mirror: Mirror, context: Context | None
     ) -> Generator[dict[str, t.Any], None, None]:
-        """A mirror's run: the walk, then the vanish check and a pass when one is due.
+        """A mirror's run: a baseline count if none, the walk, then the check and a due pass.
 
-        A pass is checked only at its end; caught up with the bookmark (a first sync's,
-        always), it rides the incremental walk, which reads all the pass has left.
+        A pass under way resumes unchecked and is checked at its end; caught up with the
+        bookmark (a first sync's, always), it rides the walk, which reads all it has left.
         """
         activate_pending(self, mirror, context)  # a pass the last run completed
         whole = self.walk_id(context)

@@ -1,10 +1,15 @@
-"""A mirrored run: the incremental walk, the vanish check, the reconcile pass, its messages.
+"""A mirrored run's legs: the vanish check, a reconcile pass started and finished, messages.
 
-What is remembered, and the arithmetic, is state/mirror.py's; this module orders
-the legs of a run, asks MEGA and talks to the target. The incremental walk goes
-first, so a pass never delays fresh changes; a pass that has caught up with the
-bookmark stands for the walk. SCHEMA and ACTIVATE_VERSION go once per stream map,
-as the SDK writes its own (an alias gets them, a removed stream does not).
+What is remembered, and the arithmetic, is state/mirror.py's; this module asks MEGA
+and talks to the target, in the order leads.py's `mirrored_records` sets. Without a
+baseline, a count comes before any RECORD, so it holds every lead a first sync sends.
+The incremental walk goes next, so a pass never delays fresh changes; a pass that
+has caught up with the bookmark stands for the walk. A check runs before a pass
+starts, never before one under way resumes (a run that affords few requests still
+moves it on), and after each completed pass, against the count from before it, so
+a lead the pass sent and MEGA deleted since is counted. SCHEMA and ACTIVATE_VERSION
+go once per stream map, as the SDK writes its own (an alias gets them, a removed
+stream does not).
 """
 
 from __future__ import annotations

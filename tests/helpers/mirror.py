@@ -136,6 +136,27 @@ def legs(requests: list[RecordedRequest]) -> list[str]:
     return ["check" if r.params.get("sort_by") == "created_at" else "walk" for r in requests]
 
 
+#: The line finish_pass logs after ACTIVATE_VERSION and its STATE, before the check.
+FINISHED_LINE = "Reconcile pass complete"
+#: The SDK's log line for each request a stream sends.
+REQUEST_METRIC = '"metric":"http_request_duration"'
+
+
+def run_legs(run: CliResult, served: list[RecordedRequest]) -> str:
+    """A run's requests as w (a walk's or pass's page) and c (a check's), A at its ACTIVATE.
+
+    Where the ACTIVATE went among the requests: each request logs a METRIC line,
+    so those after the pass-complete line are the requests after it.
+    """
+    assert run.stderr.count(REQUEST_METRIC) == len(served), "one METRIC line per request"
+    letters = "".join(leg[0] for leg in legs(served))
+    if not activations(run):
+        return letters
+    assert run.stderr.count(FINISHED_LINE) == 1, run.stderr
+    after = run.stderr.split(FINISHED_LINE)[1].count(REQUEST_METRIC)
+    return letters[: len(letters) - after] + "A" + letters[len(letters) - after :]
+
+
 def mirror_of(state: dict[str, t.Any] | None) -> dict[str, t.Any]:
     """The `mirror` entry of a Singer state's leads bookmark."""
     assert state is not None
@@ -158,13 +179,21 @@ def run_until_unstopped(
     config: dict[str, t.Any],
     tmp_path: Path,
     between: Callable[[], None],
+    *,
     max_runs: int = 30,
+    schedule: list[str] | None = None,
 ) -> list[CliResult]:
-    """Scheduled runs until one is not stopped by its budget; `between` runs after each."""
+    """Scheduled runs until one is not stopped by its budget; `between` runs after each.
+
+    `schedule` gets each run's `run_legs`.
+    """
     runs: list[CliResult] = []
     while not runs or any(line in runs[-1].stderr for line in STOPPED):
         assert len(runs) < max_runs, "no progress from run to run"
+        before = target.emulator.request_count
         runs.append(run_into(target, config, tmp_path))
+        if schedule is not None:
+            schedule.append(run_legs(runs[-1], target.emulator.requests[before:]))
         between()
     return runs
 
