@@ -109,11 +109,12 @@ class Mirror:
         self.due = False  # this pass starts after what was seen vanishing
         return self.pass_
 
-    def drop_pass(self) -> None:
+    def drop_pass(self) -> Mirror:
         """Forget the pass under way, not its version (a later one must be newer) nor its need."""
         if self.pass_ is not None:
             self.version = max(self.version or 0, self.pass_.version)
             self.pass_, self.due = None, True
+        return self
 
     def complete_pass(self) -> int:
         """The pass has seen every lead: its version becomes the target's."""

@@ -215,8 +215,7 @@ class LeadsStream(MegaStream):
             yield from self.mirrored_records(mirror, context)
             return
         if incremental and mirror.pass_ is not None:  # its leads go out without its version
-            mirror.drop_pass()
-            save_mirror(self, mirror, context)
+            save_mirror(self, mirror.drop_pass(), context)
         yield from self.incremental_walk(context)
 
     def mirrored_records(
@@ -224,8 +223,7 @@ class LeadsStream(MegaStream):
     ) -> Generator[dict[str, t.Any], None, None]:
         """A mirror's run: a baseline count if none, the walk, then the check and a due pass.
 
-        A pass under way resumes unchecked and is checked at its end; caught up with the
-        bookmark (a first sync's, always), it rides the walk, which reads all it has left.
+        A pass is checked at its end only; caught up with the bookmark, it rides the walk.
         """
         activate_pending(self, mirror, context)  # a pass the last run completed
         whole = self.walk_id(context)

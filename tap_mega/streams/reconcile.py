@@ -191,6 +191,7 @@ def check_for_vanished(
     all_page = fetch(count_params(stream.settings))
     if check is None:
         mirror.check = baseline(all_page, walk)
+        mirror.due = mirror.due or mirror.pass_ is not None  # nothing counted before it began
         return
     gone = vanished(check, since_page or CountPage(0, ()), all_page)
     if gone is None:
