@@ -34,6 +34,7 @@ from tests.helpers.meltano import (
     change_leads,
     postgres_leads,
     reachable_pg_env,
+    tap_env,
     truth,
 )
 from tests.helpers.sync import EMULATOR_CUSTOM_FIELDS
@@ -53,15 +54,6 @@ pytestmark = pytest.mark.slow
 # --------------------------------------------------------------------------- #
 # Meltano
 # --------------------------------------------------------------------------- #
-
-
-def tap_env(emulator: MegaEmulator) -> dict[str, str]:
-    """The tap's settings as a scheduler would pass them: environment variables."""
-    return {
-        "TAP_MEGA_API_URL": emulator.url,
-        "TAP_MEGA_TOKEN": emulator.token,
-        "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
-    }
 
 
 def meltano_run(project: MeltanoProject, loader: str, env: dict[str, str]) -> None:

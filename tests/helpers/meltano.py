@@ -67,6 +67,15 @@ def truth(emulator: MegaEmulator) -> dict[str, dict[str, t.Any]]:
     return {lead["id"]: expected_row(lead) for lead in emulator.leads}
 
 
+def tap_env(emulator: MegaEmulator) -> dict[str, str]:
+    """The tap's settings as a scheduler would pass them: environment variables."""
+    return {
+        "TAP_MEGA_API_URL": emulator.url,
+        "TAP_MEGA_TOKEN": emulator.token,
+        "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
+    }
+
+
 @dataclass
 class MeltanoProject:
     """The repository's meltano.yml with plugins installed under `sys_dir`."""
@@ -182,12 +191,20 @@ def reachable_pg_env() -> dict[str, str]:
     return env
 
 
-def postgres_leads(database: Postgres) -> dict[str, dict[str, t.Any]]:
-    """The loaded table, timestamps read back as UTC instants in canonical form."""
+def postgres_leads(
+    database: Postgres,
+    columns: t.Sequence[str] = COMPARED,
+    where: str = "true",
+) -> dict[str, dict[str, t.Any]]:
+    """The loaded table's `columns` (`id` among them) by id, timestamps as canonical UTC instants.
+
+    `where` narrows the rows: `_sdc_deleted_at is null` is what a user queries as live.
+    """
     iso = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
-    stamps = ", ".join(f"to_char({name}, {iso}) as {name}" for name in TIMESTAMPS)
-    plain = ", ".join(name for name in COMPARED if name not in TIMESTAMPS)
-    rows = database.rows(f"select {plain}, {stamps} from {database.schema}.leads")
+    selected = ", ".join(
+        f"to_char({name}, {iso}) as {name}" if name in TIMESTAMPS else name for name in columns
+    )
+    rows = database.rows(f"select {selected} from {database.schema}.leads where {where}")
     return {row["id"]: row for row in rows}
 
 
