@@ -5,7 +5,6 @@ The SDK fills in no defaults and hands every part the raw `config`.
 
 from __future__ import annotations
 
-import datetime as dt
 import typing as t
 from dataclasses import dataclass, field, fields
 
@@ -13,6 +12,7 @@ from tap_mega.state.lookback import parse_lookback
 from tap_mega.timestamps import parse_duration, parse_timestamp
 
 if t.TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Mapping
 
 #: Where MEGA's API lives unless `api_url` says otherwise.
@@ -50,7 +50,7 @@ class Settings:
     rate_limit_reserve: int = 0
     #: Detect deleted leads and retire them with reconcile passes (streams/mirror.py).
     reconcile_deletes: bool = True
-    reconcile_interval: dt.timedelta = parse_duration(DEFAULT_RECONCILE_INTERVAL, "", 0)
+    reconcile_interval: dt.timedelta = parse_duration(DEFAULT_RECONCILE_INTERVAL, "", 0)  # noqa: RUF009
 
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> Settings:

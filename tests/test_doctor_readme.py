@@ -11,7 +11,7 @@ from tests.helpers.sync import tap_config
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 #: Lines whose text holds timings or the emulator's port: compared on status only.
-TIMED = {"url", "round trip", "duration", "clock", "schedule"}
+TIMED = {"url", "round trip", "duration", "clock", "schedule", "reconcile"}
 LINE = re.compile(r"  (\S+) +(\S+(?: \S+)?) {2,}(.*)")
 
 

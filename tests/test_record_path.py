@@ -21,7 +21,6 @@ from contextlib import redirect_stdout
 import pytest
 from singer_sdk.io_base import SingerWriter
 
-from tap_mega.streams.leads import LeadsStream
 from tap_mega.streams.writer import write_stdout
 from tap_mega.tap import TapMega
 from tests.helpers.scripted import page, script_pages, sorted_leads
@@ -124,29 +123,6 @@ def test_records_carry_the_version_once_one_is_set(
 
     assert len(written) == 30
     assert {m["version"] for m in written} == {1764000000}
-
-
-def test_a_schema_replaced_mid_stream_governs_the_records_after_it(
-    make_emulator: t.Callable[..., MegaEmulator], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    emulator = make_emulator(leads=[])
-    three_pages(emulator, sorted_leads(250, seed=8))
-    tap = TapMega(config=tap_config(emulator), parse_env_config=False)
-    stream = t.cast("LeadsStream", tap.streams["leads"])
-    narrower = json.loads(json.dumps(stream.schema))
-    del narrower["properties"]["contact_name"]
-    save = LeadsStream.save_resume_point
-
-    def replace_after_the_first_page(self: LeadsStream, *args: t.Any) -> None:
-        save(self, *args)
-        self.schema = narrower
-
-    monkeypatch.setattr(LeadsStream, "save_resume_point", replace_after_the_first_page)
-    written = records(sync_output(tap))
-
-    assert len(written) == 250
-    assert all("contact_name" in m["record"] for m in written[:100])
-    assert not any("contact_name" in m["record"] for m in written[100:])
 
 
 @pytest.mark.parametrize("blocking", [True, False], ids=["blocking", "non-blocking"])

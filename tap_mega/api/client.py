@@ -68,6 +68,7 @@ class MegaStream(RESTStream[str | None]):
     def __init__(self, tap: Tap, *, connection_test: bool = False) -> None:
         """`connection_test`: `tap-mega --test`, not a sync."""
         super().__init__(tap)
+        self.tap = tap
         self.connection_test = connection_test
         self.settings = Settings.from_config(self.config)
         #: The last good page: once there is one, a 404 page is a front end's blip.
@@ -124,6 +125,13 @@ class MegaStream(RESTStream[str | None]):
         """`request_timeout` rounded up: the SDK's whole seconds would make 0.5 a 0."""
         seconds = math.ceil(self.settings.request_timeout)
         return min(seconds, CONNECTION_TEST_TIMEOUT) if self.connection_test else seconds
+
+    def set_state(self, context: Context | None, key: str, value: t.Any) -> None:
+        """Set a key of the stream's state, so that the next STATE is written with it."""
+        state = self.get_context_state(context)
+        if state.get(key) != value:
+            state[key] = value
+            self.state_manager.is_flushed = False
 
     def sleep(self, seconds: float) -> None:
         """Every rate-limit wait (not a retry's) goes through here, so tests can keep time."""

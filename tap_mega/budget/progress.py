@@ -70,7 +70,7 @@ def answer_times(pacer: Pacer, requests: int, seconds_per_request: float) -> lis
 class Progress:
     """Counts a stream's pages and leads, and says where the sync stands."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - all but `pacer` keyword-only
         self,
         pacer: Pacer,
         page_size: int,
@@ -78,8 +78,13 @@ class Progress:
         interval: float = PROGRESS_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         already: int = 0,
+        label: str = "Progress",
     ) -> None:
-        """`already`: leads earlier runs of this walk emitted, so counts and ETA are the walk's."""
+        """`already`: leads earlier runs of this walk emitted, so counts and ETA are the walk's.
+
+        `label` starts each line: a reconcile pass's are told apart from the walk's.
+        """
+        self.label = label
         self._pacer = pacer
         self._page_size = max(page_size, 1)
         self._interval = interval
@@ -124,7 +129,7 @@ class Progress:
             eta = self.eta_seconds(elapsed)
             tail = "ETA " + ("unknown" if eta is None else format_duration(eta))
         return (
-            f"Progress: {leads}, {self.pages:,} pages, {requests}, "
+            f"{self.label}: {leads}, {self.pages:,} pages, {requests}, "
             f"{self.leads_this_run / elapsed:,.0f} leads/s, "
             f"{pacer.requests_sent / elapsed * 3600:,.0f} requests/h, {budget_text(pacer)}: {tail}"
         )

@@ -9,6 +9,8 @@ The modules, each importing only those listed before it:
 - ``budget``: the window, the use of it besides the doctor's, the first sync's
   requests, duration (the pacer's rule from the window as reported) and schedule;
 - ``checks``: connection, account and lead counts;
+- ``mirror``: a reconcile pass's cost and cadence, a quiet run's, and the state's
+  pass under way (what it has left) or when the next one starts;
 - ``assumptions``: the page, timestamps, cursor, clock and header forms;
 - ``command``: the command line.
 

@@ -87,6 +87,36 @@ class Usage:
     tap_run_ago: float | None = None
 
 
+@dataclass(frozen=True)
+class Replay:
+    """The pacer's rule from the window as reported: how long any number of requests take.
+
+    The first sync's duration and a reconcile pass's come from the same replay,
+    so the two lines can never disagree about the budget.
+    """
+
+    pacer: Pacer
+    seen: Seen | None
+    #: Requests the doctor sent or caused: in the window when it is not reported.
+    own: int
+    seconds_per_request: float
+
+    def times(self, needed: int) -> list[float]:
+        """When each of `needed` requests is answered, in seconds from now."""
+        return first_sync_times(self.pacer, self.seen, self.own, needed, self.seconds_per_request)
+
+    def seconds(self, needed: int) -> float:
+        """How long `needed` requests take, sent as early as the budget allows."""
+        times = self.times(needed)
+        return times[-1] if times else 0.0
+
+
+def reported_seen(pacer: Pacer, headers: Mapping[str, str]) -> Seen | None:
+    """The window the last response reported, when the pacer knows it; None otherwise."""
+    seen = Seen.from_headers(headers)
+    return seen if seen is not None and seen.limit in pacer.windows else None
+
+
 def first_sync_requests(total: int, page_size: int) -> int:
     """Pages of `page_size` for `total` leads; an empty account still costs one request."""
     return max(1, math.ceil(total / max(page_size, 1)))
@@ -105,7 +135,7 @@ def add_budget_lines(  # noqa: PLR0913 - each is one input of the arithmetic
     max_wait_seconds: float,
 ) -> None:
     """Window, its use, the first sync's requests, duration and schedule."""
-    seen = Seen.from_headers(headers)
+    seen = reported_seen(pacer, headers)
     window = pacer.windows.get(seen.limit) if seen is not None else None
     if seen is None or window is None:
         report.add(

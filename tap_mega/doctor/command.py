@@ -18,7 +18,7 @@ from tap_mega.cli.checks import without_sample
 from tap_mega.cli.files import read_state_json
 from tap_mega.cli.plugin import settings_file
 from tap_mega.doctor.assumptions import add_assumption_lines
-from tap_mega.doctor.budget import Usage, add_budget_lines
+from tap_mega.doctor.budget import Replay, Usage, add_budget_lines, reported_seen
 from tap_mega.doctor.caused import Caused, caused_by_meltano
 from tap_mega.doctor.checks import (
     add_account_lines,
@@ -26,6 +26,7 @@ from tap_mega.doctor.checks import (
     add_leads_lines,
     exchange_problem,
 )
+from tap_mega.doctor.mirror import MirrorState, add_reconcile_lines
 from tap_mega.doctor.probe import FIRST, DoctorStream, Plan, run_probe
 from tap_mega.doctor.report import WARNING, Report
 from tap_mega.errors import failure_line
@@ -116,11 +117,15 @@ def diagnose(
     stream = DoctorStream(tap)
     settings = stream.settings
     bookmark = stream.stream_state_bookmark(None)
+    mirror = MirrorState.from_bookmark(stream.get_context_state(None))
     plan = Plan(
         start_date=settings.start,
         bookmark_start=stream.starting_instant(None) if bookmark else None,
         has_bookmark=bookmark is not None,
         has_state=has_state,
+        pass_since=mirror.pass_since(settings.start)
+        if mirror is not None and settings.reconcile_deletes
+        else None,
     )
     probe = run_probe(stream, plan)
     report = Report(
@@ -140,20 +145,25 @@ def diagnose(
     first = probe.get(FIRST)
     answered = [e for e in probe.exchanges if e.response is not None]
     last = _headers(answered[-1].response if answered else None)
+    usage = Usage(
+        own=caused.requests + probe.counted,
+        tap_run_ago=seconds_since_saved_page(stream, last.get("Date")),
+    )
+    total = first.page.total if first and first.page else None
+    per_request = sum(e.seconds for e in answered) / max(len(answered), 1)
     add_budget_lines(
         report,
         stream.pacer,
-        usage=Usage(
-            own=caused.requests + probe.counted,
-            tap_run_ago=seconds_since_saved_page(stream, last.get("Date")),
-        ),
+        usage=usage,
         headers=last,
-        total=first.page.total if first and first.page else None,
+        total=total,
         page_size=settings.page_size,
-        seconds_per_request=sum(e.seconds for e in answered) / max(len(answered), 1),
+        seconds_per_request=per_request,
         run_minutes=run_minutes,
         max_wait_seconds=settings.max_wait_seconds,
     )
+    replay = Replay(stream.pacer, reported_seen(stream.pacer, last), usage.own, per_request)
+    add_reconcile_lines(report, settings, replay, probe, mirror, total=total)
     add_assumption_lines(report, probe, settings.lookback)
     return report
 

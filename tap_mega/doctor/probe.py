@@ -174,6 +174,9 @@ class Plan:
     has_bookmark: bool
     #: Whether `--state` was given (a state without a bookmark is a first sync).
     has_state: bool = False
+    #: Where the state's reconcile pass under way goes on from, when it has read past
+    #: `start_date`; None without one, or when what it has left is the first sync's count.
+    pass_since: dt.datetime | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
 
@@ -207,15 +210,17 @@ FIRST = "first page"
 SECOND = "second page"
 ALL = "all matching"
 BOOKMARK = "from the bookmark"
+RECONCILE_LEFT = "left of the pass"
 
 
 def run_probe(stream: DoctorStream, plan: Plan) -> Probe:
     """Spend at most three requests: the first sync's page, its cursor page, one count.
 
     The first page is the one a first sync starts with (`updated_since` is
-    `start_date` when set), so its `total` is the first sync's size. Its cursor
-    proves paging. What is left goes to the count from the bookmark, then to
-    the count without `start_date`; whatever does not fit is skipped, with why.
+    `start_date` when set), so its `total` is the first sync's size (and a
+    reconcile pass's). Its cursor proves paging. What is left goes to what the
+    state's reconcile pass has left, then to the count from the bookmark, then
+    to the count without `start_date`; whatever does not fit is skipped, with why.
     """
     probe = Probe(plan)
     try:
@@ -248,8 +253,13 @@ def _add(probe: Probe, record: Exchange) -> Exchange:
 
 
 def _counts(plan: Plan) -> list[tuple[str, dt.datetime | None]]:
-    """The counts still worth a request, bookmark first: it sizes the next run."""
+    """The counts still worth a request, a pass under way first: it is most of the next runs.
+
+    Then the bookmark: it sizes the next run's incremental walk.
+    """
     counts: list[tuple[str, dt.datetime | None]] = []
+    if plan.pass_since is not None:
+        counts.append((RECONCILE_LEFT, plan.pass_since))
     if plan.has_bookmark:
         if plan.bookmark_start == plan.start_date:
             plan.skipped[BOOKMARK] = (

@@ -7,6 +7,7 @@ why, in sdk_contract.py.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import sys
 import typing as t
@@ -17,25 +18,30 @@ from typing_extensions import override
 
 from tap_mega.api.client import MegaStream
 from tap_mega.budget.progress import PROGRESS_INTERVAL_SECONDS, Progress
-from tap_mega.errors import (
-    BudgetExhaustedError,
-    MegaRequestError,
-    MegaResponseError,
-    SavedCursorRefusedError,
-)
-from tap_mega.settings import FILTER_PARAMS
+from tap_mega.errors import MegaResponseError, SavedCursorRefusedError
+from tap_mega.settings import DEFAULT_RECONCILE_INTERVAL, FILTER_PARAMS
 from tap_mega.state.inputs import ACCOUNT_KEY, account_of
 from tap_mega.state.lookback import incremental_start
+from tap_mega.state.mirror import STATE_KEY as MIRROR_STATE_KEY
+from tap_mega.state.mirror import Mirror, now_utc
 from tap_mega.state.resume import STATE_KEY as RESUME_STATE_KEY
 from tap_mega.state.resume import ResumePoint, walk_fingerprint, why_not_resume
+from tap_mega.streams.fields import Declarations
+from tap_mega.streams.reconcile import (
+    check_within_budget,
+    finish_pass,
+    save_mirror,
+    start_pass,
+    write_schema,
+)
 from tap_mega.streams.schema import (
     SAMPLE_PARAMS,
     explicit_custom_fields,
     lead_schema,
     sampled_custom_fields,
 )
-from tap_mega.streams.walk import Walk, earliest_updated_at
-from tap_mega.termination import GUARD, Terminated
+from tap_mega.streams.walk import Walk, walk_pages
+from tap_mega.termination import GUARD
 from tap_mega.timestamps import (
     InvalidTimestampError,
     format_timestamp,
@@ -45,11 +51,14 @@ from tap_mega.timestamps import (
 
 if t.TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Generator, Iterator
+    from collections.abc import Generator
 
-    import requests
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+    from singer_sdk.mapper import StreamMap
+
+#: Where the state remembers each custom field's declared type (fields.py).
+FIELDS_STATE_KEY = "custom_fields"
 
 
 class LeadsStream(MegaStream):
@@ -72,6 +81,58 @@ class LeadsStream(MegaStream):
         """`catalog_given`: the sync reads its schema from the catalog, so no sample is needed."""
         super().__init__(tap, connection_test=connection_test)
         self.catalog_given = catalog_given
+        #: Each custom field's type in this sync, and the schema declaring them.
+        self.fields_declared = False
+        self.declarations: Declarations | None = None
+        self.sync_schema: dict[str, t.Any] | None = None
+
+    @property
+    @override
+    def stream_maps(self) -> list[StreamMap]:
+        """The mapper's current maps, a SCHEMA may change mid-stream; first, the declarations.
+
+        The SDK first reads them for the sync's SCHEMA, the state loaded by then: that
+        SCHEMA must hold the remembered types, as no target changes a column's type.
+        """
+        if not self.fields_declared:
+            self.fields_declared = True
+            self.declare_custom_fields()
+        return self.tap.mapper.stream_maps[self.name]
+
+    @property
+    @override
+    def effective_schema(self) -> dict[str, t.Any]:
+        """The sync's schema, custom fields as declared (fields.py); the SDK's before."""
+        return self.sync_schema if self.sync_schema is not None else super().effective_schema
+
+    def declare_custom_fields(self) -> None:
+        """The catalog's or the sample's custom fields, with the state's types winning."""
+        base = super().effective_schema
+        custom = base.get("properties", {}).get("custom_fields")
+        if isinstance(custom, dict) and not self.connection_test:  # else deselected, or no sync
+            remembered = self.get_context_state(None).get(FIELDS_STATE_KEY)
+            self.declarations, lines = Declarations.start(custom.get("properties", {}), remembered)
+            for line in lines:
+                self.logger.warning(line)
+            self.declare(self.declarations, base)
+
+    def declare(self, declarations: Declarations, base: dict[str, t.Any]) -> None:
+        """Make the declarations the sync's schema, and remember them in the state."""
+        schema = copy.deepcopy(base)
+        schema["properties"]["custom_fields"]["properties"] = declarations.properties()
+        self.sync_schema = schema
+        self.tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
+        self.set_state(None, FIELDS_STATE_KEY, dict(declarations.types))
+
+    def fit_custom_fields(self, lead: dict[str, t.Any]) -> None:
+        """Fit the lead's custom fields to their types; a new one is declared before it goes."""
+        if self.declarations is None or self.sync_schema is None:
+            return
+        for line in (new := self.declarations.fit(lead)):
+            self.logger.info(line)
+        if new:
+            self.declare(self.declarations, self.sync_schema)
+            write_schema(self)
 
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
@@ -83,6 +144,11 @@ class LeadsStream(MegaStream):
         bookmark = self.stream_state_bookmark(context)
         mark = parse_timestamp(bookmark) if bookmark else None
         return incremental_start(mark, self.settings.start, self.settings.lookback)
+
+    def incremental_since(self, context: Context | None) -> str | None:
+        """`starting_instant` as a walk's `updated_since`."""
+        start = self.starting_instant(context)
+        return None if start is None else format_timestamp(start)
 
     @override
     def _increment_stream_state(
@@ -115,13 +181,6 @@ class LeadsStream(MegaStream):
             raise MegaResponseError(msg) from exc
         return t.cast("str", state["replication_key_value"])
 
-    def set_state(self, context: Context | None, key: str, value: t.Any) -> None:
-        """Set a key of the stream's state, so that the next STATE is written with it."""
-        state = self.get_context_state(context)
-        if state.get(key) != value:
-            state[key] = value
-            self.state_manager.is_flushed = False
-
     def save_resume_point(self, context: Context | None, point: ResumePoint | None) -> None:
         """Null rather than absent once set: a store merging failed runs' states keeps none."""
         if self.replication_method == REPLICATION_INCREMENTAL:
@@ -145,20 +204,109 @@ class LeadsStream(MegaStream):
 
     @override
     def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Walk the pages; the SDK checkpoints every 10,000 records, a crash here loses a page."""
-        point = None
-        if self.replication_method == REPLICATION_INCREMENTAL:
+        """The incremental walk; with `reconcile_deletes`, the mirror's check and pass too."""
+        incremental = self.replication_method == REPLICATION_INCREMENTAL
+        if incremental:
             self.set_state(context, ACCOUNT_KEY, account_of(self.config))  # see state/inputs.py
-            point = self.saved_resume_point(context)
+        if incremental and self.settings.reconcile_deletes and not self.connection_test:
+            yield from self.mirrored_records(context)
+        else:
+            yield from self.incremental_walk(context)
+
+    def mirrored_records(self, context: Context | None) -> Generator[dict[str, t.Any], None, None]:
+        """A mirror's run: the walk, the vanish check, then a pass if one is under way or due.
+
+        A pass that has caught up with the bookmark (a first sync's, always) rides
+        the incremental walk, which then reads all the pass has left.
+        """
+        mirror = Mirror.from_state(self.get_context_state(context).get(MIRROR_STATE_KEY))
+        whole = self.walk_id(context)
+        if mirror.pass_ is not None and mirror.pass_.walk != whole:
+            self.logger.info("Starting the reconcile pass again: the filters changed since.")
+            mirror.pass_ = None
+        bookmark, frontier = self.stream_state_bookmark(context), self.incremental_since(context)
+        if mirror.pass_ is None and bookmark is None:
+            start_pass(self, mirror, whole, "a first sync reads every lead", context)
+        riding = mirror.pass_ is not None and (
+            bookmark is None or (mirror.pass_.position or "") >= (frontier or "")
+        )
+        self._stream_version = mirror.record_version
+        if not (yield from self.incremental_walk(context, mirror=mirror if riding else None)):
+            return  # stopped early: the next run finishes the walk first
+        if riding:
+            finish_pass(self, mirror, context)
+        if not check_within_budget(self, mirror, whole, context):
+            return
+        if mirror.pass_ is None:
+            interval = self.config.get("reconcile_interval", DEFAULT_RECONCILE_INTERVAL)
+            reason = mirror.why_pass(now_utc(), self.settings.reconcile_interval, str(interval))
+            if reason is None:
+                return
+            start_pass(self, mirror, whole, reason, context)
+        if (yield from self.run_pass(mirror, context)):
+            finish_pass(self, mirror, context)
+
+    def run_pass(
+        self, mirror: Mirror, context: Context | None
+    ) -> Generator[dict[str, t.Any], None, bool]:
+        """The pass's walk from its cursor, else its position; True when it read every lead.
+
+        Behind the bookmark, so a lead updated since has moved ahead of both: none is missed.
+        """
+        under_way = mirror.pass_
+        if under_way is None:
+            return True
+        self._stream_version = under_way.version
+        since = under_way.position or self.settings.start_date
+        point = under_way.resume_point
+        if under_way.emitted:
+            self.logger.info(
+                "Resuming the reconcile pass (version %d): %s leads read in earlier runs.",
+                under_way.version,
+                f"{under_way.emitted:,}",
+            )
+
+        def save(walk: Walk, point: ResumePoint | None) -> None:
+            under_way.position = walk.last_updated_at or under_way.position
+            under_way.emitted = walk.progress.leads
+            under_way.resume_from = None if point is None else dataclasses.asdict(point)
+            save_mirror(self, mirror, context)
+
         try:
-            yield from self.walk(context, point)
+            return (yield from self.walk(context, point, since, save, pass_behind=True))
+        except SavedCursorRefusedError:
+            since = under_way.position or since
+            return (yield from self.walk(context, None, since, save, pass_behind=True))
+
+    def incremental_walk(
+        self, context: Context | None, *, mirror: Mirror | None = None
+    ) -> Generator[dict[str, t.Any], None, bool]:
+        """From the saved cursor or the bookmark; a refused cursor falls back to the bookmark.
+
+        `mirror`: its pass rides this walk, its position following the walk's.
+        """
+        incremental = self.replication_method == REPLICATION_INCREMENTAL
+        point = self.saved_resume_point(context) if incremental else None
+
+        def save(walk: Walk, point: ResumePoint | None) -> None:
+            self.save_resume_point(context, point)
+            if mirror is not None and mirror.pass_ is not None and walk.last_updated_at:
+                mirror.pass_.position = max(mirror.pass_.position or "", walk.last_updated_at)
+                save_mirror(self, mirror, context)
+
+        try:
+            return (yield from self.walk(context, point, self.incremental_since(context), save))
         except SavedCursorRefusedError as exc:
             self.logger.warning(
                 "MEGA refused the cursor the last run saved (%s); starting again "
                 "lookback_window before the bookmark.",
                 exc,
             )
-            yield from self.walk(context, None)
+            return (yield from self.walk(context, None, self.incremental_since(context), save))
+
+    def walk_id(self, context: Context | None) -> str:
+        """What a cursor, a pass and a check are only valid under (resume.walk_fingerprint)."""
+        return walk_fingerprint(self.get_url_params(context, None), self.settings.start_date)
 
     def saved_resume_point(self, context: Context | None) -> ResumePoint | None:
         """The point the last run saved, when it is safe to follow (resume.py)."""
@@ -172,9 +320,10 @@ class LeadsStream(MegaStream):
                 )
             return None
         bookmark = self.stream_state_bookmark(context)
-        fingerprint = walk_fingerprint(self.get_url_params(context, None), self.settings.start_date)
         lookback = self.settings.lookback
-        reason = why_not_resume(point, bookmark=bookmark, lookback=lookback, walk=fingerprint)
+        reason = why_not_resume(
+            point, bookmark=bookmark, lookback=lookback, walk=self.walk_id(context)
+        )
         if reason:
             self.logger.info(
                 "Not resuming from the cursor the last run saved: %s. Starting "
@@ -186,82 +335,37 @@ class LeadsStream(MegaStream):
         return point
 
     def walk(
-        self, context: Context | None, point: ResumePoint | None
-    ) -> Generator[dict[str, t.Any], None, None]:
-        """One walk through the pages, from the first or from the point a stopped run saved."""
+        self,
+        context: Context | None,
+        point: ResumePoint | None,
+        since: str | None,
+        save: t.Callable[[Walk, ResumePoint | None], None],
+        *,
+        pass_behind: bool = False,
+    ) -> Generator[dict[str, t.Any], None, bool]:
+        """One walk through the pages, from `since` or the point a stopped run saved.
+
+        `save` keeps its resume point after each page. True when it read to the end.
+        `pass_behind`: a reconcile pass behind the bookmark, which it never moves back.
+        """
         params = self.get_url_params(context, None)
-        if point is None and (start := self.starting_instant(context)) is not None:
-            params["updated_since"] = format_timestamp(start)
-        elif point is not None and point.updated_since is not None:
-            params["updated_since"] = point.updated_since
+        if point is not None:
+            since = point.updated_since
+        if since is not None:
+            params["updated_since"] = since
         already = point.emitted if point else 0
         interval = self.progress_interval_seconds
-        progress = Progress(self.pacer, params["limit"], interval=interval, already=already)
+        progress = Progress(
+            self.pacer,
+            params["limit"],
+            interval=interval,
+            already=already,
+            label="Reconcile pass" if pass_behind else "Progress",
+        )
         fingerprint = walk_fingerprint(params, self.settings.start_date)  # not updated_since
-        walk = Walk(point, params, fingerprint, progress, self.stream_state_bookmark(context))
-        paginator = self.get_new_paginator(start=point.cursor if point else None)
-        with self.get_http_request_counter() as request_counter:
-            request_counter.with_context(context)
-            try:
-                while not paginator.finished:
-                    response = self.fetch_walk_page(walk, context, paginator.current_value)
-                    if response is None:
-                        break
-                    request_counter.increment()
-                    page = self.read_page(response)
-                    if notice := walk.served_limit_line(page):
-                        self.logger.info(notice)
-                    yield from self.emit_leads(walk, page.leads, context)
-                    if line := progress.page_done(len(page.leads), page.total):
-                        self.logger.info(line)
-                    paginator.advance(response)
-                    self.save_resume_point(context, walk.resume_point(page.next_cursor, response))
-                    self._write_state_message()
-                    if self.connection_test:
-                        # One lead: the SDK would read a second only to abort on it, with an ERROR.
-                        return
-            except (Exception, Terminated) as exc:
-                if isinstance(exc, (MegaResponseError, SavedCursorRefusedError)):
-                    # MEGA's order or cursors are in doubt: the bookmark is the safe start.
-                    self.save_resume_point(context, None)
-                # The bookmark is the last lead emitted: the next run need not re-read them.
-                self._write_state_message()
-                raise
-        self.logger.info(progress.line(done=paginator.finished))
-
-    def fetch_walk_page(
-        self, walk: Walk, context: Context | None, cursor: str | None
-    ) -> requests.Response | None:
-        """The walk's page at `cursor`; None when the budget stops the run here."""
-        params = walk.params if cursor is None else {**walk.params, "cursor": cursor}
-        try:
-            with GUARD.interruptible():
-                return self.fetch_page(context, cursor, params)
-        except BudgetExhaustedError as exc:
-            for line in walk.stopped_early_lines(exc, self.pacer.max_wait):
-                self.logger.warning(line)
-            return None
-        except MegaRequestError as exc:
-            if walk.resumed and cursor == walk.resumed.cursor:  # only ever the first page
-                raise SavedCursorRefusedError(str(exc)) from exc
-            raise
-
-    def emit_leads(
-        self, walk: Walk, leads: list[dict[str, t.Any]], context: Context | None
-    ) -> Iterator[dict[str, t.Any]]:
-        """Yield a page's leads; a bad one stops the walk, the bookmark moved back before it."""
-        for index, lead in enumerate(leads):
-            try:
-                walk.check(lead)
-            except MegaResponseError:
-                bookmark = self.stream_state_bookmark(context)
-                earliest = earliest_updated_at(leads[index:])
-                if bookmark and earliest and earliest < bookmark:  # re-reading beats skipping
-                    self.set_state(context, "replication_key_value", earliest)
-                raise
-            yield lead
-            # The RECORD is out and the bookmark moved: a held SIGTERM may stop the run here.
-            GUARD.raise_if_pending()
+        bookmark = self.stream_state_bookmark(context)
+        walk = Walk(point, params, fingerprint, progress, bookmark, moves_bookmark=not pass_behind)
+        return (yield from walk_pages(walk, self, context, save, fit=self.fit_custom_fields))
 
     @override
     def _write_state_message(self) -> None:

@@ -1,8 +1,9 @@
-"""One walk through MEGA's pages: its fixed query, its order check, its resume point.
+"""One walk through MEGA's pages: its page loop, fixed query, order check and resume point.
 
 MEGA wants the same filters and `updated_since` on every cursor page, and the
 bookmark is only safe while leads come in `updated_at` order. The stream (leads.py)
-runs the page loop and owns the bookmark; a `Walk` holds what one walk fixes and has seen.
+owns the bookmark and says where a walk starts; a `Walk` holds what one walk fixes
+and has seen, and `walk_pages` reads it, a STATE after every page.
 """
 
 from __future__ import annotations
@@ -11,18 +12,29 @@ import contextlib
 import typing as t
 from dataclasses import dataclass
 
-from tap_mega.errors import MegaResponseError
+from tap_mega.errors import (
+    BudgetExhaustedError,
+    MegaRequestError,
+    MegaResponseError,
+    SavedCursorRefusedError,
+)
 from tap_mega.state.resume import ResumePoint, served_at
+from tap_mega.termination import GUARD, Terminated
 from tap_mega.timestamps import InvalidTimestampError, format_duration, normalize_timestamp
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator
 
     import requests
+    from singer_sdk.helpers.types import Context
 
+    from tap_mega.api.client import MegaStream
     from tap_mega.api.pages import Page
     from tap_mega.budget.progress import Progress
-    from tap_mega.errors import BudgetExhaustedError
+
+#: A lead on its way out, and the walk's resume point after each page.
+Fit = t.Callable[[dict[str, t.Any]], None]
+Save = t.Callable[["Walk", ResumePoint | None], None]
 
 
 @dataclass
@@ -40,6 +52,8 @@ class Walk:
     last_updated_at: str | None = None
     #: The page size MEGA said it served, when below the one asked for.
     served_limit: int | None = None
+    #: A bad lead moves the bookmark back before it; a pass behind the bookmark does not.
+    moves_bookmark: bool = True
 
     def check(self, lead: dict[str, t.Any]) -> None:
         """Refuse a lead we cannot bookmark: no id, no usable `updated_at`, or out of order."""
@@ -105,6 +119,87 @@ class Walk:
                 "budget reaches; raise max_wait_seconds so a run can wait for the budget "
                 "and read past them."
             )
+
+
+def walk_pages(
+    walk: Walk, stream: MegaStream, context: Context | None, save: Save, *, fit: Fit
+) -> Generator[dict[str, t.Any], None, bool]:
+    """Yield the walk's leads page by page, a STATE after each; True when it read to the end.
+
+    `fit` readies each lead for its RECORD (custom fields). A budget stop ends it
+    early and cleanly; any failure leaves a STATE at the last lead emitted.
+    """
+    paginator = stream.get_new_paginator(start=walk.resumed.cursor if walk.resumed else None)
+    with stream.get_http_request_counter() as request_counter:
+        request_counter.with_context(context)
+        try:
+            while not paginator.finished:
+                response = fetch_walk_page(walk, stream, context, paginator.current_value)
+                if response is None:
+                    return False
+                request_counter.increment()
+                page = stream.read_page(response)
+                if notice := walk.served_limit_line(page):
+                    stream.logger.info(notice)
+                yield from emit_leads(walk, stream, page.leads, context, fit)
+                if line := walk.progress.page_done(len(page.leads), page.total):
+                    stream.logger.info(line)
+                paginator.advance(response)
+                save(walk, walk.resume_point(page.next_cursor, response))
+                stream._write_state_message()  # noqa: SLF001 (sdk_contract.py)
+                if stream.connection_test:
+                    # One lead: the SDK would read a second only to abort on it, with an ERROR.
+                    return False
+        except (Exception, Terminated) as exc:
+            if isinstance(exc, (MegaResponseError, SavedCursorRefusedError)):
+                # MEGA's order or cursors are in doubt: the bookmark is the safe start.
+                save(walk, None)
+            # The bookmark is the last lead emitted: the next run need not re-read them.
+            stream._write_state_message()  # noqa: SLF001 (sdk_contract.py)
+            raise
+    stream.logger.info(walk.progress.line(done=paginator.finished))
+    return True
+
+
+def fetch_walk_page(
+    walk: Walk, stream: MegaStream, context: Context | None, cursor: str | None
+) -> requests.Response | None:
+    """The walk's page at `cursor`; None when the budget stops the run here."""
+    params = walk.params if cursor is None else {**walk.params, "cursor": cursor}
+    try:
+        with GUARD.interruptible():
+            return stream.fetch_page(context, cursor, params)
+    except BudgetExhaustedError as exc:
+        for line in walk.stopped_early_lines(exc, stream.pacer.max_wait):
+            stream.logger.warning(line)
+        return None
+    except MegaRequestError as exc:
+        if walk.resumed and cursor == walk.resumed.cursor:  # only ever the first page
+            raise SavedCursorRefusedError(str(exc)) from exc
+        raise
+
+
+def emit_leads(
+    walk: Walk,
+    stream: MegaStream,
+    leads: list[dict[str, t.Any]],
+    context: Context | None,
+    fit: Fit,
+) -> Iterator[dict[str, t.Any]]:
+    """Yield a page's leads; a bad one stops the walk, the bookmark moved back before it."""
+    for index, lead in enumerate(leads):
+        try:
+            walk.check(lead)
+        except MegaResponseError:
+            bookmark = stream.get_context_state(context).get("replication_key_value")
+            earliest = earliest_updated_at(leads[index:])
+            if walk.moves_bookmark and bookmark and earliest and earliest < bookmark:
+                stream.set_state(context, "replication_key_value", earliest)  # re-read, not skip
+            raise
+        fit(lead)
+        yield lead
+        # The RECORD is out and the bookmark moved: a held SIGTERM may stop the run here.
+        GUARD.raise_if_pending()
 
 
 def earliest_updated_at(undelivered: list[dict[str, t.Any]]) -> str | None:

@@ -101,13 +101,15 @@ def tap_config(emulator: MegaEmulator, **overrides: t.Any) -> dict[str, t.Any]:
 
     Declared, not discovered, so a sync without a catalog makes no sample request
     and a test's request k is its walk's k-th: faults and request counts keep their
-    meaning. test_custom_fields.py tests discovery, without this setting.
+    meaning. test_custom_fields.py tests discovery, without this setting. For the
+    same reason no reconcile check or pass: the mirror's tests turn them on.
     """
     config: dict[str, t.Any] = {
         "token": emulator.token,
         "customer_id": emulator.customer_id,
         "api_url": emulator.url,
         "custom_fields_schema": dict(EMULATOR_CUSTOM_FIELDS),
+        "reconcile_deletes": False,
     }
     config.update(overrides)
     return config
