@@ -40,8 +40,9 @@ CONTRACT: tuple[PrivateName, ...] = (
         "_write_state_message",
         "method",
         "(self)",
-        "The walk writes STATE after every page (leads.py), so a crash loses one page, "
-        "not a sync; LeadsStream overrides it so `--test` writes none.",
+        "The walk writes STATE after every page (walk.py), and the mirror after its "
+        "check and ACTIVATE_VERSION (reconcile.py), so a crash loses one page, not a "
+        "sync; LeadsStream overrides it so `--test` writes none.",
     ),
     PrivateName(
         Tap,
@@ -72,8 +73,8 @@ CONTRACT: tuple[PrivateName, ...] = (
         "_stream_version",
         "attribute",
         "",
-        "The SDK's one way to give every RECORD a `version`, as the mirror's full pass "
-        "before ACTIVATE_VERSION needs (tests/test_record_path.py).",
+        "The SDK's one way to give every RECORD a `version`: the reconcile pass's, "
+        "before its ACTIVATE_VERSION (leads.py; tests/test_record_path.py).",
     ),
     PrivateName(
         Stream,
@@ -81,7 +82,7 @@ CONTRACT: tuple[PrivateName, ...] = (
         "attribute",
         "",
         "Set False after naming the account or moving the resume point or the bookmark "
-        "back, so the next STATE is written (leads.py).",
+        "back, or the mirror changing, so the next STATE is written (client.py).",
     ),
     PrivateName(
         Stream,

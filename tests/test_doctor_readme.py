@@ -26,7 +26,7 @@ def test_readme_sample_is_a_real_run(tmp_path):
     with MegaEmulator(
         n_leads=250_000, seed=0, rate_windows=[RateWindow(60, 60), RateWindow(1000, 3600)]
     ) as emulator:
-        config = tap_config(emulator, start_date="2026-01-15T00:00:00Z")
+        config = tap_config(emulator, start_date="2026-01-15T00:00:00Z", reconcile_deletes=True)
         run = run_doctor(
             config, tmp_path, "--run-minutes", "30", state=leads_state("2026-04-03T00:00:00.000Z")
         )

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import typing as t
 
 import pytest
 
 from tap_mega.testing.emulator import RateWindow
 from tap_mega.timestamps import format_timestamp, normalize_timestamp, parse_timestamp
 from tests.helpers.doctor import DOCUMENTED, leads_state, run_doctor
-from tests.helpers.sync import tap_config
+from tests.helpers.sync import tap_config as walk_config
+
+if t.TYPE_CHECKING:
+    from tap_mega.testing.emulator import MegaEmulator
 
 VERSION = 1_780_000_000
+
+
+def tap_config(emulator: MegaEmulator, **overrides: t.Any) -> dict[str, t.Any]:
+    """The shared test settings with the mirror on, as a user has it by default."""
+    return walk_config(emulator, **{"reconcile_deletes": True, **overrides})
 
 
 def count_since(emulator, since):

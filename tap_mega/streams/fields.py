@@ -14,12 +14,15 @@ import typing as t
 from tap_mega.streams.schema import EXPLICIT_TYPES
 
 if t.TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 #: A variant's suffix by the kind of value it holds, and the type it is declared with.
 VARIANT_TYPES = {"text": "string", "number": "number", "boolean": "boolean"}
 #: A declaration's JSON types (less null) to its type name; anything else is "any".
-_TYPE_NAMES = {frozenset(spec["type"]) - {"null"}: name for name, spec in EXPLICIT_TYPES.items()}
+_TYPE_NAMES = {
+    **{frozenset(spec["type"]) - {"null"}: name for name, spec in EXPLICIT_TYPES.items()},
+    frozenset({"integer", "number"}): "number",  # a catalog's spelling of any number
+}
 
 
 def value_kind(value: object) -> str | None:
@@ -41,6 +44,12 @@ def fits(value: object, type_name: str) -> bool:
     return VARIANT_TYPES[kind] == type_name
 
 
+def variant_origin(slug: str) -> str:
+    """The slug whose values a variant holds (`budget` for `budget__v_text`), else `slug`."""
+    origin, separator, kind = slug.rpartition("__v_")
+    return origin if separator and origin and kind in VARIANT_TYPES else slug
+
+
 def type_name_of(declaration: object) -> str:
     """The type name of a property's JSON Schema, as a catalog may spell it."""
     kinds = declaration.get("type") if isinstance(declaration, dict) else None
@@ -53,17 +62,28 @@ def type_name_of(declaration: object) -> str:
 class Declarations:
     """Each custom field's type for this sync, in the order declared."""
 
-    def __init__(self, types: dict[str, str]) -> None:
-        """`types`: slug to type name (a key of `EXPLICIT_TYPES`)."""
+    def __init__(
+        self, types: dict[str, str], selected: Callable[[str], bool] | None = None
+    ) -> None:
+        """`types`: slug to type name (a key of `EXPLICIT_TYPES`); `selected`: by the catalog.
+
+        A deselected slug keeps its remembered type but is never declared, nor are its
+        variants: its values are the SDK's to drop, as for any deselected property.
+        """
         self.types = types
+        self.selected = selected
 
     @classmethod
     def start(
-        cls, declared: Mapping[str, object], remembered: object
+        cls,
+        declared: Mapping[str, object],
+        remembered: object,
+        mask: Mapping[tuple[str, ...], bool] | None = None,
     ) -> tuple[Declarations, list[str]]:
         """The catalog's or sample's `declared` properties, overruled by the state's types.
 
-        Returns the lines telling where a remembered type overrules a new one.
+        `mask`: the catalog's selection (the SDK's SelectionMask). Returns the lines
+        telling where a remembered type overrules a new one.
         """
         kept = {
             str(slug): name
@@ -81,11 +101,23 @@ class Declarations:
                     "`__v_` variant, so no column changes type."
                 )
             types.setdefault(slug, name)
-        return cls(types), lines
+        if mask is None:
+            return cls(types), lines
+        return cls(
+            types, lambda slug: mask[("properties", "custom_fields", "properties", slug)]
+        ), lines
+
+    def declares(self, slug: str) -> bool:
+        """Whether `slug` goes in the schema: not when it, or its variant's slug, is deselected."""
+        return self.selected is None or self.selected(variant_origin(slug))
 
     def properties(self) -> dict[str, dict[str, t.Any]]:
-        """The `custom_fields` properties to declare: each slug with its type."""
-        return {slug: dict(EXPLICIT_TYPES[name]) for slug, name in self.types.items()}
+        """The `custom_fields` properties to declare: each selected slug with its type."""
+        return {
+            slug: dict(EXPLICIT_TYPES[name])
+            for slug, name in self.types.items()
+            if self.declares(slug)
+        }
 
     def fit(self, lead: dict[str, t.Any]) -> list[str]:
         """Make every custom field of `lead` fit its declaration; a line for each new one.
@@ -98,7 +130,7 @@ class Declarations:
         for slug, value in list(fields.items()) if isinstance(fields, dict) else ():
             kind = value_kind(value)
             name = self.types.get(slug)
-            if kind is None or (name is not None and fits(value, name)):
+            if kind is None or not self.declares(slug) or (name is not None and fits(value, name)):
                 continue  # a null fits any column; an undeclared one waits for a value
             target = slug if name is None else f"{slug}__v_{kind}"
             if target not in self.types:

@@ -106,12 +106,13 @@ class LeadsStream(MegaStream):
         return self.sync_schema if self.sync_schema is not None else super().effective_schema
 
     def declare_custom_fields(self) -> None:
-        """The catalog's or the sample's custom fields, with the state's types winning."""
-        base = super().effective_schema
+        """The selected custom fields (the schema the SDK registered), the state's types winning."""
+        base = self.tap.mapper.stream_maps[self.name][0].raw_schema
         custom = base.get("properties", {}).get("custom_fields")
         if isinstance(custom, dict) and not self.connection_test:  # else deselected, or no sync
             remembered = self.get_context_state(None).get(FIELDS_STATE_KEY)
-            self.declarations, lines = Declarations.start(custom.get("properties", {}), remembered)
+            declared = custom.get("properties", {})
+            self.declarations, lines = Declarations.start(declared, remembered, self.mask)
             for line in lines:
                 self.logger.warning(line)
             self.declare(self.declarations, base)

@@ -10,6 +10,7 @@ as the SDK writes its own (an alias gets them, a removed stream does not).
 from __future__ import annotations
 
 import contextlib
+import math
 import typing as t
 
 import singer_sdk.singerlib as singer
@@ -42,12 +43,17 @@ def start_pass(
     """A new pass under a new version, in the state before its first RECORD."""
     started = mirror.start_pass(walk, now_utc())
     save_mirror(stream, mirror, context)
+    page_size = stream.settings.page_size
+    cost = f"one request per {page_size}"
+    if mirror.check is not None and mirror.check.walk == walk:  # counted just now
+        leads = mirror.check.older
+        cost = f"{leads:,} leads at the check, about {math.ceil(leads / page_size):,} requests"
     stream.logger.info(
-        "Starting a reconcile pass (version %d) because %s: it reads every lead, "
-        "one request per %d, paced like any walk.",
+        "Starting a reconcile pass (version %d) because %s: it reads every lead (%s), "
+        "paced like any walk.",
         started.version,
         reason,
-        stream.settings.page_size,
+        cost,
     )
 
 

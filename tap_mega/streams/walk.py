@@ -195,6 +195,8 @@ def emit_leads(
             earliest = earliest_updated_at(leads[index:])
             if walk.moves_bookmark and bookmark and earliest and earliest < bookmark:
                 stream.set_state(context, "replication_key_value", earliest)  # re-read, not skip
+            if earliest and walk.last_updated_at and earliest < walk.last_updated_at:
+                walk.last_updated_at = earliest  # where a pass resumes: never past an unread lead
             raise
         fit(lead)
         yield lead
