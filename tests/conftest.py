@@ -53,6 +53,7 @@ SLOW_FILES = frozenset(
         "test_doctor_assumptions.py",
         "test_doctor_readme.py",  # the doctor's process
         "test_gate.py",  # every entry point in its own process
+        "test_mirror_signals.py",  # reconcile passes under SIGKILL and SIGTERM
         "test_rate_limit_readings.py",
         "test_rate_limits.py",  # real-time rate windows
         "test_secrets.py",  # DEBUG-level processes through every fault

@@ -60,7 +60,7 @@ class Check:
 class Mirror:
     """Everything about the target's rows that a run must remember."""
 
-    #: The version the target holds (the last ACTIVATE_VERSION); None before any.
+    #: The version RECORDs carry outside a pass: the last pass's (activated, or dropped).
     version: int | None = None
     pass_: Pass | None = None
     #: Leads vanished since the last pass started: another pass must run.
@@ -105,6 +105,12 @@ class Mirror:
         self.pass_ = Pass(version, format_timestamp(now), walk)
         self.due = False  # this pass starts after what was seen vanishing
         return self.pass_
+
+    def drop_pass(self) -> None:
+        """Forget the pass under way, not its version (a later one must be newer) nor its need."""
+        if self.pass_ is not None:
+            self.version = max(self.version or 0, self.pass_.version)
+            self.pass_, self.due = None, True
 
     def complete_pass(self) -> int:
         """The pass has seen every lead: its version becomes the target's."""
@@ -187,9 +193,16 @@ def _read(kind: type[_T], value: dict[str, t.Any]) -> _T | None:
     except TypeError:
         return None
     numbers = [getattr(item, name) for name in ("version", "emitted", "older") if name in names]
-    instants = [getattr(item, name) for name in ("started_at", "since") if name in names]
+    instants = [
+        getattr(item, name) for name in ("started_at", "since", "position") if name in names
+    ]
     if any(type(number) is not int or number < 0 for number in numbers):
         return None
     if any(moment is not None and _instant(moment) is None for moment in instants):
         return None
+    if not isinstance(item.walk, str):
+        return None
+    if isinstance(item, Pass) and item.position is not None:
+        # Compared as text with the bookmark (leads.py): only the canonical form orders right.
+        item.position = _instant(item.position)
     return item

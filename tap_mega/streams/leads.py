@@ -19,15 +19,16 @@ from typing_extensions import override
 from tap_mega.api.client import MegaStream
 from tap_mega.budget.progress import PROGRESS_INTERVAL_SECONDS, Progress
 from tap_mega.errors import MegaResponseError, SavedCursorRefusedError
-from tap_mega.settings import DEFAULT_RECONCILE_INTERVAL, FILTER_PARAMS
+from tap_mega.settings import FILTER_PARAMS
 from tap_mega.state.inputs import ACCOUNT_KEY, account_of
 from tap_mega.state.lookback import incremental_start
 from tap_mega.state.mirror import STATE_KEY as MIRROR_STATE_KEY
-from tap_mega.state.mirror import Mirror, now_utc
+from tap_mega.state.mirror import Mirror
 from tap_mega.state.resume import STATE_KEY as RESUME_STATE_KEY
 from tap_mega.state.resume import ResumePoint, walk_fingerprint, why_not_resume
 from tap_mega.streams.fields import Declarations
 from tap_mega.streams.reconcile import (
+    check_then_start_due_pass,
     check_within_budget,
     finish_pass,
     save_mirror,
@@ -81,8 +82,7 @@ class LeadsStream(MegaStream):
         """`catalog_given`: the sync reads its schema from the catalog, so no sample is needed."""
         super().__init__(tap, connection_test=connection_test)
         self.catalog_given = catalog_given
-        #: Each custom field's type in this sync, and the schema declaring them.
-        self.fields_declared = False
+        self.fields_declared = False  # each custom field's type, and the schema with them:
         self.declarations: Declarations | None = None
         self.sync_schema: dict[str, t.Any] | None = None
 
@@ -91,8 +91,8 @@ class LeadsStream(MegaStream):
     def stream_maps(self) -> list[StreamMap]:
         """The mapper's current maps, a SCHEMA may change mid-stream; first, the declarations.
 
-        The SDK first reads them for the sync's SCHEMA, the state loaded by then: that
-        SCHEMA must hold the remembered types, as no target changes a column's type.
+        The SDK first reads them for the sync's SCHEMA, after loading the state: that
+        SCHEMA holds the remembered types, as no target changes a column's type.
         """
         if not self.fields_declared:
             self.fields_declared = True
@@ -209,22 +209,30 @@ class LeadsStream(MegaStream):
         incremental = self.replication_method == REPLICATION_INCREMENTAL
         if incremental:
             self.set_state(context, ACCOUNT_KEY, account_of(self.config))  # see state/inputs.py
-        if incremental and self.settings.reconcile_deletes and not self.connection_test:
-            yield from self.mirrored_records(context)
-        else:
-            yield from self.incremental_walk(context)
-
-    def mirrored_records(self, context: Context | None) -> Generator[dict[str, t.Any], None, None]:
-        """A mirror's run: the walk, the vanish check, then a pass if one is under way or due.
-
-        A pass that has caught up with the bookmark (a first sync's, always) rides
-        the incremental walk, which then reads all the pass has left.
-        """
         mirror = Mirror.from_state(self.get_context_state(context).get(MIRROR_STATE_KEY))
+        if incremental and self.settings.reconcile_deletes and not self.connection_test:
+            yield from self.mirrored_records(mirror, context)
+            return
+        if incremental and mirror.pass_ is not None:  # its leads go out without its version
+            mirror.drop_pass()
+            save_mirror(self, mirror, context)
+        yield from self.incremental_walk(context)
+
+    def mirrored_records(
+        self, mirror: Mirror, context: Context | None
+    ) -> Generator[dict[str, t.Any], None, None]:
+        """A mirror's run: the walk, then the vanish check and a pass when one is due.
+
+        A pass is checked only at its end; caught up with the bookmark (a first sync's,
+        always), it rides the incremental walk, which reads all the pass has left.
+        """
         whole = self.walk_id(context)
         if mirror.pass_ is not None and mirror.pass_.walk != whole:
             self.logger.info("Starting the reconcile pass again: the filters changed since.")
-            mirror.pass_ = None
+            mirror.drop_pass()
+        baseless = mirror.check is None or mirror.check.walk != whole  # count before any RECORD
+        if baseless and not check_within_budget(self, mirror, whole, context):
+            return
         bookmark, frontier = self.stream_state_bookmark(context), self.incremental_since(context)
         if mirror.pass_ is None and bookmark is None:
             start_pass(self, mirror, whole, "a first sync reads every lead", context)
@@ -235,17 +243,12 @@ class LeadsStream(MegaStream):
         if not (yield from self.incremental_walk(context, mirror=mirror if riding else None)):
             return  # stopped early: the next run finishes the walk first
         if riding:
-            finish_pass(self, mirror, context)
-        if not check_within_budget(self, mirror, whole, context):
+            finish_pass(self, mirror, whole, context)
             return
-        if mirror.pass_ is None:
-            interval = self.config.get("reconcile_interval", DEFAULT_RECONCILE_INTERVAL)
-            reason = mirror.why_pass(now_utc(), self.settings.reconcile_interval, str(interval))
-            if reason is None:
-                return
-            start_pass(self, mirror, whole, reason, context)
+        if mirror.pass_ is None and not check_then_start_due_pass(self, mirror, whole, context):
+            return
         if (yield from self.run_pass(mirror, context)):
-            finish_pass(self, mirror, context)
+            finish_pass(self, mirror, whole, context)
 
     def run_pass(
         self, mirror: Mirror, context: Context | None
@@ -267,9 +270,11 @@ class LeadsStream(MegaStream):
                 f"{under_way.emitted:,}",
             )
 
+        earlier = 0 if point else under_way.emitted  # a cursor's point counts them itself
+
         def save(walk: Walk, point: ResumePoint | None) -> None:
             under_way.position = walk.last_updated_at or under_way.position
-            under_way.emitted = walk.progress.leads
+            under_way.emitted = earlier + walk.progress.leads
             under_way.resume_from = None if point is None else dataclasses.asdict(point)
             save_mirror(self, mirror, context)
 
@@ -344,24 +349,20 @@ class LeadsStream(MegaStream):
         *,
         pass_behind: bool = False,
     ) -> Generator[dict[str, t.Any], None, bool]:
-        """One walk through the pages, from `since` or the point a stopped run saved.
+        """A walk from `since` or a saved point, `save` after each page; True if it read all.
 
-        `save` keeps its resume point after each page. True when it read to the end.
         `pass_behind`: a reconcile pass behind the bookmark, which it never moves back.
         """
         params = self.get_url_params(context, None)
-        if point is not None:
-            since = point.updated_since
-        if since is not None:
-            params["updated_since"] = since
+        since = point.updated_since if point else since
+        params.update({} if since is None else {"updated_since": since})
+        label, interval = (
+            ("Reconcile pass" if pass_behind else "Progress"),
+            self.progress_interval_seconds,
+        )
         already = point.emitted if point else 0
-        interval = self.progress_interval_seconds
         progress = Progress(
-            self.pacer,
-            params["limit"],
-            interval=interval,
-            already=already,
-            label="Reconcile pass" if pass_behind else "Progress",
+            self.pacer, params["limit"], interval=interval, already=already, label=label
         )
         fingerprint = walk_fingerprint(params, self.settings.start_date)  # not updated_since
         bookmark = self.stream_state_bookmark(context)

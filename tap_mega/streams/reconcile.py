@@ -17,7 +17,7 @@ import singer_sdk.singerlib as singer
 from singer_sdk.mapper import RemoveRecordTransform
 
 from tap_mega.errors import BudgetExhaustedError
-from tap_mega.settings import FILTER_PARAMS
+from tap_mega.settings import DEFAULT_RECONCILE_INTERVAL, FILTER_PARAMS
 from tap_mega.state.mirror import STATE_KEY, CountPage, Mirror, baseline, now_utc, vanished
 from tap_mega.termination import GUARD
 from tap_mega.timestamps import (
@@ -35,6 +35,19 @@ if t.TYPE_CHECKING:
     from tap_mega.api.client import MegaStream
     from tap_mega.api.pages import Page
     from tap_mega.settings import Settings
+
+
+def check_then_start_due_pass(
+    stream: MegaStream, mirror: Mirror, walk: str, context: Context | None
+) -> bool:
+    """The vanish check, then a pass if one is due; False when none is to run now."""
+    if not check_within_budget(stream, mirror, walk, context):
+        return False
+    interval = stream.config.get("reconcile_interval", DEFAULT_RECONCILE_INTERVAL)
+    reason = mirror.why_pass(now_utc(), stream.settings.reconcile_interval, str(interval))
+    if reason is not None:
+        start_pass(stream, mirror, walk, reason, context)
+    return reason is not None
 
 
 def start_pass(
@@ -57,10 +70,11 @@ def start_pass(
     )
 
 
-def finish_pass(stream: MegaStream, mirror: Mirror, context: Context | None) -> None:
-    """Every live lead carries the pass's version: ACTIVATE_VERSION, then the STATE saying so.
+def finish_pass(stream: MegaStream, mirror: Mirror, walk: str, context: Context | None) -> None:
+    """Every live lead carries the pass's version: ACTIVATE_VERSION, the STATE, then a check.
 
-    Killed between the two, the next run reads the pass's tail again and sends it again.
+    Killed between the first two, the next run reads the pass's tail again and sends
+    it again. The check counts what vanished during the pass, which may have gone out.
     """
     version = mirror.complete_pass()
     write_activate_version(stream, version)
@@ -71,6 +85,7 @@ def finish_pass(stream: MegaStream, mirror: Mirror, context: Context | None) -> 
         "so the target retires the rows it did not carry.",
         version,
     )
+    check_within_budget(stream, mirror, walk, context)
 
 
 def save_mirror(stream: MegaStream, mirror: Mirror, context: Context | None) -> None:

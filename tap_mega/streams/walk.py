@@ -49,6 +49,7 @@ class Walk:
     fingerprint: str
     progress: Progress
     incoming_bookmark: str | None
+    #: The last `updated_at` passed; after a bad page, the earliest the page did not send.
     last_updated_at: str | None = None
     #: The page size MEGA said it served, when below the one asked for.
     served_limit: int | None = None
@@ -196,7 +197,8 @@ def emit_leads(
             if walk.moves_bookmark and bookmark and earliest and earliest < bookmark:
                 stream.set_state(context, "replication_key_value", earliest)  # re-read, not skip
             if earliest and walk.last_updated_at and earliest < walk.last_updated_at:
-                walk.last_updated_at = earliest  # where a pass resumes: never past an unread lead
+                # A pass resumes from here (leads.py): before the leads it never sent.
+                walk.last_updated_at = earliest
             raise
         fit(lead)
         yield lead

@@ -17,6 +17,15 @@ if t.TYPE_CHECKING:
     from tap_mega.testing.emulator import MegaEmulator
 
 
+class LineTarget(t.Protocol):
+    """A target fed one line at a time: MergeTarget here, mirror.py's SqlTarget."""
+
+    state: dict[str, t.Any] | None
+    runs: list[list[str]]
+
+    def take(self, line: str) -> bool: ...
+
+
 class MergeTarget:
     """Upserts RECORDs on `id`; remembers the last whole STATE line."""
 
@@ -45,7 +54,7 @@ class MergeTarget:
 def run_until_killed(
     config: dict[str, t.Any],
     tmp_path: Path,
-    target: MergeTarget,
+    target: LineTarget,
     *,
     kill_after_lines: int | None,
     kill_after_seconds: float | None,
