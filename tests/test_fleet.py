@@ -291,10 +291,10 @@ def test_a_run_that_fails_on_a_bad_response_is_retried_and_counts_both_attempts(
     line = result.lines()[acme.name]
     assert line["status"] == "ok"
     assert line["leads"] == "250"
-    # The failed attempt's request (discovery's sample) spent the budget too:
-    # 1 + the retry's sample, 3 pages and the reconcile check's first count.
-    assert acme.emulator.request_count == 6
-    assert line["requests"] == "6"
+    # The failed attempt's request (discovery's sample) spent the budget too: 1 + the
+    # retry's sample, the reconcile baseline's count, 3 pages and the check after the pass.
+    assert acme.emulator.request_count == 8
+    assert line["requests"] == "8"
     # The retry is said as it is decided, not minutes later in the account's line.
     (retry,) = [text for text in result.stderr.splitlines() if text.startswith("fleet: acme")]
     assert re.fullmatch(
