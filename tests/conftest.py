@@ -35,6 +35,7 @@ if t.TYPE_CHECKING:
 E2E_FILES = frozenset(
     {
         "test_meltano.py",
+        "test_mirror_warehouse.py",
         "test_fleet.py",
         "test_fleet_api_url.py",
         "test_fleet_processes.py",

@@ -220,13 +220,16 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
     lines = second.lines()
     assert {line["status"] for line in lines.values()} == {"ok"}
     for account in (acme, bolt):
-        sample, *pages = account.emulator.requests[before[account.name] :]
+        sample, *pages, check_since, check_all = account.emulator.requests[before[account.name] :]
         # `meltano run` discovers first: the custom-field sample spends one request too.
         assert_custom_field_sample(sample)
         assert 1 <= len(pages) <= 2
         # From its own bookmark, not from the start.
         assert "updated_since" in pages[0].params
-        assert int(lines[account.name]["requests"]) == 1 + len(pages)
+        # Then the reconcile check's two counts (no lead vanished: no pass).
+        assert "created_since" in check_since.params
+        assert check_all.params["sort_by"] == "created_at"
+        assert int(lines[account.name]["requests"]) == 1 + len(pages) + 2
         assert postgres_leads(fleet.database(account)) == truth(account.emulator)
     assert postgres_leads(fleet.database(cove)) == truth(cove.emulator)
     assert lines[cove.name]["leads"] == "500"
@@ -288,10 +291,10 @@ def test_a_run_that_fails_on_a_bad_response_is_retried_and_counts_both_attempts(
     line = result.lines()[acme.name]
     assert line["status"] == "ok"
     assert line["leads"] == "250"
-    # The failed attempt's request (discovery's sample) spent the budget too:
-    # 1 + the retry's sample and 3 pages.
-    assert acme.emulator.request_count == 5
-    assert line["requests"] == "5"
+    # The failed attempt's request (discovery's sample) spent the budget too: 1 + the
+    # retry's sample, the reconcile baseline's count, 3 pages and the check after the pass.
+    assert acme.emulator.request_count == 8
+    assert line["requests"] == "8"
     # The retry is said as it is decided, not minutes later in the account's line.
     (retry,) = [text for text in result.stderr.splitlines() if text.startswith("fleet: acme")]
     assert re.fullmatch(

@@ -34,6 +34,7 @@ from tests.helpers.meltano import (
     change_leads,
     postgres_leads,
     reachable_pg_env,
+    tap_env,
     truth,
 )
 from tests.helpers.sync import EMULATOR_CUSTOM_FIELDS
@@ -53,15 +54,6 @@ pytestmark = pytest.mark.slow
 # --------------------------------------------------------------------------- #
 # Meltano
 # --------------------------------------------------------------------------- #
-
-
-def tap_env(emulator: MegaEmulator) -> dict[str, str]:
-    """The tap's settings as a scheduler would pass them: environment variables."""
-    return {
-        "TAP_MEGA_API_URL": emulator.url,
-        "TAP_MEGA_TOKEN": emulator.token,
-        "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
-    }
 
 
 def meltano_run(project: MeltanoProject, loader: str, env: dict[str, str]) -> None:
@@ -133,12 +125,18 @@ def test_meltano_run_into_postgres_then_incremental_changes(
     requests_before = emulator.request_count
     meltano_run(meltano_project, "target-postgres", env)
 
-    sample, *second_run = emulator.requests[requests_before:]
+    sample, *walk, check_since, check_all = emulator.requests[requests_before:]
     # Meltano's discovery: one request for the custom fields, before the sync's walk.
     assert sample.params["sort_dir"] == "desc"
-    assert all(request.params["sort_dir"] == "asc" for request in second_run)
+    assert all(request.params["sort_dir"] == "asc" for request in walk)
+    # After the walk, the reconcile check's two counts; no lead vanished, so no pass.
+    assert "created_since" in check_since.params
+    assert "created_since" not in check_all.params
+    assert {(r.params["sort_by"], r.params["sort_dir"]) for r in (check_since, check_all)} == {
+        ("created_at", "desc")
+    }
     # The default lookback re-reads the last minutes; the merge on `id` absorbs them.
-    assert parse_timestamp(second_run[0].params["updated_since"]) == parse_timestamp(
+    assert parse_timestamp(walk[0].params["updated_since"]) == parse_timestamp(
         first_bookmark
     ) - dt.timedelta(seconds=DEFAULT_LOOKBACK_SECONDS)
     loaded = postgres_leads(postgres)

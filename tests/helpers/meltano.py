@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ import pytest
 from tap_mega.timestamps import normalize_timestamp
 
 if t.TYPE_CHECKING:
+    from types import TracebackType
+
     from tap_mega.testing.emulator import MegaEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +55,8 @@ COMPARED = (
     "last_interaction_at",
 )
 TIMESTAMPS = ("created_at", "updated_at", "last_interaction_at")
+#: The rows a user queries as MEGA's leads, once ACTIVATE_VERSION retires the others.
+LIVE = "_sdc_deleted_at is null"
 
 
 def expected_row(lead: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -65,6 +70,15 @@ def expected_row(lead: dict[str, t.Any]) -> dict[str, t.Any]:
 
 def truth(emulator: MegaEmulator) -> dict[str, dict[str, t.Any]]:
     return {lead["id"]: expected_row(lead) for lead in emulator.leads}
+
+
+def tap_env(emulator: MegaEmulator) -> dict[str, str]:
+    """The tap's settings as a scheduler would pass them: environment variables."""
+    return {
+        "TAP_MEGA_API_URL": emulator.url,
+        "TAP_MEGA_TOKEN": emulator.token,
+        "TAP_MEGA_CUSTOMER_ID": emulator.customer_id,
+    }
 
 
 @dataclass
@@ -182,13 +196,78 @@ def reachable_pg_env() -> dict[str, str]:
     return env
 
 
-def postgres_leads(database: Postgres) -> dict[str, dict[str, t.Any]]:
-    """The loaded table, timestamps read back as UTC instants in canonical form."""
+def postgres_leads(
+    database: Postgres,
+    columns: t.Sequence[str] = COMPARED,
+    where: str = "true",
+) -> dict[str, dict[str, t.Any]]:
+    """The loaded table's `columns` (`id` among them) by id, timestamps as canonical UTC instants.
+
+    `where` narrows the rows: `_sdc_deleted_at is null` is what a user queries as live.
+    """
     iso = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
-    stamps = ", ".join(f"to_char({name}, {iso}) as {name}" for name in TIMESTAMPS)
-    plain = ", ".join(name for name in COMPARED if name not in TIMESTAMPS)
-    rows = database.rows(f"select {plain}, {stamps} from {database.schema}.leads")
+    selected = ", ".join(
+        f"to_char({name}, {iso}) as {name}" if name in TIMESTAMPS else name for name in columns
+    )
+    rows = database.rows(f"select {selected} from {database.schema}.leads where {where}")
     return {row["id"]: row for row in rows}
+
+
+def retired(database: Postgres) -> set[str]:
+    """The ids of the rows stamped deleted."""
+    rows = database.rows(f"select id from {database.schema}.leads where not ({LIVE})")
+    return {row["id"] for row in rows}
+
+
+def versions(database: Postgres, where: str = "true") -> set[int]:
+    """The `_sdc_table_version`s among the rows `where` picks: which passes carried them."""
+    rows = database.rows(
+        f"select distinct _sdc_table_version as v from {database.schema}.leads where {where}"
+    )
+    return {row["v"] for row in rows}
+
+
+class DeletionWatch:
+    """Every id the table showed as deleted, sampled four times a second while runs go on.
+
+    A live lead marked deleted and restored later in the same run is still
+    wrong: reports read the table at any moment.
+    """
+
+    def __init__(self, database: Postgres) -> None:
+        self.database = database
+        self.seen: set[str] = set()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> DeletionWatch:  # noqa: PYI034 - typing.Self needs 3.11
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _watch(self) -> None:
+        sql = f"select id from {self.database.schema}.leads where not ({LIVE})"
+        while not self._stop.wait(0.25):
+            completed = subprocess.run(
+                ["psql", "-X", "-At", "-c", sql],
+                env=self.database.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            if completed.returncode == 0:  # before the first load, there is no table
+                self.seen.update(completed.stdout.split())
+                self.samples += 1
 
 
 def install_meltano(sys_dir: Path) -> MeltanoProject:
