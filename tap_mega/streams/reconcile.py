@@ -62,7 +62,7 @@ def finish_pass(stream: MegaStream, mirror: Mirror, context: Context | None) -> 
     stream._write_state_message()  # noqa: SLF001 (sdk_contract.py)
     stream.logger.info(
         "Reconcile pass complete: every live lead carries version %d; ACTIVATE_VERSION sent, "
-        "so the target retires the rows it did not carry.",
+        "so a target that honors it retires the rows it did not carry.",
         version,
     )
 
