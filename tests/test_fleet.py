@@ -8,6 +8,8 @@ a random suffix because other sessions may share the database.
 
 from __future__ import annotations
 
+import itertools as it
+import math
 import re
 import subprocess
 import sys
@@ -15,7 +17,7 @@ import threading
 import time
 import typing as t
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,8 @@ class FleetAccount:
     name: str
     emulator: MegaEmulator
     token_env: str
+    #: More fields of its entry in the accounts file.
+    fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def schema(self) -> str:
@@ -120,6 +124,7 @@ class Fleet:
                 f"    customer_id: {account.emulator.customer_id}",
                 f"    token_env: {account.token_env}",
                 f"    api_url: {account.emulator.url}",
+                *(f"    {key}: {value}" for key, value in account.fields.items()),
             ]
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -185,6 +190,7 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
 ) -> None:
     acme = fleet.add("acme", n_leads=1200, seed=1)
     bolt = fleet.add("bolt", n_leads=800, seed=2)
+    bolt.fields["reconcile_deletes"] = "false"  # its own; the others keep meltano.yml's mirror
     cove = fleet.add("cove", n_leads=500, seed=3)
     right_token = cove.emulator.token
     fleet.tokens[cove.token_env] = f"mega_revoked_{uuid.uuid4().hex}"
@@ -210,6 +216,7 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
     assert fleet.database(cove).query(f"select to_regclass('{cove.schema}.leads') is null") == "t"
 
     fleet.tokens[cove.token_env] = right_token
+    deleted = set(acme.emulator.delete_leads(count=30, seed=9))  # all loaded by the first run
     change_leads(acme.emulator)
     change_leads(bolt.emulator)
     before = {account.name: account.emulator.request_count for account in fleet.accounts}
@@ -219,15 +226,30 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
     assert second.code == 0, second.stdout + second.stderr
     lines = second.lines()
     assert {line["status"] for line in lines.values()} == {"ok"}
+    walks = {}
     for account in (acme, bolt):
         sample, *pages = account.emulator.requests[before[account.name] :]
         # `meltano run` discovers first: the custom-field sample spends one request too.
         assert_custom_field_sample(sample)
-        assert 1 <= len(pages) <= 2
+        walk = list(it.takewhile(lambda request: "updated_since" in request.params, pages))
         # From its own bookmark, not from the start.
-        assert "updated_since" in pages[0].params
+        assert 1 <= len(walk) <= 2
+        walks[account.name] = (walk, pages[len(walk) :])
         assert int(lines[account.name]["requests"]) == 1 + len(pages)
-        assert postgres_leads(fleet.database(account)) == truth(account.emulator)
+    # acme has the project's mirror: the check (2 requests, its baseline from the
+    # state Meltano kept) saw 30 leads go, and a pass over every live lead retired them.
+    checks, reconcile = walks[acme.name][1][:2], walks[acme.name][1][2:]
+    assert [request.params["sort_by"] for request in checks] == ["created_at"] * 2
+    assert len(reconcile) == math.ceil(len(acme.emulator.leads) / 100)
+    loaded = postgres_leads(fleet.database(acme))
+    assert {key: row for key, row in loaded.items() if key not in deleted} == truth(acme.emulator)
+    retired = fleet.database(acme).rows(
+        f"select id from {acme.schema}.leads where _sdc_deleted_at is not null"
+    )
+    assert {row["id"] for row in retired} == deleted
+    # bolt turned it off in the accounts file: no check, no pass.
+    assert walks[bolt.name][1] == []
+    assert postgres_leads(fleet.database(bolt)) == truth(bolt.emulator)
     assert postgres_leads(fleet.database(cove)) == truth(cove.emulator)
     assert lines[cove.name]["leads"] == "500"
 
@@ -289,9 +311,9 @@ def test_a_run_that_fails_on_a_bad_response_is_retried_and_counts_both_attempts(
     assert line["status"] == "ok"
     assert line["leads"] == "250"
     # The failed attempt's request (discovery's sample) spent the budget too:
-    # 1 + the retry's sample and 3 pages.
-    assert acme.emulator.request_count == 5
-    assert line["requests"] == "5"
+    # 1 + the retry's sample, 3 pages and the reconcile check's first count.
+    assert acme.emulator.request_count == 6
+    assert line["requests"] == "6"
     # The retry is said as it is decided, not minutes later in the account's line.
     (retry,) = [text for text in result.stderr.splitlines() if text.startswith("fleet: acme")]
     assert re.fullmatch(
