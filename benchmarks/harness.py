@@ -82,11 +82,15 @@ def run_contender(  # noqa: PLR0913
     record_marker: bytes | None = b'"type":"RECORD"',
     keep_output: bool = True,
     env: dict[str, str] | None = None,
+    stdout_path: Path | None = None,
 ) -> Run:
-    """Run `command`, stdout to a file (or /dev/null), and measure it."""
+    """Run `command`, stdout to a file (or /dev/null), and measure it.
+
+    `stdout_path`: keep the output there, for a later run's `--state`.
+    """
     before_requests, before_429 = emu.request_count, emu.rate_limited_count
     with tempfile.TemporaryDirectory() as tmp:
-        out_path = Path(tmp) / "out.jsonl"
+        out_path = stdout_path or Path(tmp) / "out.jsonl"
         err_path = Path(tmp) / "err.txt"
         target = out_path if keep_output else Path(os.devnull)
         with target.open("wb") as out, err_path.open("wb") as err:

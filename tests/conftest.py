@@ -48,6 +48,7 @@ E2E_FILES = frozenset(
 SLOW_FILES = frozenset(
     {
         "test_airbyte.py",  # source-mega in its own process, as Airbyte runs it
+        "test_airbyte_mirror.py",  # the same, with the mirror's two reads a test
         "test_crash_resume.py",  # SIGKILL at random points of a 20,000-lead sync
         "test_doctor.py",
         "test_doctor_assumptions.py",

@@ -9,7 +9,12 @@ import typing as t
 from contextlib import redirect_stdout
 
 import pytest
-from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
+from singer_sdk.singerlib import (
+    ActivateVersionMessage,
+    RecordMessage,
+    SchemaMessage,
+    StateMessage,
+)
 
 from tap_mega.airbyte.inputs import selected_fields, singer_state, sync_modes
 from tap_mega.airbyte.messages import Output, route_logging, stream_state_message, translate
@@ -73,6 +78,16 @@ def test_record_keeps_the_data_and_stamps_milliseconds() -> None:
 
 def test_schema_has_no_airbyte_message() -> None:
     assert translate(SchemaMessage(stream="leads", schema={}, key_properties=["id"])) == []
+
+
+def test_activate_version_is_one_log_line_saying_no_row_is_retired() -> None:
+    [message] = translate(ActivateVersionMessage(stream="leads", version=1796593572))
+
+    assert message["type"] == "LOG"
+    assert message["log"]["level"] == "INFO"
+    text = message["log"]["message"]
+    assert text.startswith("source-mega: dropped ACTIVATE_VERSION 1796593572 of `leads`")
+    assert "full refresh" in text
 
 
 def test_state_per_stream() -> None:

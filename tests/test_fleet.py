@@ -8,6 +8,8 @@ a random suffix because other sessions may share the database.
 
 from __future__ import annotations
 
+import itertools as it
+import math
 import re
 import subprocess
 import sys
@@ -15,7 +17,7 @@ import threading
 import time
 import typing as t
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,8 @@ class FleetAccount:
     name: str
     emulator: MegaEmulator
     token_env: str
+    #: More fields of its entry in the accounts file.
+    fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def schema(self) -> str:
@@ -120,6 +124,7 @@ class Fleet:
                 f"    customer_id: {account.emulator.customer_id}",
                 f"    token_env: {account.token_env}",
                 f"    api_url: {account.emulator.url}",
+                *(f"    {key}: {value}" for key, value in account.fields.items()),
             ]
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -185,6 +190,7 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
 ) -> None:
     acme = fleet.add("acme", n_leads=1200, seed=1)
     bolt = fleet.add("bolt", n_leads=800, seed=2)
+    bolt.fields["reconcile_deletes"] = "false"  # its own; the others keep meltano.yml's mirror
     cove = fleet.add("cove", n_leads=500, seed=3)
     right_token = cove.emulator.token
     fleet.tokens[cove.token_env] = f"mega_revoked_{uuid.uuid4().hex}"
@@ -210,6 +216,7 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
     assert fleet.database(cove).query(f"select to_regclass('{cove.schema}.leads') is null") == "t"
 
     fleet.tokens[cove.token_env] = right_token
+    deleted = set(acme.emulator.delete_leads(count=30, seed=9))  # all loaded by the first run
     change_leads(acme.emulator)
     change_leads(bolt.emulator)
     before = {account.name: account.emulator.request_count for account in fleet.accounts}
@@ -219,18 +226,32 @@ def test_one_refused_token_fails_alone_then_every_account_goes_on_from_its_bookm
     assert second.code == 0, second.stdout + second.stderr
     lines = second.lines()
     assert {line["status"] for line in lines.values()} == {"ok"}
+    walks = {}
     for account in (acme, bolt):
-        sample, *pages, check_since, check_all = account.emulator.requests[before[account.name] :]
+        sample, *pages = account.emulator.requests[before[account.name] :]
         # `meltano run` discovers first: the custom-field sample spends one request too.
         assert_custom_field_sample(sample)
-        assert 1 <= len(pages) <= 2
+        walk = list(it.takewhile(lambda request: "updated_since" in request.params, pages))
         # From its own bookmark, not from the start.
-        assert "updated_since" in pages[0].params
-        # Then the reconcile check's two counts (no lead vanished: no pass).
-        assert "created_since" in check_since.params
-        assert check_all.params["sort_by"] == "created_at"
-        assert int(lines[account.name]["requests"]) == 1 + len(pages) + 2
-        assert postgres_leads(fleet.database(account)) == truth(account.emulator)
+        assert 1 <= len(walk) <= 2
+        walks[account.name] = (walk, pages[len(walk) :])
+        assert int(lines[account.name]["requests"]) == 1 + len(pages)
+    # acme has the project's mirror: the check (2 requests, its baseline from the
+    # state Meltano kept) saw 30 leads go, a pass over every live lead retired them,
+    # and the check after the pass (2 more) counted again.
+    rest = walks[acme.name][1]
+    checks, reconcile, after = rest[:2], rest[2:-2], rest[-2:]
+    assert [request.params["sort_by"] for request in checks + after] == ["created_at"] * 4
+    assert len(reconcile) == math.ceil(len(acme.emulator.leads) / 100)
+    loaded = postgres_leads(fleet.database(acme))
+    assert {key: row for key, row in loaded.items() if key not in deleted} == truth(acme.emulator)
+    retired = fleet.database(acme).rows(
+        f"select id from {acme.schema}.leads where _sdc_deleted_at is not null"
+    )
+    assert {row["id"] for row in retired} == deleted
+    # bolt turned it off in the accounts file: no check, no pass.
+    assert walks[bolt.name][1] == []
+    assert postgres_leads(fleet.database(bolt)) == truth(bolt.emulator)
     assert postgres_leads(fleet.database(cove)) == truth(cove.emulator)
     assert lines[cove.name]["leads"] == "500"
 

@@ -82,6 +82,17 @@ CASES = {
         "accounts:\n" + account(start_date="2024-01-01"),
         "account 'acme' (#1): `start_date` is not an account field",
     ),
+    "reconcile_deletes not a boolean": (
+        "accounts:\n" + account(reconcile_deletes="sometimes"),
+        "account 'acme' (#1): `reconcile_deletes` must be true or false (got 'sometimes')",
+    ),
+    "reconcile_interval not a duration": (
+        "accounts:\n" + account(reconcile_interval="weekly"),
+        (
+            "account 'acme' (#1): `reconcile_interval` must be a number of seconds or an "
+            "ISO-8601 duration such as P30D (got 'weekly')"
+        ),
+    ),
     "name too long": (
         "accounts:\n" + account(name="a" * 55),
         "account #1: `name` is longer than 54 characters",

@@ -24,6 +24,7 @@ from tap_mega.airbyte.commands import (
     make_tap,
     read,
     spec_message,
+    with_airbyte_defaults,
 )
 from tap_mega.airbyte.inputs import (
     read_config,
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace, output: Output) -> None:
     if args.command == "spec":
         output.emit(spec_message())
         return
-    config = read_config(args.config)
+    config = with_airbyte_defaults(read_config(args.config))
     for name in SECRET_SETTINGS:
         register_secret(config.get(name))
     if args.command == "check":

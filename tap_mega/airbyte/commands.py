@@ -18,6 +18,19 @@ if t.TYPE_CHECKING:
 
 Json = dict[str, t.Any]
 INCREMENTAL = "incremental"
+#: Where source-mega's defaults differ from tap-mega's. Reconcile checks and passes
+#: spend the account's budget to end in ACTIVATE_VERSION, which Airbyte has no
+#: message for: no destination would retire a row (see messages.translate).
+AIRBYTE_DEFAULTS: Json = {"reconcile_deletes": False}
+AIRBYTE_NOTES = {
+    "reconcile_deletes": " source-mega: false unless set, as Airbyte has no ACTIVATE_VERSION "
+    "and retires no row; a full refresh (overwrite) or a refresh sync drops deleted leads.",
+}
+
+
+def with_airbyte_defaults(config: Json) -> Json:
+    """The connector's settings, source-mega's defaults filling what they leave out."""
+    return {**AIRBYTE_DEFAULTS, **config}
 
 
 def connection_specification() -> Json:
@@ -27,6 +40,9 @@ def connection_specification() -> Json:
     schema["title"] = "MEGA Spec"
     for name in settings.SECRET_SETTINGS:
         schema["properties"][name]["airbyte_secret"] = True
+    for name, default in AIRBYTE_DEFAULTS.items():
+        schema["properties"][name]["default"] = default
+        schema["properties"][name]["description"] += AIRBYTE_NOTES[name]
     return schema
 
 

@@ -4,7 +4,7 @@ Messages are plain JSON built with the stdlib: the protocol is a handful of
 dict shapes, and the pydantic-based model packages would cost every Singer user
 a heavy dependency for no behaviour. Singer messages the SDK writes are
 translated here on the way out (RECORD to RECORD, STATE to per-stream STATE,
-logging to LOG).
+logging to LOG); SCHEMA has no equivalent, ACTIVATE_VERSION becomes one LOG line.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 import typing as t
 
 from singer_sdk.metrics import METRICS_LOGGER_NAME
-from singer_sdk.singerlib import RecordMessage, StateMessage
+from singer_sdk.singerlib import ActivateVersionMessage, RecordMessage, StateMessage
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from typing_extensions import override
 
@@ -109,7 +109,10 @@ class AirbyteWriter(GenericSingerWriter[str, "Message"]):
 def translate(message: Message) -> list[Json]:
     """Airbyte's equivalent of one Singer message; [] when it has none.
 
-    SCHEMA has none: Airbyte learns schemas from `discover` alone.
+    SCHEMA has none: Airbyte fixes a sync's schema from its configured catalog,
+    so a SCHEMA re-sent mid-stream (a new custom field, a `__v_` variant) is
+    dropped; its values still travel inside the record's `custom_fields` object.
+    ACTIVATE_VERSION has none either: it becomes one LOG line saying what that costs.
     """
     if isinstance(message, RecordMessage):
         return [
@@ -125,7 +128,20 @@ def translate(message: Message) -> list[Json]:
     if isinstance(message, StateMessage):
         bookmarks = message.value.get("bookmarks", {})
         return [stream_state_message(name, bookmark) for name, bookmark in bookmarks.items()]
+    if isinstance(message, ActivateVersionMessage):
+        return [activate_version_log(message.stream, message.version)]
     return []
+
+
+def activate_version_log(stream: str, version: int) -> Json:
+    """The LOG line that stands for an ACTIVATE_VERSION: Airbyte retires no row on it."""
+    text = (
+        f"source-mega: dropped ACTIVATE_VERSION {version} of `{stream}`: the Airbyte "
+        "protocol has no such message, so the destination keeps the rows of leads "
+        f"deleted in MEGA; a full refresh (overwrite) or a refresh sync of `{stream}` "
+        'drops them (README, "Airbyte").'
+    )
+    return {"type": "LOG", "log": {"level": "INFO", "message": text}}
 
 
 def stream_state_message(name: str, stream_state: Json) -> Json:

@@ -9,6 +9,11 @@ that holds its token, and that variable must be set (and not empty).
 An account's `api_url` is its own or MEGA's: never TAP_MEGA_API_URL from the
 shell or the project's `.env`, which name one account's URL (often an emulator)
 and would otherwise feed every account without one.
+
+Every other tap setting is the fleet's, but for the two whose cost grows with
+the account (`RECONCILE_SETTINGS`): a reconcile pass spends one request per page
+of the account's leads from the account's own budget, so a large account may want
+passes less often, or none, while the others keep the fleet's.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from tap_mega.cli.checks import api_url_problem, is_uuid
+from tap_mega.timestamps import DurationError, parse_duration
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -33,7 +39,12 @@ MAX_IDENTIFIER_LENGTH = 63
 MAX_NAME_LENGTH = MAX_IDENTIFIER_LENGTH - len(SCHEMA_PREFIX)
 SHOWN_LENGTH = 40
 REQUIRED_FIELDS = ("name", "customer_id", "token_env")
-KNOWN_FIELDS = frozenset({*REQUIRED_FIELDS, "api_url"})
+#: The tap settings an account may set for itself, each to the variable Meltano reads it from.
+RECONCILE_SETTINGS = {
+    "reconcile_deletes": "TAP_MEGA_RECONCILE_DELETES",
+    "reconcile_interval": "TAP_MEGA_RECONCILE_INTERVAL",
+}
+KNOWN_FIELDS = frozenset({*REQUIRED_FIELDS, "api_url", *RECONCILE_SETTINGS})
 #: The tap's default `api_url` (tests/test_fleet_accounts.py holds it to `tap-mega --about`).
 MEGA_API_URL = "https://app.gomega.ai"
 
@@ -50,6 +61,9 @@ class Account:
     customer_id: str
     token_env: str
     api_url: str | None = None
+    #: The account's own `reconcile_deletes` and `reconcile_interval`, as Meltano reads
+    #: them from the environment; the fleet's (the shell's, `.env`, meltano.yml) otherwise.
+    tap_settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def schema(self) -> str:
@@ -172,7 +186,31 @@ def _account(path: Path, position: int, entry: object, environ: Mapping[str, str
         customer_id=customer_id,
         token_env=token_env,
         api_url=api_url.strip() if api_url else None,
+        tap_settings=_reconcile_settings(where, entry),
     )
+
+
+def _reconcile_settings(where: str, entry: Mapping[object, object]) -> tuple[tuple[str, str], ...]:
+    """The account's reconcile settings as Meltano's variables, checked as the tap checks them."""
+    settings: list[tuple[str, str]] = []
+    deletes = entry.get("reconcile_deletes")
+    if deletes is not None:
+        if not isinstance(deletes, bool):
+            msg = f"{where}: `reconcile_deletes` must be true or false (got {_shown(deletes)})"
+            raise AccountsFileError(msg)
+        settings.append((RECONCILE_SETTINGS["reconcile_deletes"], str(deletes).lower()))
+    interval = entry.get("reconcile_interval")
+    if interval is not None:
+        try:
+            parse_duration(interval, "reconcile_interval", 0)
+        except DurationError:
+            msg = (
+                f"{where}: `reconcile_interval` must be a number of seconds or an ISO-8601 "
+                f"duration such as P30D (got {_shown(interval)})"
+            )
+            raise AccountsFileError(msg) from None
+        settings.append((RECONCILE_SETTINGS["reconcile_interval"], str(interval).strip()))
+    return tuple(settings)
 
 
 def _check_fields(where: str, entry: Mapping[object, object]) -> None:
@@ -186,7 +224,7 @@ def _check_fields(where: str, entry: Mapping[object, object]) -> None:
     if unknown:
         msg = (
             f"{where}: `{unknown[0]}` is not an account field "
-            "(name, customer_id, token_env, api_url)"
+            "(name, customer_id, token_env, api_url, reconcile_deletes, reconcile_interval)"
         )
         raise AccountsFileError(msg)
 

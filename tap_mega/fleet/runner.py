@@ -129,6 +129,7 @@ def account_environment(
         MELTANO_CLI_DISABLE_VERSION_CHECK="true",
         MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
     )
+    env.update(account.tap_settings)  # over the fleet's own, from the shell
     return env
 
 

@@ -4,8 +4,9 @@ The fleet uses the tap only through `meltano run`, never its internals, so
 these numbers come from what the tap prints for every scheduler: the Singer
 SDK's METRIC lines (`record_count`, a count since the last line of its kind, so
 they add up, and one `http_request_duration` timer per request sent, whatever
-its answer: a 401 or a retried 503 spends the budget too), the "Stopping early" WARNING when the
-request budget ends a run, its "Progress:" line with the ETA, and its one-line
+its answer: a 401 or a retried 503 spends the budget too), the "Stopping early"
+WARNING when the request budget ends a run, its "Progress:" (or a reconcile
+pass's "Reconcile pass:") line with the ETA, and its one-line
 `tap-mega: error: ...` on failure. Meltano relays each as one log event; with
 `--log-format=json` every event is one JSON object naming the plugin that
 printed it, which is what we read: the target prints a `record_count` too.
@@ -34,7 +35,8 @@ if t.TYPE_CHECKING:
 METRIC = re.compile(r"METRIC: (\{.*\})")
 TAP_ERROR = re.compile(r"tap-mega: error: (.+)")
 STOPPED_EARLY = re.compile(r"Stopping early: .+")
-ETA = re.compile(r"Progress: .*ETA ([^,]+?)\s*$")
+#: The walk's progress lines, and a reconcile pass's: a pass the budget stops has the ETA.
+ETA = re.compile(r"(?:Progress|Reconcile pass): .*ETA ([^,]+?)\s*$")
 EXTRACTOR = "tap-mega"
 #: The `type` Meltano gives the relayed stderr lines of the plugin's `--discover`.
 DISCOVERY = "discovery"

@@ -111,7 +111,7 @@ def activate_pending(stream: MegaStream, mirror: Mirror, context: Context | None
     write_activate_version(stream, mirror.activate)
     stream.logger.info(
         "Reconcile pass complete: every live lead carries version %d; ACTIVATE_VERSION sent, "
-        "so the target retires the rows it did not carry.",
+        "so a target that honors it retires the rows it did not carry.",
         mirror.activate,
     )
     mirror.activate = None
