@@ -143,9 +143,11 @@ class TapMega(MegaTap):
             th.BooleanType,
             default=Settings.reconcile_deletes,
             title="Reconcile deletes",
-            description="Retire leads deleted in MEGA: after each walk, two "
-            "requests count whether any vanished; then a full pass whose RECORDs carry "
-            "a version, followed by ACTIVATE_VERSION. False: neither.",
+            description="Retire leads deleted in MEGA: after its walk, a run counts "
+            "whether leads vanished (2 requests); when they did, and every "
+            "reconcile_interval, a full pass sends every lead under a new version, then "
+            "ACTIVATE_VERSION, for the target to retire the rows that version did not carry. "
+            "False: no count, no pass.",
         ),
         th.Property(
             "reconcile_interval",
