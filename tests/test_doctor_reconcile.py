@@ -71,9 +71,9 @@ def under_way(position, emitted):
 # --------------------------------------------------------------------------- #
 # What a pass costs, how often passes run, what a quiet run costs
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize(("page_size", "requests"), [(100, 25), (7, 358)])
-def test_a_pass_costs_the_first_syncs_requests_and_time(
-    make_emulator, tmp_path, page_size, requests
+@pytest.mark.parametrize(("page_size", "pages"), [(100, 25), (7, 358)])
+def test_a_pass_costs_the_first_syncs_pages_and_the_check_after_it(
+    make_emulator, tmp_path, page_size, pages
 ):
     emulator = make_emulator(n_leads=2500, seed=3, rate_windows=DOCUMENTED)
     config = tap_config(emulator, page_size=page_size)
@@ -84,13 +84,21 @@ def test_a_pass_costs_the_first_syncs_requests_and_time(
     line = run.line("budget", "reconcile")
     assert line["status"] == "ok"
     data = line["data"]
+    # The first sync's pages, then the check's two counts; a first sync counts once before.
+    requests = pages + 2
     assert (data["requests"], data["requests_max"], data["leads"]) == (requests, requests + 1, 2500)
+    assert (data["pages"], data["check_requests"], data["first_sync_requests"]) == (
+        pages,
+        2,
+        requests + 1,
+    )
     # The same walk as the first sync, replayed on the same budget model.
-    assert data["requests"] == run.line("budget", "first sync")["data"]["requests"]
-    assert data["seconds"] == run.line("budget", "duration")["data"]["seconds"]
+    assert data["pages"] == run.line("budget", "first sync")["data"]["requests"]
+    assert data["seconds"] >= run.line("budget", "duration")["data"]["seconds"]
     assert (data["enabled"], data["interval_seconds"]) == (True, 7 * 86400)
     assert line["text"].startswith(
-        f"{requests:,} requests a pass (+1 at most for a trailing empty page), "
+        f"{requests:,} requests a pass ({pages:,} pages +1 at most for a trailing empty page, "
+        "then the 2 check requests; a first sync counts once more before it), "
     )
     assert line["text"].endswith(
         "by the pacer's rule: every 7d (reconcile_interval) and whenever leads are seen vanishing"
@@ -100,7 +108,7 @@ def test_a_pass_costs_the_first_syncs_requests_and_time(
     assert quiet["text"].startswith("3 requests: 1 walk request + 2 check requests")
     # Text and JSON say the same; no state, so nothing about a next pass.
     assert f"  ok         quiet run      {quiet['text']}\n" in text
-    assert f"  ok         reconcile      {requests:,} requests a pass (+1 at most" in text
+    assert f"  ok         reconcile      {requests:,} requests a pass ({pages:,} pages" in text
     assert "next pass" not in text
     assert "current pass" not in text
     assert emulator.request_count == 4  # two doctor runs of two requests each
@@ -125,7 +133,7 @@ def test_how_often_passes_run_is_the_settings(  # noqa: PLR0917 - pytest passes 
     line = run.line("budget", "reconcile")
     assert f"by the pacer's rule: {cadence}" in line["text"]
     assert line["data"]["interval_seconds"] == interval
-    assert line["data"]["requests"] == 3
+    assert (line["data"]["pages"], line["data"]["requests"]) == (3, 5)
     assert run.line("budget", "quiet run")["data"]["requests"] == quiet
     assert emulator.request_count == 2
     assert run.returncode == 0
@@ -148,15 +156,17 @@ def test_a_pass_under_way_shows_what_it_has_left_in_three_requests(make_emulator
     assert line["status"] == "ok", line
     data = line["data"]
     left = count_since(emulator, position)
-    needed = math.ceil(left / 100)
+    pages = math.ceil(left / 100)
+    needed = pages + 2  # and the check after the pass
     assert data["leads_left"] == left
-    assert (data["requests"], data["requests_max"]) == (needed, needed + 1)
+    assert (data["requests"], data["requests_max"], data["pages"]) == (needed, needed + 1, pages)
     assert (data["version"], data["emitted"]) == (VERSION, 1201)
     assert data["position"] == normalize_timestamp(position)
     assert line["text"].startswith(
         f"version {VERSION}, started 2026-05-01T00:00:00.000000Z: 1,201 leads emitted so far; "
         f"{left:,} leads left, from {normalize_timestamp(position)}, where it stands: "
-        f"{needed} requests (+1 at most), "
+        f"{needed} requests ({pages} pages +1 at most for a trailing empty page, then the 2 "
+        "check requests), "
     )
     assert line["text"].endswith("; the next run goes on with the same version")
     assert f"  ok         current pass   version {VERSION}, started" in text
@@ -184,9 +194,9 @@ def test_a_pass_that_has_read_nothing_has_the_whole_account_left(make_emulator, 
     run = run_doctor(tap_config(emulator, lookback_window=0), tmp_path, "--json", state=state)
 
     data = run.line("budget", "current pass")["data"]
-    assert (data["leads_left"], data["requests"], data["emitted"]) == (250, 3, 0)
+    assert (data["leads_left"], data["pages"], data["requests"], data["emitted"]) == (250, 3, 5, 0)
     assert (
-        "250 leads left, the whole account: 3 requests"
+        "250 leads left, the whole account: 5 requests (3 pages +1 at most"
         in run.line("budget", "current pass")["text"]
     )
     # No count needed for it: the third request counts from the bookmark, as before.

@@ -1,11 +1,13 @@
 """Reconcile passes: what one costs, how often they run, and where the state's pass stands.
 
 A pass reads the whole account as a first sync does (`updated_since=start_date`,
-the filters), so its size is the first page's `total` and its duration the
-budget's replay (`Replay`) over its requests: the same model as the first
-sync's line, never a second one. A pass under way in the state goes on from
-its position, so what it has left is one count from there (`RECONCILE_LEFT`), within the
-doctor's three requests.
+the filters), so its pages are the first page's `total` over `page_size`; the
+tap checks after every completed pass, so its cost is those pages and the
+check's two counts, and a first sync's one count more (the baseline before
+it). Its duration is the budget's replay (`Replay`) over those requests: the
+same model as the first sync's line, never a second one. A pass under way in
+the state goes on from its position, so what it has left is one count from
+there (`RECONCILE_LEFT`), within the doctor's three requests.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ if t.TYPE_CHECKING:
 SECTION = "Budget"
 #: A walk's cursor may lead past a full last page to an empty one.
 TRAILING_PAGE = 1
-#: A quiet run: its walk's one page, then the two `limit=1` counts of the check.
+#: A quiet run: its walk's one page, then the check's two counts (also after each pass).
 WALK_REQUESTS = 1
 CHECK_REQUESTS = 2
+#: A first sync counts once before its first RECORD: the check's baseline.
+BASELINE_REQUESTS = 1
 
 
 @dataclass(frozen=True)
@@ -119,16 +123,20 @@ def add_reconcile_lines(  # noqa: PLR0913 - each is one input of the lines
     if total is None:
         report.add(SECTION, "reconcile", SKIPPED, f"{when}; the number of leads is unknown", **data)
     else:
-        needed = first_sync_requests(total, settings.page_size)
+        pages = first_sync_requests(total, settings.page_size)
+        needed = pages + CHECK_REQUESTS
         took = replay.seconds(needed)
         report.add(
             SECTION,
             "reconcile",
             OK,
-            f"{_requests(needed)} a pass (+{TRAILING_PAGE} at most for a trailing empty page), "
-            f"{format_duration(took)} by the pacer's rule: {when}",
+            f"{_requests(needed)} a pass ({_cost(pages)}; a first sync counts once more "
+            f"before it), {format_duration(took)} by the pacer's rule: {when}",
             requests=needed,
             requests_max=needed + TRAILING_PAGE,
+            pages=pages,
+            check_requests=CHECK_REQUESTS,
+            first_sync_requests=needed + BASELINE_REQUESTS,
             leads=total,
             seconds=round(took, 3),
             **data,
@@ -226,17 +234,20 @@ def add_current_line(  # noqa: PLR0913 - each is one input of the line
     if left is None:
         report.add(SECTION, "current pass", SKIPPED, f"{head}; the number left is unknown", **data)
         return
-    needed = first_sync_requests(left, settings.page_size)
+    pages = first_sync_requests(left, settings.page_size)
+    needed = pages + CHECK_REQUESTS
     took = replay.seconds(needed)
     report.add(
         SECTION,
         "current pass",
         OK,
-        f"{head}; {left:,} leads left, {where}: {_requests(needed)} (+{TRAILING_PAGE} at most), "
+        f"{head}; {left:,} leads left, {where}: {_requests(needed)} ({_cost(pages)}), "
         f"{format_duration(took)} by the pacer's rule; the next run goes on with the same version",
         leads_left=left,
         requests=needed,
         requests_max=needed + TRAILING_PAGE,
+        pages=pages,
+        check_requests=CHECK_REQUESTS,
         seconds=round(took, 3),
         **data,
     )
@@ -244,3 +255,11 @@ def add_current_line(  # noqa: PLR0913 - each is one input of the line
 
 def _requests(count: int) -> str:
     return f"{count:,} request{'' if count == 1 else 's'}"
+
+
+def _cost(pages: int) -> str:
+    """A pass's requests: its pages, a possible empty last one, the check after it."""
+    return (
+        f"{pages:,} page{'' if pages == 1 else 's'} +{TRAILING_PAGE} at most for a trailing "
+        f"empty page, then the {CHECK_REQUESTS} check requests"
+    )
