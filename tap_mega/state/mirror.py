@@ -60,7 +60,7 @@ class Check:
 class Mirror:
     """Everything about the target's rows that a run must remember."""
 
-    #: The version RECORDs carry outside a pass: the last pass's (activated, or dropped).
+    #: The newest version issued: a run's RECORDs outside a pass, or a pass (`run_version`).
     version: int | None = None
     pass_: Pass | None = None
     #: Leads vanished since the last pass started: another pass must run.
@@ -96,24 +96,36 @@ class Mirror:
         value["pass"] = value.pop("pass_")
         return value
 
-    @property
-    def record_version(self) -> int | None:
-        """The version RECORDs carry: the pass's while one is under way, else the target's."""
-        return self.pass_.version if self.pass_ else self.version
+    def run_version(self, now: dt.datetime) -> int:
+        """The one version every RECORD of this run carries: the pass's, else a new one.
 
-    def start_pass(self, walk: str, now: dt.datetime) -> Pass:
-        """A new pass, its version above every one sent before (epoch seconds, as the SDK's)."""
+        One a run: an SDK target may write a run's records out of order (a SCHEMA sent
+        mid-run), so a lead sent twice must not end with an older version than the
+        pass that starts later in the run, or that pass's ACTIVATE_VERSION retires it.
+        """
+        if self.pass_ is None:
+            self.version = self.issue(now)
+        return self.pass_.version if self.pass_ else t.cast("int", self.version)
+
+    def issue(self, now: dt.datetime) -> int:
+        """A version above every one issued before (epoch seconds, as the SDK's)."""
         newest = max(self.version or 0, self.pass_.version if self.pass_ else 0)
-        version = max(math.floor(now.timestamp()), newest + 1)
-        self.pass_ = Pass(version, format_timestamp(now), walk)
+        return max(math.floor(now.timestamp()), newest + 1)
+
+    def start_pass(self, walk: str, now: dt.datetime, version: int | None = None) -> Pass:
+        """A new pass; `version`: the one this run's RECORDs already carry."""
+        self.pass_ = Pass(version or self.issue(now), format_timestamp(now), walk)
         self.due = False  # this pass starts after what was seen vanishing
         return self.pass_
 
     def drop_pass(self) -> Mirror:
-        """Forget the pass under way, not its version (a later one must be newer) nor its need."""
-        if self.pass_ is not None:
-            self.version = max(self.version or 0, self.pass_.version)
-            self.pass_, self.due = None, True
+        """Forget the pass under way or not yet activated, not its version nor its need.
+
+        Its ACTIVATE_VERSION would retire the leads sent since without its version.
+        """
+        if self.pass_ is not None or self.activate is not None:
+            self.version = max(self.version or 0, self.pass_.version if self.pass_ else 0)
+            self.pass_, self.activate, self.due = None, None, True
         return self
 
     def complete_pass(self) -> int:
@@ -127,7 +139,7 @@ class Mirror:
         """Why a pass must start now; None when none is needed."""
         if self.due:
             return "leads vanished from MEGA since the last check"
-        if self.reconciled_at is None or self.version is None:
+        if self.reconciled_at is None:
             return "no reconcile pass has completed yet"
         if now - parse_timestamp(self.reconciled_at) >= interval:
             return f"reconcile_interval ({interval_text}) has passed since the last one"

@@ -23,7 +23,7 @@ from tap_mega.settings import FILTER_PARAMS
 from tap_mega.state.inputs import ACCOUNT_KEY, account_of
 from tap_mega.state.lookback import incremental_start
 from tap_mega.state.mirror import STATE_KEY as MIRROR_STATE_KEY
-from tap_mega.state.mirror import Mirror
+from tap_mega.state.mirror import Mirror, now_utc
 from tap_mega.state.resume import STATE_KEY as RESUME_STATE_KEY
 from tap_mega.state.resume import ResumePoint, walk_fingerprint, why_not_resume
 from tap_mega.streams.fields import Declarations
@@ -214,7 +214,7 @@ class LeadsStream(MegaStream):
         if incremental and self.settings.reconcile_deletes and not self.connection_test:
             yield from self.mirrored_records(mirror, context)
             return
-        if incremental and mirror.pass_ is not None:  # its leads go out without its version
+        if incremental and (mirror.pass_ or mirror.activate):  # leads go out without versions
             save_mirror(self, mirror.drop_pass(), context)
         yield from self.incremental_walk(context)
 
@@ -239,7 +239,7 @@ class LeadsStream(MegaStream):
         riding = mirror.pass_ is not None and (
             bookmark is None or (mirror.pass_.position or "") >= (frontier or "")
         )
-        self._stream_version = mirror.record_version
+        self._stream_version = mirror.run_version(now_utc())
         if not (yield from self.incremental_walk(context, mirror=mirror if riding else None)):
             return  # stopped early: the next run finishes the walk first
         if riding:

@@ -50,24 +50,22 @@ def check_then_start_due_pass(
         return False
     interval = stream.config.get("reconcile_interval", DEFAULT_RECONCILE_INTERVAL)
     reason = mirror.why_pass(now_utc(), stream.settings.reconcile_interval, str(interval))
-    if reason is not None and stream.schema_resent:
-        # Its RECORDs would reach the target before this run's earlier ones, which carry
-        # the old version: written last, they would be retired at the pass's end.
-        stream.logger.info(
-            "A reconcile pass is due (%s); it starts next run, as a SCHEMA changed in this one.",
-            reason,
-        )
-        return False
-    if reason is not None:
-        start_pass(stream, mirror, walk, reason, context)
+    if reason is not None:  # under the version this run's RECORDs carry
+        start_pass(stream, mirror, walk, reason, context, version=mirror.version)
     return reason is not None
 
 
-def start_pass(
-    stream: MegaStream, mirror: Mirror, walk: str, reason: str, context: Context | None
+def start_pass(  # noqa: PLR0913 - `version`: the run's, when RECORDs went out under it
+    stream: MegaStream,
+    mirror: Mirror,
+    walk: str,
+    reason: str,
+    context: Context | None,
+    *,
+    version: int | None = None,
 ) -> None:
-    """A new pass under a new version, in the state before its first RECORD."""
-    started = mirror.start_pass(walk, now_utc())
+    """A new pass, in the state before its first RECORD."""
+    started = mirror.start_pass(walk, now_utc(), version)
     save_mirror(stream, mirror, context)
     page_size = stream.settings.page_size
     cost = f"one request per {page_size}"
