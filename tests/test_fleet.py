@@ -333,8 +333,8 @@ def test_a_budget_stopped_account_is_ok_and_says_so(
         seed=6,
         token=acme.emulator.token,
         customer_id=acme.emulator.customer_id,
-        # Three requests per two hours: discovery's sample and two pages; the fourth
-        # would wait longer than max_wait_seconds.
+        # Three requests per two hours: discovery's sample, the reconcile baseline's
+        # count and one page; the fourth would wait longer than max_wait_seconds.
         rate_windows=[RateWindow(limit=3, seconds=7200)],
     )
 
@@ -343,8 +343,8 @@ def test_a_budget_stopped_account_is_ok_and_says_so(
     assert first.code == 0, first.stdout + first.stderr
     line = first.lines()[acme.name]
     assert line["status"] == "ok"
-    assert line["leads"] == "200"
+    assert line["leads"] == "100"
     assert line["reason"].startswith("stopped early by the request budget, ETA ")
-    assert len(postgres_leads(fleet.database(acme))) == 200
+    assert len(postgres_leads(fleet.database(acme))) == 100
     assert acme.emulator.request_count == 3
     assert line["requests"] == "3"
