@@ -61,8 +61,8 @@ class Legs:
     def of(cls, requests: list[RecordedRequest]) -> Legs:
         """Sample (newest updated first), check (newest created first), walk and pass.
 
-        The walk and the pass both read oldest change first: what comes after the
-        check is the pass.
+        The walk and the pass both read oldest change first: the pass is what comes
+        between the check after the walk and the check after the pass.
         """
         kinds = [
             "check"
@@ -73,12 +73,13 @@ class Legs:
             for r in requests
         ]
         checks = [index for index, kind in enumerate(kinds) if kind == "check"]
-        split = checks[-1] + 1 if checks else len(kinds)
+        start = checks[1] + 1 if len(checks) > 1 else len(kinds)
+        end = checks[2] if len(checks) > 2 else len(kinds)  # noqa: PLR2004
         return cls(
             sample=kinds.count("sample"),
-            walk=kinds[:split].count("read"),
+            walk=kinds[:start].count("read"),
             check=len(checks),
-            reconcile=kinds[split:].count("read"),
+            reconcile=kinds[start:end].count("read"),
         )
 
 
