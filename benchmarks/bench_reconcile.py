@@ -74,7 +74,7 @@ class Legs:
         ]
         checks = [index for index, kind in enumerate(kinds) if kind == "check"]
         start = checks[1] + 1 if len(checks) > 1 else len(kinds)
-        end = checks[2] if len(checks) > 2 else len(kinds)  # noqa: PLR2004
+        end = checks[2] if len(checks) > 2 else len(kinds)
         return cls(
             sample=kinds.count("sample"),
             walk=kinds[:start].count("read"),
