@@ -37,7 +37,7 @@ from tests.helpers.mirror import (
     run_until_unstopped,
     versions,
 )
-from tests.helpers.sync import bookmark, tap_config
+from tests.helpers.sync import EMULATOR_CUSTOM_FIELDS, bookmark, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -988,4 +988,25 @@ def test_a_pass_completed_after_a_schema_change_activates_when_the_next_run_star
     assert kinds(nxt)[:2] == ["SCHEMA", "ACTIVATE_VERSION"], "before any RECORD"
     assert activations(nxt) == [version]
     assert mirror_of(target.state)["activate"] is None
+    target.assert_mirrors_mega()
+
+
+def test_a_deferred_activate_version_is_saved_even_when_the_check_after_is_stopped(
+    make_emulator: Callable[..., MegaEmulator], tmp_path: Path
+) -> None:
+    emulator = make_emulator(n_leads=120, seed=5)
+    target = SqlTarget(emulator)
+    # Declared by setting, all but one field: the first sync meets it mid-run.
+    fields = {slug: "any" for slug in EMULATOR_CUSTOM_FIELDS if slug != "preferred_contact"}
+    config = mirror_config(emulator, page_size=50, custom_fields_schema=fields)
+    # The baseline (1) and three pages (2-4); the check after the pass is refused.
+    emulator.add_fault(Fault("status", at_request=5, status=400))
+
+    run_into(target, config, tmp_path, ok=False)
+
+    saved = mirror_of(target.state)
+    assert saved["pass"] is None, "the pass read every lead"
+    assert saved["activate"] == saved["version"], "its ACTIVATE_VERSION waits, saved"
+    nxt = run_into(target, config, tmp_path)
+    assert activations(nxt) == [saved["activate"]]
     target.assert_mirrors_mega()

@@ -97,6 +97,8 @@ def finish_pass(stream: MegaStream, mirror: Mirror, walk: str, context: Context 
             "records (a SCHEMA changed during this run).",
             mirror.activate,
         )
+        save_mirror(stream, mirror, context)
+        stream._write_state_message()  # noqa: SLF001 (sdk_contract.py)
     else:
         activate_pending(stream, mirror, context)
     check_within_budget(stream, mirror, walk, context)
