@@ -53,6 +53,7 @@ SLOW_FILES = frozenset(
         "test_doctor.py",
         "test_doctor_assumptions.py",
         "test_doctor_readme.py",  # the doctor's process
+        "test_doctor_reconcile.py",  # the same, on the mirror's lines
         "test_gate.py",  # every entry point in its own process
         "test_mirror_signals.py",  # reconcile passes under SIGKILL and SIGTERM
         "test_rate_limit_readings.py",

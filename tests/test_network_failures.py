@@ -139,6 +139,7 @@ def test_test_mode_tries_twice_so_a_wrong_url_answers_within_seconds(tmp_path: P
     assert elapsed < 15
 
 
+@pytest.mark.slow  # waits out real timeouts, about 20 s
 def test_test_mode_on_a_silent_host_answers_within_30_seconds(
     tmp_path: Path, server_factory: t.Callable[..., LoopbackServer]
 ) -> None:
