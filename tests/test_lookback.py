@@ -64,16 +64,19 @@ def test_lookback_never_reaches_before_start_date() -> None:
     assert incremental_start(mark, None, dt.timedelta.max) == earliest
 
 
-def test_bad_lookback_is_one_line_naming_the_setting(
-    emulator: MegaEmulator, tmp_path: Path
+@pytest.mark.parametrize("setting", ["lookback_window", "reconcile_interval"])
+@pytest.mark.parametrize("mode", [(), ("--discover",)], ids=["sync", "discover"])
+def test_a_bad_duration_is_one_line_naming_the_setting(
+    emulator: MegaEmulator, tmp_path: Path, setting: str, mode: tuple[str, ...]
 ) -> None:
-    result = run_main(tap_config(emulator, lookback_window="five minutes"), tmp_path)
+    config = tap_config(emulator, reconcile_deletes=True, **{setting: "five minutes"})
+    result = run_main(config, tmp_path, *mode)
 
     assert result.returncode == 1
     assert (
         result.stderr.strip()
         .splitlines()[-1]
-        .startswith("tap-mega: error: invalid settings: setting `lookback_window`")
+        .startswith(f"tap-mega: error: invalid settings: setting `{setting}`")
     )
     assert emulator.request_count == 0
 
