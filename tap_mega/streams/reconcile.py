@@ -145,11 +145,15 @@ def check_within_budget(
 
 
 def count_params(settings: Settings, *, created_since: str | None = None) -> dict[str, t.Any]:
-    """A count of what the mirror holds: the sync's filters, newest created first."""
+    """A count of what the mirror holds: the sync's filters, newest created first.
+
+    The count since the last check needs only its newest lead (`vanished`); the plain
+    count a page, to take off the leads created between the two.
+    """
     params: dict[str, t.Any] = {
         "sort_by": "created_at",
         "sort_dir": "desc",
-        "limit": settings.page_size,
+        "limit": settings.page_size if created_since is None else 1,
         "include_custom_fields": "false",
         **{FILTER_PARAMS[setting]: value for setting, value in settings.filters.items()},
     }
